@@ -1,0 +1,46 @@
+"""Entry point of the `finetune` command: builds the argument parser from the subcommand modules.
+
+Exit codes are shared by every subcommand: 0 success, 1 the thing checked failed (an invalid dataset, a
+rejected run), 2 a usage error or unreadable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+# Subcommand modules under finetune.commands, in the order `--help` lists them.
+SUBCOMMANDS: tuple[str, ...] = ()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="finetune",
+        description="Fine-tune a base model in Amazon Bedrock: validate data, rehearse the pipeline, operate runs.",
+        epilog="Exit codes: 0 success, 1 invalid/rejected/failed, 2 usage error or unreadable input.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        importlib.import_module(f"finetune.commands.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    code: int = func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
