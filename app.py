@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Reads the pipeline settings from cdk.json context and builds the stacks; holds no resources itself."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import aws_cdk as cdk
+
+from stacks.data_plane_stack import DataPlaneStack
+from stacks.nag import add_nag_packs
+from stacks.settings import CONTEXT_KEY, PipelineSettings, SettingsError, load_settings
+
+
+def build_app(app: cdk.App, settings: PipelineSettings, *, nag: bool = True) -> dict[str, cdk.Stack]:
+    """Wire the stacks for ``settings`` into ``app``; the tests call this with nag off for plain assertions."""
+    # The account comes from the caller's credentials at deploy time; synthesis needs none.
+    env = cdk.Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=settings.region)
+    prefix = "".join(part.capitalize() for part in settings.name.split("-"))
+    data_plane = DataPlaneStack(
+        app,
+        f"{prefix}DataPlane",
+        settings=settings,
+        env=env,
+        description="Bedrock fine-tuning pipeline: KMS key, buckets, Bedrock service role, VPC",
+    )
+    cdk.Tags.of(app).add("pipeline", settings.name)
+    if nag:
+        add_nag_packs(app)
+    return {"data_plane": data_plane}
+
+
+def main() -> None:
+    app = cdk.App()
+    try:
+        settings = load_settings(app.node.try_get_context(CONTEXT_KEY))
+    except SettingsError as err:
+        print(f"cdk.json settings error: {err}", file=sys.stderr)
+        sys.exit(1)
+    build_app(app, settings)
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,254 @@
+"""Checks one parsed record against the format of its base model's family and extracts its text as a conversation.
+
+Three families, chosen by `BaseModel.data_format`:
+- Claude 3 (`claude-messages`): `{"system"?: str, "messages": [{"role", "content": str}, ...]}`. Rules from the
+  Anthropic cookbook for Bedrock fine-tuning (https://platform.claude.com/cookbook/finetuning-finetuning-on-bedrock):
+  system optional; at least two messages; first `user`, last `assistant`; roles alternate; no extraneous keys. The
+  format itself: https://docs.aws.amazon.com/bedrock/latest/userguide/model-customization-prepare.html
+- prompt/completion (Titan Text, Cohere, Llama 3.1): `{"prompt": str, "completion": str}` (same PREP page).
+- Converse (`bedrock-conversation-2024`; Llama 3.2, Nova): `{"schemaVersion", "system"?: [{"text"}],
+  "messages": [{"role", "content": [{"text"}, ...]}]}` (PREP page; Nova rules:
+  https://docs.aws.amazon.com/nova/latest/userguide/fine-tune-prepare-data-understanding.html).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline_core.models import DataFormat
+
+Issue = tuple[str, str]  # (rule id, message)
+
+USER = "user"
+ASSISTANT = "assistant"
+ROLES = (USER, ASSISTANT)
+
+# Nova: "User:, Bot:, Assistant:, System:, <image>, <video> and [EOS] are reserved keywords. If a user prompt or
+# system prompt starts with any of these keywords, or has these keywords anywhere in their prompts, your training job
+# will fail due to data issues." [NOVA_PREP, item 12]. Case-sensitive as written.
+NOVA_RESERVED_KEYWORDS = ("User:", "Bot:", "Assistant:", "System:", "<image>", "<video>", "[EOS]")
+
+_CLAUDE_KEYS = frozenset({"system", "messages"})
+_CLAUDE_MESSAGE_KEYS = frozenset({"role", "content"})
+_PROMPT_COMPLETION_KEYS = frozenset({"prompt", "completion"})
+_CONVERSE_KEYS = frozenset({"schemaVersion", "system", "messages"})
+# Converse content blocks the Nova page documents besides text; other Converse blocks (toolUse, document...) are
+# UNCONFIRMED for fine-tuning and reported as SCHEMA-CONTENT-BLOCK.
+_MEDIA_BLOCKS = frozenset({"image", "video"})
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """The text of a valid record: the system prompt and the turns, the last being the answer."""
+
+    system: str
+    turns: tuple[tuple[str, str], ...]  # (role, text)
+    has_media: bool = False
+
+    @property
+    def answer(self) -> str:
+        return self.turns[-1][1]
+
+    @property
+    def characters(self) -> int:
+        return len(self.system) + sum(len(text) for _, text in self.turns)
+
+
+def _type_name(value: object) -> str:
+    if value is None:
+        return "null"
+    return {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _extra_keys(obj: dict[str, Any], allowed: frozenset[str], where: str) -> list[Issue]:
+    extra = sorted(k for k in obj if k not in allowed)
+    if not extra:
+        return []
+    return [("SCHEMA-EXTRA-KEY", f"{where} has unexpected key(s) {', '.join(map(repr, extra))}; allowed: {sorted(allowed)}")]
+
+
+def _check_roles(roles: list[str], issues: list[Issue]) -> None:
+    """Shared role rules: at least two messages, user first, assistant last, alternating."""
+    if len(roles) < 2:
+        issues.append(("SCHEMA-TOO-FEW-MESSAGES", f"'messages' has {len(roles)} message(s); at least 2 are required"))
+    if not roles or any(r not in ROLES for r in roles):
+        return
+    if roles[0] != USER:
+        issues.append(("SCHEMA-ROLE-ORDER", f"the first message must be 'user', found '{roles[0]}'"))
+    if roles[-1] != ASSISTANT:
+        issues.append(("SCHEMA-ROLE-ORDER", f"the last message must be 'assistant', found '{roles[-1]}'"))
+    for i in range(1, len(roles)):
+        if roles[i] == roles[i - 1]:
+            issues.append(
+                ("SCHEMA-ROLE-ORDER", f"messages[{i - 1}] and messages[{i}] are both '{roles[i]}'; roles must alternate")
+            )
+            break
+
+
+def _role(message: dict[str, Any], i: int, issues: list[Issue]) -> str | None:
+    if "role" not in message:
+        issues.append(("SCHEMA-MISSING-FIELD", f"messages[{i}] has no 'role'"))
+        return None
+    role = message["role"]
+    if role not in ROLES:
+        issues.append(("SCHEMA-ROLE-INVALID", f"messages[{i}].role is {role!r}; expected 'user' or 'assistant'"))
+        return None
+    return str(role)
+
+
+def check_claude(obj: dict[str, Any]) -> tuple[list[Issue], Conversation | None]:
+    issues = _extra_keys(obj, _CLAUDE_KEYS, "the record")
+    system = obj.get("system", "")
+    if not isinstance(system, str):
+        issues.append(("SCHEMA-FIELD-TYPE", f"'system' must be a string, found {_type_name(system)}"))
+        system = ""
+    messages = obj.get("messages")
+    if messages is None:
+        issues.append(("SCHEMA-MISSING-FIELD", "the record has no 'messages' list"))
+        return issues, None
+    if not isinstance(messages, list):
+        issues.append(("SCHEMA-FIELD-TYPE", f"'messages' must be an array, found {_type_name(messages)}"))
+        return issues, None
+    turns: list[tuple[str, str]] = []
+    roles: list[str] = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            issues.append(("SCHEMA-FIELD-TYPE", f"messages[{i}] must be an object, found {_type_name(message)}"))
+            continue
+        issues.extend(_extra_keys(message, _CLAUDE_MESSAGE_KEYS, f"messages[{i}]"))
+        role = _role(message, i, issues)
+        roles.append(role or "?")
+        if "content" not in message:
+            issues.append(("SCHEMA-MISSING-FIELD", f"messages[{i}] has no 'content'"))
+            continue
+        content = message["content"]
+        # The AWS sample validator requires a string; content-block arrays are UNCONFIRMED for Claude 3 Haiku
+        # fine-tuning, so we reject them rather than let a multi-hour job fail.
+        if not isinstance(content, str):
+            issues.append(("SCHEMA-FIELD-TYPE", f"messages[{i}].content must be a string, found {_type_name(content)}"))
+            continue
+        if not content.strip():
+            issues.append(("SCHEMA-EMPTY-CONTENT", f"messages[{i}].content ({role or '?'}) is empty"))
+        turns.append((role or "?", content))
+    _check_roles(roles, issues)
+    if issues:
+        return issues, None
+    return issues, Conversation(system, tuple(turns))
+
+
+def check_prompt_completion(obj: dict[str, Any]) -> tuple[list[Issue], Conversation | None]:
+    # Extra keys: the PREP page shows exactly these two keys; whether Bedrock rejects others is UNCONFIRMED.
+    issues = _extra_keys(obj, _PROMPT_COMPLETION_KEYS, "the record")
+    texts: dict[str, str] = {}
+    for key in ("prompt", "completion"):
+        if key not in obj:
+            issues.append(("SCHEMA-MISSING-FIELD", f"the record has no '{key}'"))
+            continue
+        value = obj[key]
+        if not isinstance(value, str):
+            issues.append(("SCHEMA-FIELD-TYPE", f"'{key}' must be a string, found {_type_name(value)}"))
+            continue
+        if not value.strip():
+            issues.append(("SCHEMA-EMPTY-CONTENT", f"'{key}' is empty"))
+        texts[key] = value
+    if issues:
+        return issues, None
+    return issues, Conversation("", ((USER, texts["prompt"]), (ASSISTANT, texts["completion"])))
+
+
+def _blocks_text(blocks: object, where: str, issues: list[Issue], *, allow_media: bool) -> tuple[str, bool]:
+    """Join the text of a Converse content/system list; report malformed blocks."""
+    if not isinstance(blocks, list):
+        issues.append(("SCHEMA-CONTENT-BLOCK", f"{where} must be an array of blocks, found {_type_name(blocks)}"))
+        return "", False
+    texts: list[str] = []
+    media = False
+    for j, block in enumerate(blocks):
+        if not isinstance(block, dict) or len(block) != 1:
+            issues.append(("SCHEMA-CONTENT-BLOCK", f"{where}[{j}] must be an object with exactly one key such as 'text'"))
+            continue
+        ((key, value),) = block.items()
+        if key == "text":
+            if not isinstance(value, str):
+                issues.append(("SCHEMA-FIELD-TYPE", f"{where}[{j}].text must be a string, found {_type_name(value)}"))
+            else:
+                texts.append(value)
+        elif allow_media and key in _MEDIA_BLOCKS:
+            media = True
+        else:
+            issues.append(("SCHEMA-CONTENT-BLOCK", f"{where}[{j}] has unsupported block type {key!r}"))
+    return "\n".join(texts), media
+
+
+def check_converse(obj: dict[str, Any], *, nova: bool) -> tuple[list[Issue], Conversation | None]:
+    issues = _extra_keys(obj, _CONVERSE_KEYS, "the record")
+    version = obj.get("schemaVersion")
+    if not isinstance(version, str):
+        # Nova: "schemaVersion can be any string value" [NOVA_PREP]; every AWS example carries it. Whether a record
+        # without it fails the job is UNCONFIRMED, hence a warning.
+        issues.append(("SCHEMA-VERSION", "'schemaVersion' is missing or not a string"))
+    system = ""
+    if "system" in obj:
+        # Media blocks only go in user turns [NOVA2_PREP]; system is text only.
+        system, _ = _blocks_text(obj["system"], "system", issues, allow_media=False)
+    messages = obj.get("messages")
+    if messages is None:
+        issues.append(("SCHEMA-MISSING-FIELD", "the record has no 'messages' list"))
+        return issues, None
+    if not isinstance(messages, list):
+        issues.append(("SCHEMA-FIELD-TYPE", f"'messages' must be an array, found {_type_name(messages)}"))
+        return issues, None
+    turns: list[tuple[str, str]] = []
+    roles: list[str] = []
+    has_media = False
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            issues.append(("SCHEMA-FIELD-TYPE", f"messages[{i}] must be an object, found {_type_name(message)}"))
+            continue
+        issues.extend(_extra_keys(message, _CLAUDE_MESSAGE_KEYS, f"messages[{i}]"))
+        role = _role(message, i, issues)
+        roles.append(role or "?")
+        if "content" not in message:
+            issues.append(("SCHEMA-MISSING-FIELD", f"messages[{i}] has no 'content'"))
+            continue
+        # Nova accepts image/video only in user turns; assistant content is text only [NOVA2_PREP].
+        text, media = _blocks_text(
+            message["content"], f"messages[{i}].content", issues, allow_media=nova and role == USER
+        )
+        has_media = has_media or media
+        if not text.strip() and not media:
+            issues.append(("SCHEMA-EMPTY-CONTENT", f"messages[{i}].content ({role or '?'}) has no text"))
+        if nova and role == USER:
+            _reserved(text, f"messages[{i}]", issues)
+        turns.append((role or "?", text))
+    if nova:
+        _reserved(system, "system", issues)
+    _check_roles(roles, issues)
+    if any(rule_id != "SCHEMA-VERSION" for rule_id, _ in issues):
+        return issues, None
+    return issues, Conversation(system, tuple(turns), has_media)
+
+
+def _reserved(text: str, where: str, issues: list[Issue]) -> None:
+    found = [kw for kw in NOVA_RESERVED_KEYWORDS if kw in text]
+    if found:
+        issues.append(("SCHEMA-RESERVED-KEYWORD", f"{where} contains reserved keyword(s) {', '.join(found)}"))
+
+
+def is_nova(model_id: str) -> bool:
+    """Nova-only rules (reserved keywords, media blocks) apply to the amazon.nova-* family."""
+    return model_id.startswith("amazon.nova")
+
+
+def check_record(obj: object, data_format: DataFormat, *, nova: bool = False) -> tuple[list[Issue], Conversation | None]:
+    """Check one parsed JSON value; return the issues and, when the record is usable, its conversation."""
+    if not isinstance(obj, dict):
+        return [("SCHEMA-NOT-OBJECT", f"the record is a JSON {_type_name(obj)}, not an object")], None
+    if data_format is DataFormat.CLAUDE_MESSAGES:
+        return check_claude(obj)
+    if data_format is DataFormat.PROMPT_COMPLETION:
+        return check_prompt_completion(obj)
+    return check_converse(obj, nova=nova)

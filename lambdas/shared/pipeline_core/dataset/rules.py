@@ -1,0 +1,307 @@
+"""The registry of dataset rules: every finding the validator can emit, with its id, severity, fix hint and source.
+
+Rule ids are a public contract (reports, dashboards and docs/dataset-rules.md refer to them): add new ids, never
+rename or reuse one. A test checks that every id here is documented in docs/dataset-rules.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+# Sources cited by the rules below.
+PREP = "https://docs.aws.amazon.com/bedrock/latest/userguide/model-customization-prepare.html"
+CLAUDE_COOKBOOK = "https://platform.claude.com/cookbook/finetuning-finetuning-on-bedrock"
+NOVA_PREP = "https://docs.aws.amazon.com/nova/latest/userguide/fine-tune-prepare-data-understanding.html"
+NOVA2_PREP = "https://docs.aws.amazon.com/nova/latest/nova2-userguide/nova-data-prep-sft-2.html"
+JSONL_SPEC = "https://jsonlines.org/"  # UTF-8, one JSON value per line, "\n" line separator.
+RFC8259 = "https://www.rfc-editor.org/rfc/rfc8259#section-8.1"  # JSON text MUST NOT begin with a byte order mark.
+PIPELINE = "pipeline quality check (not enforced by Amazon Bedrock)"
+
+
+class Severity(str, Enum):
+    """How much a finding matters: an error makes the dataset invalid; warnings and infos do not."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One check the validator makes."""
+
+    rule_id: str
+    severity: Severity
+    checks: str  # what the rule checks, one sentence
+    fix: str  # how to fix a finding, one sentence
+    source: str  # the AWS page (or other source) the rule rests on
+
+
+_RULES: tuple[Rule, ...] = (
+    # --- File-level faults -------------------------------------------------------------------------------------
+    Rule(
+        "FILE-EMPTY",
+        Severity.ERROR,
+        "The file holds at least one record.",
+        "Upload a JSON Lines file with one record per line.",
+        PREP,
+    ),
+    Rule(
+        "FILE-BOM",
+        Severity.ERROR,
+        "The file does not start with a UTF-8 byte order mark.",
+        "Save the file as UTF-8 without BOM (for example `sed -i '1s/^\\xEF\\xBB\\xBF//' FILE`).",
+        RFC8259,
+    ),
+    Rule(
+        "FILE-INVALID-UTF8",
+        Severity.ERROR,
+        "Every line decodes as UTF-8.",
+        "Re-encode the file as UTF-8 (for example `iconv -f <encoding> -t UTF-8`).",
+        JSONL_SPEC,
+    ),
+    Rule(
+        "FILE-JSON-ARRAY",
+        Severity.ERROR,
+        "The file is JSON Lines (one object per line), not a single JSON array.",
+        "Write one JSON object per line, e.g. `jq -c '.[]' data.json > data.jsonl`.",
+        PREP,
+    ),
+    Rule(
+        "FILE-BLANK-LINE",
+        Severity.WARNING,
+        "The file has no blank lines between records.",
+        "Remove blank lines; the validated snapshot drops them.",
+        JSONL_SPEC,
+    ),
+    Rule(
+        "FILE-CRLF",
+        Severity.WARNING,
+        "Lines end with LF, not CRLF.",
+        "Convert line endings to LF (`dos2unix FILE`); the validated snapshot uses LF.",
+        JSONL_SPEC,
+    ),
+    Rule(
+        "FILE-TRUNCATED-LAST-LINE",
+        Severity.ERROR,
+        "The last line is complete: it either ends with a newline or is valid JSON.",
+        "The upload looks cut short; upload the complete file again.",
+        JSONL_SPEC,
+    ),
+    Rule(
+        "FILE-LINE-TOO-LONG",
+        Severity.ERROR,
+        "No line exceeds the validator's line-size guard (far above any per-record token quota).",
+        "Check that records are separated by newlines; a record this large exceeds every token quota.",
+        PREP,
+    ),
+    # --- JSON and schema ---------------------------------------------------------------------------------------
+    Rule(
+        "JSON-INVALID",
+        Severity.ERROR,
+        "Every non-blank line is one valid JSON value.",
+        "Fix the JSON syntax at the reported column (each record must fit on one line).",
+        PREP,
+    ),
+    Rule(
+        "SCHEMA-NOT-OBJECT",
+        Severity.ERROR,
+        "Every record is a JSON object.",
+        "Make each line a JSON object in the base model's format.",
+        PREP,
+    ),
+    Rule(
+        "SCHEMA-MISSING-FIELD",
+        Severity.ERROR,
+        "Every required field of the base model's format is present.",
+        "Add the missing field (see the format for the base model in docs/dataset-rules.md).",
+        PREP,
+    ),
+    Rule(
+        "SCHEMA-EXTRA-KEY",
+        Severity.ERROR,
+        "Records and messages carry no keys beyond the format's own.",
+        "Remove the extra key; move metadata out of the training file.",
+        CLAUDE_COOKBOOK,
+    ),
+    Rule(
+        "SCHEMA-FIELD-TYPE",
+        Severity.ERROR,
+        "Every field has the type the format requires (string, list of messages, list of content blocks).",
+        "Change the field to the required type shown in the message.",
+        PREP,
+    ),
+    Rule(
+        "SCHEMA-TOO-FEW-MESSAGES",
+        Severity.ERROR,
+        "A conversation has at least two messages (a user turn and an assistant turn).",
+        "Add the missing user or assistant message.",
+        CLAUDE_COOKBOOK,
+    ),
+    Rule(
+        "SCHEMA-ROLE-INVALID",
+        Severity.ERROR,
+        "Every message role is `user` or `assistant`.",
+        "Use role `user` or `assistant`; put a system prompt in the top-level `system` field.",
+        CLAUDE_COOKBOOK,
+    ),
+    Rule(
+        "SCHEMA-ROLE-ORDER",
+        Severity.ERROR,
+        "Roles alternate, starting with `user` and ending with `assistant`.",
+        "Merge consecutive messages of the same role and end the record with the assistant's answer.",
+        CLAUDE_COOKBOOK,
+    ),
+    Rule(
+        "SCHEMA-EMPTY-CONTENT",
+        Severity.ERROR,
+        "No message (or prompt/completion) is empty or whitespace only.",
+        "Fill in the text or drop the record.",
+        CLAUDE_COOKBOOK,
+    ),
+    Rule(
+        "SCHEMA-CONTENT-BLOCK",
+        Severity.ERROR,
+        "Converse content and system entries are lists of blocks such as {\"text\": \"...\"}.",
+        'Write content as [{"text": "..."}] (bedrock-conversation-2024 format).',
+        PREP,
+    ),
+    Rule(
+        "SCHEMA-VERSION",
+        Severity.WARNING,
+        "Converse records carry a string `schemaVersion` (the documented value is `bedrock-conversation-2024`).",
+        'Add "schemaVersion": "bedrock-conversation-2024" to each record.',
+        NOVA_PREP,
+    ),
+    Rule(
+        "SCHEMA-RESERVED-KEYWORD",
+        Severity.ERROR,
+        "Nova user and system prompts contain none of the reserved keywords User:, Bot:, Assistant:, System:, "
+        "<image>, <video>, [EOS].",
+        "Replace the reserved keyword with a word of similar meaning.",
+        NOVA_PREP,
+    ),
+    Rule(
+        "SCHEMA-MEDIA-UNCHECKED",
+        Severity.INFO,
+        "Image and video blocks are present; the validator does not check media files or count their tokens.",
+        "Check the S3 locations and the media constraints on the Nova data-preparation page yourself.",
+        NOVA_PREP,
+    ),
+    # --- Quotas (from the model catalogue's DatasetQuotas) ---------------------------------------------------------
+    Rule(
+        "QUOTA-MIN-RECORDS",
+        Severity.ERROR,
+        "The training data has at least the model's minimum number of records.",
+        "Add training records (or lower the validation/test shares when splitting).",
+        PREP,
+    ),
+    Rule(
+        "QUOTA-MAX-TRAIN-RECORDS",
+        Severity.ERROR,
+        "The training data has at most the model's maximum number of training records.",
+        "Remove records, or request a higher quota through Service Quotas.",
+        PREP,
+    ),
+    Rule(
+        "QUOTA-MAX-VALIDATION-RECORDS",
+        Severity.ERROR,
+        "The validation data has at most the model's maximum number of validation records.",
+        "Move records from validation to training or test.",
+        PREP,
+    ),
+    Rule(
+        "QUOTA-MAX-TOTAL-RECORDS",
+        Severity.ERROR,
+        "Training plus validation records stay within the model's total-records quota.",
+        "Remove records, move some to the test file, or request a higher quota through Service Quotas.",
+        PREP,
+    ),
+    Rule(
+        "QUOTA-MAX-TOKENS",
+        Severity.ERROR,
+        "No record's estimated token count exceeds the model's maximum tokens per record.",
+        "Shorten the record or split the conversation into several records.",
+        PREP,
+    ),
+    Rule(
+        "QUOTA-NEAR-MAX-TOKENS",
+        Severity.WARNING,
+        "No record's estimated token count is within 5% of the model's maximum tokens per record.",
+        "Shorten the record: the estimate is approximate and the real count may exceed the limit.",
+        PREP,
+    ),
+    Rule(
+        "QUOTA-FILE-SIZE",
+        Severity.ERROR,
+        "The training and validation files stay within the model's maximum file sizes.",
+        "Remove records or shorten them.",
+        PREP,
+    ),
+    # --- Quality checks Bedrock does not make ----------------------------------------------------------------
+    Rule(
+        "QUALITY-DUPLICATE",
+        Severity.WARNING,
+        "No record repeats an earlier one in the same split, exactly or after normalising case, whitespace and "
+        "punctuation.",
+        "Remove the duplicate; repeated records over-weight one example.",
+        PIPELINE,
+    ),
+    Rule(
+        "QUALITY-CONTRADICTION",
+        Severity.WARNING,
+        "The same prompt does not appear with different answers.",
+        "Keep the correct answer and drop the others.",
+        PIPELINE,
+    ),
+    Rule(
+        "QUALITY-LEAKAGE",
+        Severity.WARNING,
+        "No prompt of the training data appears in the validation or test data.",
+        "Remove the prompt from one side; leaked prompts inflate validation and evaluation scores.",
+        PIPELINE,
+    ),
+    Rule(
+        "QUALITY-SHORT-ANSWER",
+        Severity.WARNING,
+        "The final answer has at least a few characters.",
+        "Check the answer; very short answers teach the model to answer tersely.",
+        PIPELINE,
+    ),
+    Rule(
+        "QUALITY-SECRET",
+        Severity.WARNING,
+        "Records contain no credentials (AWS access key ids, private keys).",
+        "Remove the credential from the data and rotate it: a fine-tuned model can reproduce it.",
+        PIPELINE,
+    ),
+    Rule(
+        "QUALITY-PII",
+        Severity.WARNING,
+        "Records contain no obvious personal data (emails, phone numbers, card numbers passing Luhn, US SSNs).",
+        "Remove or pseudonymise the personal data unless you have a lawful basis to train on it.",
+        PIPELINE,
+    ),
+    Rule(
+        "QUALITY-INDEX-FULL",
+        Severity.INFO,
+        "Duplicate and leakage detection covered every record (its index is bounded to cap memory).",
+        "Records past the index limit were not checked for duplicates; the file is far beyond every quota anyway.",
+        PIPELINE,
+    ),
+    Rule(
+        "SPLIT-ADJUSTED",
+        Severity.INFO,
+        "The requested split shares fit the model's quotas.",
+        "None needed: shares were reduced so validation stays under its quota and training keeps its minimum.",
+        PREP,
+    ),
+)
+
+RULES: dict[str, Rule] = {rule.rule_id: rule for rule in _RULES}
+
+
+def rule(rule_id: str) -> Rule:
+    """Look a rule up by id; an unknown id is a programming error."""
+    return RULES[rule_id]

@@ -1,0 +1,1 @@
+"""The CDK stacks and the constructs they compose."""

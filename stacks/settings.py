@@ -1,0 +1,295 @@
+"""The typed pipeline settings: read once from the `pipeline` object in cdk.json context and validated.
+
+A bad value stops synthesis with one line that names the key, the value and what is allowed, so a typo in
+cdk.json never reaches an AWS account. Unknown keys are errors too: a misspelt key silently falling back to
+its default is the most common way a setting "does nothing".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pipeline_core.models import (
+    DEFAULT_BASE_MODEL_ID,
+    BaseModel,
+    UnsupportedModelError,
+    get_base_model,
+    require_customizable,
+)
+
+CONTEXT_KEY = "pipeline"
+DEFAULT_REGION = "us-west-2"
+
+T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """A setting in cdk.json is missing, misspelt or out of range."""
+
+
+def _where(path: str, key: str) -> str:
+    return f"{path}.{key}"
+
+
+class _Reader:
+    """Reads one JSON object of settings, tracking which keys were used so that the rest can be reported."""
+
+    def __init__(self, raw: Any, path: str) -> None:
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, Mapping):
+            raise SettingsError(f"{path}: expected an object, got {raw!r}")
+        self.raw = raw
+        self.path = path
+        self.used: set[str] = set()
+
+    def _get(self, key: str, default: Any) -> Any:
+        self.used.add(key)
+        return self.raw.get(key, default)
+
+    def number(self, key: str, default: float, lo: float, hi: float, *, integer: bool = False) -> Any:
+        value = self._get(key, default)
+        kind = "an integer" if integer else "a number"
+        ok_type = isinstance(value, int) if integer else isinstance(value, int | float)
+        if isinstance(value, bool) or not ok_type or not lo <= value <= hi:
+            raise SettingsError(f"{_where(self.path, key)} = {value!r} is not allowed: expected {kind} from {lo} to {hi}")
+        return int(value) if integer else float(value)
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self._get(key, default)
+        if not isinstance(value, bool):
+            raise SettingsError(f"{_where(self.path, key)} = {value!r} is not allowed: expected true or false")
+        return value
+
+    def string(self, key: str, default: str | None, pattern: str, described: str) -> Any:
+        value = self._get(key, default)
+        if value is None and default is None:
+            return None
+        if not isinstance(value, str) or not re.fullmatch(pattern, value):
+            raise SettingsError(f"{_where(self.path, key)} = {value!r} is not allowed: expected {described}")
+        return value
+
+    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self._get(key, default)
+        if value not in choices:
+            raise SettingsError(
+                f"{_where(self.path, key)} = {value!r} is not allowed: expected one of {', '.join(choices)}"
+            )
+        return str(value)
+
+    def child(self, key: str) -> _Reader:
+        return _Reader(self._get(key, None), _where(self.path, key))
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.raw) - self.used)
+        if unknown:
+            raise SettingsError(
+                f"{_where(self.path, unknown[0])} is not a known setting; known keys here: {', '.join(sorted(self.used))}"
+            )
+
+
+def _section(reader: _Reader, key: str, build: Callable[[_Reader], T]) -> T:
+    child = reader.child(key)
+    value = build(child)
+    child.finish()
+    return value
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """How the fine-tuned model is compared with the base model, and what it must reach to be promoted."""
+
+    metric: str = "token_f1"
+    max_tokens: int = 512
+    concurrency: int = 4
+    max_examples: int = 5_000
+    reference_models: tuple[str, ...] = ()
+    min_score: float = 0.0
+    min_improvement_points: float = 1.0
+    min_improvement_percent: float = 0.0
+    max_p_value: float = 0.05
+    max_failed_share: float = 0.02
+
+
+METRICS = ("token_f1", "exact_match", "accuracy", "macro_f1", "json_valid", "json_schema")
+
+
+def _evaluation(r: _Reader) -> EvaluationSettings:
+    refs = r._get("referenceModels", [])
+    if not isinstance(refs, list) or not all(isinstance(m, str) and m for m in refs) or len(refs) > 3:
+        raise SettingsError(
+            f"{r.path}.referenceModels = {refs!r} is not allowed: expected a list of at most 3 Bedrock model ids"
+        )
+    return EvaluationSettings(
+        metric=r.choice("metric", "token_f1", METRICS),
+        max_tokens=r.number("maxTokens", 512, 1, 4096, integer=True),
+        # The concurrency a single model unit sustains depends on the prompt sizes; 1-64 keeps one
+        # misconfiguration from flooding the account's Bedrock quotas.
+        concurrency=r.number("concurrency", 4, 1, 64, integer=True),
+        max_examples=r.number("maxExamples", 5_000, 10, 100_000, integer=True),
+        reference_models=tuple(refs),
+        min_score=r.number("minScore", 0.0, 0.0, 100.0),
+        min_improvement_points=r.number("minImprovementPoints", 1.0, -100.0, 100.0),
+        min_improvement_percent=r.number("minImprovementPercent", 0.0, -100.0, 1000.0),
+        max_p_value=r.number("maxPValue", 0.05, 0.0, 1.0),
+        max_failed_share=r.number("maxFailedShare", 0.02, 0.0, 1.0),
+    )
+
+
+@dataclass(frozen=True)
+class ThroughputSettings:
+    """Provisioned Throughput for the candidate: always without commitment, bounded in time and size."""
+
+    model_units: int = 1
+    keep_after_promotion: bool = True
+    max_wait_minutes: int = 60
+    time_to_live_hours: int = 24
+
+
+def _throughput(r: _Reader) -> ThroughputSettings:
+    return ThroughputSettings(
+        # No-commitment Provisioned Throughput needs model units granted by AWS Support first
+        # (https://docs.aws.amazon.com/bedrock/latest/userguide/prov-thru-purchase.html); 1 is the cheapest.
+        model_units=r.number("modelUnits", 1, 1, 10, integer=True),
+        keep_after_promotion=r.boolean("keepAfterPromotion", True),
+        # Creation takes "around 20-30 minutes" (aws-samples Claude Haiku fine-tuning notebook); 60 leaves room.
+        max_wait_minutes=r.number("maxWaitMinutes", 60, 10, 240, integer=True),
+        time_to_live_hours=r.number("timeToLiveHours", 24, 1, 24 * 31, integer=True),
+    )
+
+
+@dataclass(frozen=True)
+class SplitSettings:
+    """How a single uploaded file is split into train/validation/test."""
+
+    validation_share: float = 0.1
+    test_share: float = 0.1
+    seed: int = 13
+
+
+def _split(r: _Reader) -> SplitSettings:
+    validation = r.number("validationShare", 0.1, 0.0, 0.5)
+    test = r.number("testShare", 0.1, 0.0, 0.5)
+    if validation + test > 0.6:
+        raise SettingsError(f"{r.path}: validationShare + testShare = {validation + test} is too large: at most 0.6")
+    return SplitSettings(validation_share=validation, test_share=test, seed=r.number("seed", 13, 0, 2**31 - 1, integer=True))
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """How long logs and old object versions are kept."""
+
+    log_days: int = 365
+    noncurrent_version_days: int = 90
+    incomplete_upload_days: int = 7
+    access_log_days: int = 365
+
+
+# CloudWatch Logs accepts only these retention periods (AWS::Logs::LogGroup RetentionInDays).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+
+
+def _retention(r: _Reader) -> RetentionSettings:
+    log_days = r.number("logDays", 365, 1, 3653, integer=True)
+    if log_days not in LOG_RETENTION_DAYS:
+        raise SettingsError(
+            f"{r.path}.logDays = {log_days} is not allowed: expected one of {', '.join(map(str, LOG_RETENTION_DAYS))}"
+        )
+    return RetentionSettings(
+        log_days=log_days,
+        noncurrent_version_days=r.number("noncurrentVersionDays", 90, 1, 3650, integer=True),
+        incomplete_upload_days=r.number("incompleteUploadDays", 7, 1, 365, integer=True),
+        access_log_days=r.number("accessLogDays", 365, 1, 3650, integer=True),
+    )
+
+
+@dataclass(frozen=True)
+class PricingSettings:
+    """Prices used for cost estimates only; nothing is billed from them. Check aws.amazon.com/bedrock/pricing."""
+
+    training_per_1k_tokens: float | None = None
+    model_unit_per_hour: float | None = None
+
+
+def _pricing(r: _Reader) -> PricingSettings:
+    def optional(key: str) -> float | None:
+        if r.raw.get(key) is None:
+            r.used.add(key)
+            return None
+        return float(r.number(key, 0.0, 0.0, 10_000.0))
+
+    return PricingSettings(training_per_1k_tokens=optional("trainingPer1kTokens"), model_unit_per_hour=optional("modelUnitPerHour"))
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """Every knob of the pipeline, validated. Built once in app.py and passed down explicitly."""
+
+    name: str = "finetune"
+    region: str = DEFAULT_REGION
+    base_model_id: str = ""
+    hyperparameters: Mapping[str, str] = field(default_factory=dict)
+    evaluation: EvaluationSettings = EvaluationSettings()
+    throughput: ThroughputSettings = ThroughputSettings()
+    split: SplitSettings = SplitSettings()
+    retention: RetentionSettings = RetentionSettings()
+    pricing: PricingSettings = PricingSettings()
+    notification_email: str | None = None
+    vpc_enabled: bool = True
+    execution_timeout_hours: int = 36
+    max_validation_loss: float | None = None
+
+    @property
+    def base_model(self) -> BaseModel:
+        return get_base_model(self.base_model_id)
+
+
+def _hyperparameters(r: _Reader, model: BaseModel) -> dict[str, str]:
+    rendered: dict[str, str] = {}
+    for hp in model.hyperparameters:
+        value = r.number(hp.name, hp.default, hp.minimum, hp.maximum, integer=hp.integer)
+        rendered[hp.name] = hp.render(value)
+    return rendered
+
+
+def load_settings(context: Any) -> PipelineSettings:
+    """Build the settings from the `pipeline` context object, raising SettingsError on the first bad value."""
+    r = _Reader(context, CONTEXT_KEY)
+    name = r.string(
+        "name", "finetune", r"[a-z][a-z0-9-]{1,19}", "2-20 lower-case letters, digits or hyphens, starting with a letter"
+    )
+    region = r.string("region", DEFAULT_REGION, r"[a-z]{2}(-gov)?-[a-z]+-\d", "an AWS Region code such as us-west-2")
+    base_model_id = r.string("baseModelId", DEFAULT_BASE_MODEL_ID, r".+", "a Bedrock base model identifier")
+    try:
+        model = require_customizable(base_model_id, region)
+    except UnsupportedModelError as err:
+        raise SettingsError(f"{CONTEXT_KEY}.baseModelId / {CONTEXT_KEY}.region: {err}") from None
+    hyperparameters = _section(r, "hyperparameters", lambda child: _hyperparameters(child, model))
+    evaluation = _section(r, "evaluation", _evaluation)
+    email = r.string(
+        "notificationEmail", None, r"[^@\s]+@[^@\s]+\.[^@\s]+", "an email address, or null for no subscription"
+    )
+    # Optional training-metrics gate: the job's final validation loss must not exceed this.
+    loss_raw = r._get("maxValidationLoss", None)
+    max_validation_loss = None if loss_raw is None else r.number("maxValidationLoss", 0.0, 0.0, 100.0)
+    settings = PipelineSettings(
+        name=name,
+        region=region,
+        base_model_id=base_model_id,
+        hyperparameters=hyperparameters,
+        evaluation=evaluation,
+        throughput=_section(r, "provisionedThroughput", _throughput),
+        split=_section(r, "split", _split),
+        retention=_section(r, "retention", _retention),
+        pricing=_section(r, "pricing", _pricing),
+        notification_email=email,
+        vpc_enabled=r.boolean("vpcEnabled", True),
+        # Jobs take "several hours"; 36 h bounds a run that would otherwise hold Provisioned Throughput forever.
+        execution_timeout_hours=r.number("executionTimeoutHours", 36, 2, 24 * 7, integer=True),
+        max_validation_loss=max_validation_loss,
+    )
+    r.finish()
+    return settings
