@@ -23,6 +23,11 @@ TRAINING_DATA_PATTERN = "runs/*/*/data/*"
 TRAINING_OUTPUT_PATTERN = "runs/*/*/training/*"
 
 
+def account_arn(service: str) -> str:
+    """The ARN prefix of ``service`` in this stack's account and Region, e.g. arn:aws:bedrock:us-west-2:123."""
+    return f"arn:{Aws.PARTITION}:{service}:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+
+
 class DataPlane(Construct):
     """KMS key, data/artifacts/access-log buckets, the Bedrock customization role and the optional VPC."""
 
@@ -40,18 +45,15 @@ class DataPlane(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
         # CloudWatch Logs encrypts log groups with the key only when the key policy lets the service use it,
-        # scoped to this account's log groups (docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
+        # scoped to this account's log groups
+        # (docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowCloudWatchLogsForThisAccount",
                 principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
                 actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
                 resources=["*"],  # in a key policy, "*" means this key
-                conditions={
-                    "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"
-                    }
-                },
+                conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"{account_arn('logs')}:log-group:*"}},
             )
         )
 
@@ -89,9 +91,7 @@ class DataPlane(Construct):
                 "bedrock.amazonaws.com",
                 conditions={
                     "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
-                    "ArnEquals": {
-                        "aws:SourceArn": f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:model-customization-job/*"
-                    },
+                    "ArnEquals": {"aws:SourceArn": f"{account_arn('bedrock')}:model-customization-job/*"},
                 },
             ),
         )
@@ -111,7 +111,9 @@ class DataPlane(Construct):
             statements=self._customization_statements,
         )
 
-    def _encrypted_bucket(self, construct_id: str, log_prefix: str, settings: PipelineSettings, *, event_bridge: bool) -> s3.Bucket:
+    def _encrypted_bucket(
+        self, construct_id: str, log_prefix: str, settings: PipelineSettings, *, event_bridge: bool
+    ) -> s3.Bucket:
         retention = settings.retention
         return s3.Bucket(
             self,
@@ -230,7 +232,9 @@ class DataPlane(Construct):
         # S3 gateway endpoint's prefix-list route, so the only reachable destination is S3 through the
         # endpoint. (The managed S3 prefix-list id cannot be resolved without an account lookup at synth time,
         # which would break credential-free synthesis.)
-        self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to S3 via the gateway endpoint")
+        self.security_group.add_egress_rule(
+            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to S3 via the gateway endpoint"
+        )
 
         # Training data and job output are reachable by the Bedrock role only through this VPC's endpoint.
         self.artifacts_bucket.add_to_resource_policy(
@@ -255,7 +259,7 @@ class DataPlane(Construct):
 
     def _grant_vpc_access(self) -> None:
         assert self.vpc is not None and self.security_group is not None
-        stack_arn = f"arn:{Aws.PARTITION}:ec2:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+        stack_arn = account_arn("ec2")
         subnet_arns = [f"{stack_arn}:subnet/{s.subnet_id}" for s in self.vpc.isolated_subnets]
         sg_arn = f"{stack_arn}:security-group/{self.security_group.security_group_id}"
         self._customization_statements.append(
@@ -281,7 +285,7 @@ class DataPlane(Construct):
                     "StringEquals": {"aws:RequestTag/BedrockManaged": ["true"]},
                     "ArnEquals": {
                         "aws:RequestTag/BedrockModelCustomizationJobArn": [
-                            f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:model-customization-job/*"
+                            f"{account_arn('bedrock')}:model-customization-job/*"
                         ]
                     },
                 },
@@ -316,9 +320,7 @@ class DataPlane(Construct):
                 resources=[f"{stack_arn}:network-interface/*"],
                 conditions={
                     "StringEquals": {"ec2:CreateAction": ["CreateNetworkInterface"]},
-                    "ForAllValues:StringEquals": {
-                        "aws:TagKeys": ["BedrockManaged", "BedrockModelCustomizationJobArn"]
-                    },
+                    "ForAllValues:StringEquals": {"aws:TagKeys": ["BedrockManaged", "BedrockModelCustomizationJobArn"]},
                 },
             )
         )

@@ -18,7 +18,9 @@ class DataPlaneStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, settings: PipelineSettings, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.data_plane = DataPlane(self, "DataPlane", settings=settings)
-        CfnOutput(self, "DataBucketName", value=self.data_plane.data_bucket.bucket_name, description="Upload datasets here")
+        CfnOutput(
+            self, "DataBucketName", value=self.data_plane.data_bucket.bucket_name, description="Upload datasets here"
+        )
         CfnOutput(self, "ArtifactsBucketName", value=self.data_plane.artifacts_bucket.bucket_name)
         CfnOutput(self, "PipelineKeyArn", value=self.data_plane.key.key_arn)
         self._acknowledge_findings()
@@ -33,7 +35,11 @@ class DataPlaneStack(Stack):
         """Findings of the cdk-nag packs that are right for this design, each scoped to one path, with its reason."""
         dp = self.data_plane
         log_loop = "This bucket receives the other buckets' server access logs, and logging it into itself would loop."
-        for pack in ("AwsSolutions-S1", "NIST.800.53.R5-S3BucketLoggingEnabled", "HIPAA.Security-S3BucketLoggingEnabled"):
+        for pack in (
+            "AwsSolutions-S1",
+            "NIST.800.53.R5-S3BucketLoggingEnabled",
+            "HIPAA.Security-S3BucketLoggingEnabled",
+        ):
             acknowledge(_l1(dp.access_log_bucket), pack, log_loop)
         sse_s3_only = (
             "S3 delivers server access logs only to buckets encrypted with SSE-S3, so this bucket cannot use the "

@@ -28,4 +28,6 @@ def acknowledge(construct: IConstruct, rule_id: str, reason: str) -> None:
     """Acknowledge one rule on one construct (and the CloudFormation resource it wraps), with its reason."""
     if not reason.rstrip().endswith(".") or len(reason.split()) < 6:
         raise ValueError(f"acknowledging {rule_id} on {construct.node.path}: give the reason as a full sentence")
-    cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=rule_id, reason=reason))
+    # cdk-nag reports a finding as "<pack>::<rule>", e.g. "AwsSolutions::AwsSolutions-IAM5[Resource::*]".
+    pack = rule_id.split("-", 1)[0]
+    cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=f"{pack}::{rule_id}", reason=reason))

@@ -55,7 +55,9 @@ class _Reader:
         kind = "an integer" if integer else "a number"
         ok_type = isinstance(value, int) if integer else isinstance(value, int | float)
         if isinstance(value, bool) or not ok_type or not lo <= value <= hi:
-            raise SettingsError(f"{_where(self.path, key)} = {value!r} is not allowed: expected {kind} from {lo} to {hi}")
+            raise SettingsError(
+                f"{_where(self.path, key)} = {value!r} is not allowed: expected {kind} from {lo} to {hi}"
+            )
         return int(value) if integer else float(value)
 
     def boolean(self, key: str, default: bool) -> bool:
@@ -87,7 +89,8 @@ class _Reader:
         unknown = sorted(set(self.raw) - self.used)
         if unknown:
             raise SettingsError(
-                f"{_where(self.path, unknown[0])} is not a known setting; known keys here: {', '.join(sorted(self.used))}"
+                f"{_where(self.path, unknown[0])} is not a known setting; "
+                f"known keys here: {', '.join(sorted(self.used))}"
             )
 
 
@@ -175,7 +178,9 @@ def _split(r: _Reader) -> SplitSettings:
     test = r.number("testShare", 0.1, 0.0, 0.5)
     if validation + test > 0.6:
         raise SettingsError(f"{r.path}: validationShare + testShare = {validation + test} is too large: at most 0.6")
-    return SplitSettings(validation_share=validation, test_share=test, seed=r.number("seed", 13, 0, 2**31 - 1, integer=True))
+    return SplitSettings(
+        validation_share=validation, test_share=test, seed=r.number("seed", 13, 0, 2**31 - 1, integer=True)
+    )
 
 
 @dataclass(frozen=True)
@@ -189,7 +194,30 @@ class RetentionSettings:
 
 
 # CloudWatch Logs accepts only these retention periods (AWS::Logs::LogGroup RetentionInDays).
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 
 
 def _retention(r: _Reader) -> RetentionSettings:
@@ -221,7 +249,9 @@ def _pricing(r: _Reader) -> PricingSettings:
             return None
         return float(r.number(key, 0.0, 0.0, 10_000.0))
 
-    return PricingSettings(training_per_1k_tokens=optional("trainingPer1kTokens"), model_unit_per_hour=optional("modelUnitPerHour"))
+    return PricingSettings(
+        training_per_1k_tokens=optional("trainingPer1kTokens"), model_unit_per_hour=optional("modelUnitPerHour")
+    )
 
 
 @dataclass(frozen=True)
@@ -259,7 +289,10 @@ def load_settings(context: Any) -> PipelineSettings:
     """Build the settings from the `pipeline` context object, raising SettingsError on the first bad value."""
     r = _Reader(context, CONTEXT_KEY)
     name = r.string(
-        "name", "finetune", r"[a-z][a-z0-9-]{1,19}", "2-20 lower-case letters, digits or hyphens, starting with a letter"
+        "name",
+        "finetune",
+        r"[a-z][a-z0-9-]{1,19}",
+        "2-20 lower-case letters, digits or hyphens, starting with a letter",
     )
     region = r.string("region", DEFAULT_REGION, r"[a-z]{2}(-gov)?-[a-z]+-\d", "an AWS Region code such as us-west-2")
     base_model_id = r.string("baseModelId", DEFAULT_BASE_MODEL_ID, r".+", "a Bedrock base model identifier")

@@ -14,10 +14,10 @@ Sources (checked 2026-11-25):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class DataFormat(str, Enum):
+class DataFormat(StrEnum):
     """The record shape a model family's customization job accepts [PREP]."""
 
     CLAUDE_MESSAGES = "claude-messages"  # {"system"?: str, "messages": [{"role", "content": str}, ...]}
@@ -108,6 +108,8 @@ _CLAUDE_3_HAIKU = BaseModel(
 )
 
 # Llama limits: [PREP] "Meta Llama 3.1/3.2/3.3": 16,000 tokens per record, 100-10,000 records in total.
+# UNCONFIRMED (2026-11-25 doc search): the PREP quota table was not in the searchable excerpts; these values come from
+# the project's earlier reading of [PREP]. The 10,000 training / 1,000 validation split is UNCONFIRMED for Llama.
 _LLAMA_QUOTAS = DatasetQuotas(
     min_records=100,
     max_train_records=10_000,
@@ -118,8 +120,10 @@ _LLAMA_QUOTAS = DatasetQuotas(
     max_validation_file_bytes=1 * GB,
     chars_per_token=3.0,
 )
-# Llama, Titan and Nova hyperparameter ranges:
-# https://docs.aws.amazon.com/bedrock/latest/userguide/cm-hp-meta-llama31.html and siblings.
+# Llama 3.1 and 3.2 hyperparameters, verified 2026-11-25: epochCount 1-10 (default 5), batchSize 1-1 (1),
+# learningRate 5.00E-6-0.1 (1.00E-4).
+# https://docs.aws.amazon.com/bedrock/latest/userguide/cm-hp-meta-llama31.html
+# https://docs.aws.amazon.com/bedrock/latest/userguide/cm-hp-meta-llama32.html
 _EPOCHS_BATCH_LR = (
     HyperParameter("epochCount", 5, 1, 10, integer=True),
     HyperParameter("batchSize", 1, 1, 1, integer=True),
@@ -140,6 +144,9 @@ def _llama(model_id: str, runtime_id: str, name: str, data_format: DataFormat) -
 
 
 # Titan Text Express: [PREP] 4,096 tokens per record at batch size 1, 1 GB training and 100 MB validation file.
+# UNCONFIRMED (2026-11-25 doc search): the record counts below (min 1, 10,000 training, 1,000 validation) were not
+# found in the searchable excerpts of [PREP]. The 4,096-token limit matches the service error quoted in
+# https://github.com/aws-samples/amazon-bedrock-workshop/issues/224 ("exceeds limit of 4096 for train data").
 _TITAN_EXPRESS = BaseModel(
     model_id="amazon.titan-text-express-v1:0:8k",
     runtime_model_id="amazon.titan-text-express-v1",
@@ -157,16 +164,21 @@ _TITAN_EXPRESS = BaseModel(
         # [PREP]: "plan on about 6 characters per token"; we halve it to stay conservative.
         chars_per_token=3.0,
     ),
+    # Titan Text Lite/Express table, verified 2026-11-25 (the 1-5 epochs / default 2 row is Titan Text Premier's):
+    # https://docs.aws.amazon.com/bedrock/latest/userguide/cm-hp-titan-text.html
     hyperparameters=(
-        HyperParameter("epochCount", 2, 1, 5, integer=True),
+        HyperParameter("epochCount", 5, 1, 10, integer=True),
         HyperParameter("batchSize", 1, 1, 64, integer=True),
         HyperParameter("learningRate", 0.00001, 0.0, 1.0),
-        HyperParameter("learningRateWarmupSteps", 0, 0, 250, integer=True),
+        HyperParameter("learningRateWarmupSteps", 5, 0, 250, integer=True),
     ),
 )
 
-# Nova: https://docs.aws.amazon.com/nova/latest/userguide/fine-tune-prepare-data-understanding.html
-# (8-20,000 records, Converse format).
+# Nova: Converse format, https://docs.aws.amazon.com/nova/latest/userguide/fine-tune-prepare-data-understanding.html
+# UNCONFIRMED (2026-11-25 doc search): that page recommends at least 100 samples per task but states no record or
+# token quota. 8-20,000 records comes from the AWS sample validator (aws-samples/amazon-bedrock-samples
+# custom-models/bedrock-fine-tuning/nova/understanding/dataset_validation/nova_ft_dataset_validator.py); the
+# 1,000 validation records, 32,000 tokens per record and file sizes are UNCONFIRMED.
 _NOVA_QUOTAS = DatasetQuotas(
     min_records=8,
     max_train_records=20_000,
@@ -187,6 +199,7 @@ def _nova(model_id: str, runtime_id: str, name: str) -> BaseModel:
         data_format=DataFormat.CONVERSE,
         regions=("us-east-1",),
         quotas=_NOVA_QUOTAS,
+        # Verified 2026-11-25: https://docs.aws.amazon.com/bedrock/latest/userguide/cm-hp-nova-mm.html
         hyperparameters=(
             HyperParameter("epochCount", 2, 1, 5, integer=True),
             HyperParameter("learningRate", 0.00001, 0.000001, 0.0001),
@@ -211,13 +224,29 @@ CATALOGUE: dict[str, BaseModel] = {
             "Llama 3.1 70B Instruct",
             DataFormat.PROMPT_COMPLETION,
         ),
-        _llama("meta.llama3-2-1b-instruct-v1:0:128k", "meta.llama3-2-1b-instruct-v1:0", "Llama 3.2 1B Instruct", DataFormat.CONVERSE),
-        _llama("meta.llama3-2-3b-instruct-v1:0:128k", "meta.llama3-2-3b-instruct-v1:0", "Llama 3.2 3B Instruct", DataFormat.CONVERSE),
         _llama(
-            "meta.llama3-2-11b-instruct-v1:0:128k", "meta.llama3-2-11b-instruct-v1:0", "Llama 3.2 11B Instruct", DataFormat.CONVERSE
+            "meta.llama3-2-1b-instruct-v1:0:128k",
+            "meta.llama3-2-1b-instruct-v1:0",
+            "Llama 3.2 1B Instruct",
+            DataFormat.CONVERSE,
         ),
         _llama(
-            "meta.llama3-2-90b-instruct-v1:0:128k", "meta.llama3-2-90b-instruct-v1:0", "Llama 3.2 90B Instruct", DataFormat.CONVERSE
+            "meta.llama3-2-3b-instruct-v1:0:128k",
+            "meta.llama3-2-3b-instruct-v1:0",
+            "Llama 3.2 3B Instruct",
+            DataFormat.CONVERSE,
+        ),
+        _llama(
+            "meta.llama3-2-11b-instruct-v1:0:128k",
+            "meta.llama3-2-11b-instruct-v1:0",
+            "Llama 3.2 11B Instruct",
+            DataFormat.CONVERSE,
+        ),
+        _llama(
+            "meta.llama3-2-90b-instruct-v1:0:128k",
+            "meta.llama3-2-90b-instruct-v1:0",
+            "Llama 3.2 90B Instruct",
+            DataFormat.CONVERSE,
         ),
         _TITAN_EXPRESS,
         _nova("amazon.nova-micro-v1:0:128k", "amazon.nova-micro-v1:0", "Nova Micro"),

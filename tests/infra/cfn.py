@@ -1,0 +1,36 @@
+"""Small readers over synthesized CloudFormation JSON, shared by the infra tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+
+def resources(template: dict[str, Any], type_name: str) -> dict[str, dict[str, Any]]:
+    return {lid: r for lid, r in template["Resources"].items() if r["Type"] == type_name}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def policy_statements(template: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """Every IAM statement in the template: (logical id, kind, statement). Kinds: identity, key, bucket, trust."""
+    for lid, res in template["Resources"].items():
+        props = res.get("Properties", {})
+        kind_docs: list[tuple[str, Any]] = []
+        if res["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            kind_docs.append(("identity", props.get("PolicyDocument")))
+        elif res["Type"] == "AWS::IAM::Role":
+            kind_docs.append(("trust", props.get("AssumeRolePolicyDocument")))
+            kind_docs.extend(("identity", p.get("PolicyDocument")) for p in props.get("Policies", []))
+        elif res["Type"] == "AWS::KMS::Key":
+            kind_docs.append(("key", props.get("KeyPolicy")))
+        elif res["Type"] in ("AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy", "AWS::SQS::QueuePolicy"):
+            kind_docs.append(("resource", props.get("PolicyDocument")))
+        elif res["Type"] == "AWS::EC2::VPCEndpoint":
+            kind_docs.append(("endpoint", props.get("PolicyDocument")))
+        for kind, doc in kind_docs:
+            if doc:
+                for statement in doc["Statement"]:
+                    yield lid, kind, statement
