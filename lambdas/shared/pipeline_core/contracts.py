@@ -1,0 +1,90 @@
+"""The names the workflow, the Lambda handlers and the command line agree on: S3 layout, env vars, errors, tags.
+
+Changing a value here changes a public contract (an S3 path users read, a tag the janitor trusts, an
+error name the state machine routes on), so each lives in exactly one place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+# ---- Trigger contract: where users upload (data bucket) -------------------------------------------------
+INBOX_PREFIX = "inbox/"  # inbox/<name>.jsonl: one file, split automatically
+RUNS_PREFIX = "runs/"  # runs/<name>/run.json, written last, names train/validation/test beside it
+MANIFEST_NAME = "run.json"
+RUN_NAME_PATTERN = r"[a-z0-9][a-z0-9-]{0,39}"
+
+# ---- Output layout (artifacts bucket): runs/<run>/<execution>/... -------------------------------------
+VALIDATION_REPORT = "validation/report.json"
+VALIDATION_SUMMARY = "validation/report.txt"
+DATA_TRAIN = "data/train.jsonl"
+DATA_VALIDATION = "data/validation.jsonl"
+DATA_TEST = "data/test.jsonl"
+TRAINING_OUTPUT = "training/"
+EVALUATION_PLAN = "evaluation/plan.json"
+EVALUATION_RESULTS = "evaluation/results/"
+REPORT_JSON = "report.json"
+REPORT_MD = "report.md"
+REPORT_HTML = "report.html"
+
+# ---- Environment variables set by the constructs and read by the handlers ------------------------------
+ENV_PIPELINE_NAME = "PIPELINE_NAME"
+ENV_DATA_BUCKET = "DATA_BUCKET"
+ENV_ARTIFACTS_BUCKET = "ARTIFACTS_BUCKET"
+ENV_KMS_KEY_ARN = "KMS_KEY_ID"
+ENV_STATE_MACHINE_ARN = "STATE_MACHINE_ARN"
+ENV_DEFAULTS = "PIPELINE_DEFAULTS"  # JSON of the run defaults resolved from settings at synth time
+ENV_CUSTOMIZATION_ROLE_ARN = "CUSTOMIZATION_ROLE_ARN"
+ENV_SUBNET_IDS = "SUBNET_IDS"  # comma-separated; empty when the VPC is off
+ENV_SECURITY_GROUP_IDS = "SECURITY_GROUP_IDS"
+ENV_PROMOTION_PARAMETER = "PROMOTION_PARAMETER"
+ENV_TTL_HOURS = "THROUGHPUT_TTL_HOURS"
+ENV_METRIC_NAMESPACE = "METRIC_NAMESPACE"
+ENV_JOB_POLL_SECONDS = "JOB_POLL_SECONDS"
+ENV_THROUGHPUT_POLL_SECONDS = "THROUGHPUT_POLL_SECONDS"
+
+# ---- Errors the state machine routes on (raised by handlers; Lambda reports the class name) -----------
+ERROR_TRANSIENT = "TransientServiceError"  # throttling / 5xx from an AWS API: retried with backoff
+ERROR_MANIFEST = "InvalidManifest"
+ERROR_THROUGHPUT_TIMEOUT = "ThroughputNotReady"
+ERROR_TRAINING_TIMEOUT = "TrainingTimedOut"
+ERROR_EVALUATION = "EvaluationFailed"
+
+# ---- Tags the pipeline puts on what it creates ----------------------------------------------------------
+TAG_PIPELINE = "finetune:pipeline"
+TAG_RUN = "finetune:run"
+TAG_EXECUTION = "finetune:execution"
+TAG_DATASET_SHA256 = "finetune:dataset-sha256"
+TAG_CREATED_AT = "finetune:created-at"
+TAG_APPROVED = "finetune:approved"
+
+METRIC_NAMESPACE = "BedrockFinetunePipeline"
+METRIC_OVERDUE_THROUGHPUTS = "OverdueProvisionedThroughputs"
+
+
+def run_prefix(run_name: str, execution_name: str) -> str:
+    """The artifacts-bucket prefix that holds everything one execution writes."""
+    return f"{RUNS_PREFIX}{run_name}/{execution_name}/"
+
+
+def execution_name(run_name: str, *fingerprints: str) -> str:
+    """A Step Functions execution name derived from the upload, so a repeated event starts nothing new.
+
+    Names are unique per state machine for 90 days and may hold 1-80 characters of [A-Za-z0-9-_]
+    (docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html).
+    """
+    digest = hashlib.sha256("\n".join(fingerprints).encode()).hexdigest()[:16]
+    return f"{run_name[:60]}-{digest}"
+
+
+def run_name_from_key(key: str) -> str | None:
+    """inbox/<name>.jsonl or runs/<name>/run.json -> <name>, normalised; None for any other key."""
+    if key.startswith(INBOX_PREFIX) and key.endswith(".jsonl") and key.count("/") == 1:
+        stem = key[len(INBOX_PREFIX) : -len(".jsonl")]
+    elif key.startswith(RUNS_PREFIX) and key.endswith("/" + MANIFEST_NAME) and key.count("/") == 2:
+        stem = key[len(RUNS_PREFIX) : -len("/" + MANIFEST_NAME)]
+    else:
+        return None
+    name = re.sub(r"[^a-z0-9-]+", "-", stem.lower()).strip("-")[:40]
+    return name or None
