@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 
-from pipeline_core.metrics.registry import Metric
+from pipeline_core.metrics.registry import CorpusScorer, Metric
 from pipeline_core.metrics.stats import (
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
@@ -18,6 +19,24 @@ from pipeline_core.metrics.stats import (
 
 # What a metric keeps per example: a score for mean metrics, a (gold, predicted) pair for corpus metrics.
 Observation = float | tuple[str, str]
+
+
+def _coded(
+    corpus: CorpusScorer, *groups: Sequence[Observation]
+) -> tuple[list[list[int]], Callable[[Sequence[int]], float]]:
+    """Replace each (gold, predicted) pair by a small int, and the statistic by one over ints.
+
+    Resampling then counts ints instead of hashing string tuples, which makes a thousand resamples of a
+    corpus metric several times faster.
+    """
+    index: dict[tuple[str, str], int] = {}
+    coded = [[index.setdefault(o, len(index)) for o in group if isinstance(o, tuple)] for group in groups]
+    pairs = list(index)
+
+    def statistic(codes: Sequence[int]) -> float:
+        return corpus({pairs[code]: k for code, k in Counter(codes).items()})
+
+    return coded, statistic
 
 
 def observe(metric: Metric, prediction: str, references: Sequence[str]) -> Observation:
@@ -36,9 +55,8 @@ def summarise(
 ) -> Estimate:
     """The metric's value (mean, or corpus statistic) with its 95% bootstrap CI."""
     if metric.corpus is not None:
-        corpus = metric.corpus
-        pairs = [o for o in observations if isinstance(o, tuple)]
-        return bootstrap_statistic(pairs, corpus, resamples=resamples, seed=seed)
+        (codes,), statistic = _coded(metric.corpus, observations)
+        return bootstrap_statistic(codes, statistic, resamples=resamples, seed=seed)
     return bootstrap_mean([o for o in observations if not isinstance(o, tuple)], resamples=resamples, seed=seed)
 
 
@@ -52,14 +70,8 @@ def compare(
 ) -> PairedTest:
     """Candidate minus other on the same examples (same order), with CI and permutation p-value."""
     if metric.corpus is not None:
-        corpus = metric.corpus
-        return paired_statistic_test(
-            [o for o in candidate if isinstance(o, tuple)],
-            [o for o in other if isinstance(o, tuple)],
-            corpus,
-            resamples=resamples,
-            seed=seed,
-        )
+        (mine, theirs), statistic = _coded(metric.corpus, candidate, other)
+        return paired_statistic_test(mine, theirs, statistic, resamples=resamples, seed=seed)
     return paired_test(
         [o for o in candidate if not isinstance(o, tuple)],
         [o for o in other if not isinstance(o, tuple)],

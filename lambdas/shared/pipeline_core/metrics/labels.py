@@ -7,7 +7,7 @@ multiple-choice label "A", and "Positive." should still count as the label "posi
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 # Trailing punctuation a model tends to add after a bare label ("Positive.", "B)").
 _TRAILING = ".,;:!?)]}\"'`"
@@ -46,8 +46,12 @@ def macro_f1_from_pairs(pairs: Iterable[tuple[str, str]]) -> float:
     label) is a miss for its gold class but does not add a class of its own; otherwise every distinct
     wrong string would become a class with F1 0 and swamp the average.
     """
-    counts = Counter(pairs)
-    classes = {gold for gold, _ in counts}
+    return macro_f1_from_counts(Counter(pairs))
+
+
+def macro_f1_from_counts(counts: Mapping[tuple[str, str], int]) -> float:
+    """macro_f1_from_pairs from (gold, predicted) -> count; the bootstrap calls this form, counting in C."""
+    classes = {gold for (gold, _), k in counts.items() if k}
     if not classes:
         return 0.0
     true_pos: Counter[str] = Counter()

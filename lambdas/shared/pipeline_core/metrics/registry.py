@@ -6,16 +6,16 @@ their mean; a corpus metric (macro_f1) is instead computed over all examples' (g
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from pipeline_core.metrics.labels import accuracy, label_pair, macro_f1_from_pairs
+from pipeline_core.metrics.labels import accuracy, label_pair, macro_f1_from_counts
 from pipeline_core.metrics.structured import JsonValue, SchemaConformance, json_schema, json_valid
 from pipeline_core.metrics.text import exact_match, token_f1
 
 ExampleScorer = Callable[[str, Sequence[str]], float]
 LabelPairs = Callable[[str, Sequence[str]], tuple[str, str]]
-CorpusScorer = Callable[[Iterable[tuple[str, str]]], float]
+CorpusScorer = Callable[[Mapping[tuple[str, str], int]], float]  # from (gold, predicted) -> count
 
 DEFAULT_METRIC = "token_f1"
 
@@ -27,7 +27,7 @@ class Metric:
     name: str
     description: str
     score: ExampleScorer  # per example, 0..100
-    # Corpus metrics only: turn an example into a (gold, predicted) pair, and score a list of pairs.
+    # Corpus metrics only: turn an example into a (gold, predicted) pair, and score the pairs' counts.
     pair: LabelPairs | None = None
     corpus: CorpusScorer | None = None
 
@@ -51,7 +51,7 @@ METRICS: Mapping[str, Metric] = {
             "Corpus-level macro-F1 over the gold labels (per example: 100 if correct, else 0).",
             accuracy,
             pair=label_pair,
-            corpus=macro_f1_from_pairs,
+            corpus=macro_f1_from_counts,
         ),
         Metric("json_valid", "100 if the prediction is strict JSON, else 0.", json_valid),
         Metric(

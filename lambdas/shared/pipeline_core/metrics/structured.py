@@ -48,9 +48,8 @@ def check_schema(schema: JsonValue, path: str = "#") -> None:
         raise SchemaError(f"{path}: a schema must be a JSON object")
     unknown = set(schema) - SUPPORTED_KEYWORDS - _ANNOTATIONS
     if unknown:
-        raise SchemaError(
-            f"{path}: unsupported keyword(s) {', '.join(sorted(unknown))}; supported: {', '.join(sorted(SUPPORTED_KEYWORDS))}"
-        )
+        supported = ", ".join(sorted(SUPPORTED_KEYWORDS))
+        raise SchemaError(f"{path}: unsupported keyword(s) {', '.join(sorted(unknown))}; supported: {supported}")
     if "type" in schema:
         types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
         if not types or any(t not in _TYPES for t in types):
@@ -114,7 +113,9 @@ def schema_violations(value: JsonValue, schema: Mapping[str, JsonValue], path: s
     if "enum" in schema and not any(_json_equal(value, option) for option in schema["enum"]):
         problems.append(f"{path}: not one of the allowed values")
     if isinstance(value, dict):
-        problems.extend(f"{path}: missing required key {key!r}" for key in schema.get("required", []) if key not in value)
+        problems.extend(
+            f"{path}: missing required key {key!r}" for key in schema.get("required", []) if key not in value
+        )
         for key, sub in schema.get("properties", {}).items():
             if key in value:
                 problems.extend(schema_violations(value[key], sub, f"{path}.{key}"))
