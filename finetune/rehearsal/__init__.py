@@ -1,0 +1,1 @@
+"""Local rehearsal of the pipeline against moto and a simulated Bedrock stand-in."""
