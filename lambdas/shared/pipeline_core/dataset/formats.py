@@ -67,7 +67,9 @@ def _extra_keys(obj: dict[str, Any], allowed: frozenset[str], where: str) -> lis
     extra = sorted(k for k in obj if k not in allowed)
     if not extra:
         return []
-    return [("SCHEMA-EXTRA-KEY", f"{where} has unexpected key(s) {', '.join(map(repr, extra))}; allowed: {sorted(allowed)}")]
+    return [
+        ("SCHEMA-EXTRA-KEY", f"{where} has unexpected key(s) {', '.join(map(repr, extra))}; allowed: {sorted(allowed)}")
+    ]
 
 
 def _check_roles(roles: list[str], issues: list[Issue]) -> None:
@@ -83,7 +85,10 @@ def _check_roles(roles: list[str], issues: list[Issue]) -> None:
     for i in range(1, len(roles)):
         if roles[i] == roles[i - 1]:
             issues.append(
-                ("SCHEMA-ROLE-ORDER", f"messages[{i - 1}] and messages[{i}] are both '{roles[i]}'; roles must alternate")
+                (
+                    "SCHEMA-ROLE-ORDER",
+                    f"messages[{i - 1}] and messages[{i}] are both '{roles[i]}'; roles must alternate",
+                )
             )
             break
 
@@ -168,7 +173,9 @@ def _blocks_text(blocks: object, where: str, issues: list[Issue], *, allow_media
     media = False
     for j, block in enumerate(blocks):
         if not isinstance(block, dict) or len(block) != 1:
-            issues.append(("SCHEMA-CONTENT-BLOCK", f"{where}[{j}] must be an object with exactly one key such as 'text'"))
+            issues.append(
+                ("SCHEMA-CONTENT-BLOCK", f"{where}[{j}] must be an object with exactly one key such as 'text'")
+            )
             continue
         ((key, value),) = block.items()
         if key == "text":
@@ -243,7 +250,9 @@ def is_nova(model_id: str) -> bool:
     return model_id.startswith("amazon.nova")
 
 
-def check_record(obj: object, data_format: DataFormat, *, nova: bool = False) -> tuple[list[Issue], Conversation | None]:
+def check_record(
+    obj: object, data_format: DataFormat, *, nova: bool = False
+) -> tuple[list[Issue], Conversation | None]:
     """Check one parsed JSON value; return the issues and, when the record is usable, its conversation."""
     if not isinstance(obj, dict):
         return [("SCHEMA-NOT-OBJECT", f"the record is a JSON {_type_name(obj)}, not an object")], None

@@ -7,7 +7,7 @@ rename or reuse one. A test checks that every id here is documented in docs/data
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 # Sources cited by the rules below.
 PREP = "https://docs.aws.amazon.com/bedrock/latest/userguide/model-customization-prepare.html"
@@ -19,7 +19,7 @@ RFC8259 = "https://www.rfc-editor.org/rfc/rfc8259#section-8.1"  # JSON text MUST
 PIPELINE = "pipeline quality check (not enforced by Amazon Bedrock)"
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     """How much a finding matters: an error makes the dataset invalid; warnings and infos do not."""
 
     ERROR = "error"
@@ -163,7 +163,7 @@ _RULES: tuple[Rule, ...] = (
     Rule(
         "SCHEMA-CONTENT-BLOCK",
         Severity.ERROR,
-        "Converse content and system entries are lists of blocks such as {\"text\": \"...\"}.",
+        'Converse content and system entries are lists of blocks such as {"text": "..."}.',
         'Write content as [{"text": "..."}] (bedrock-conversation-2024 format).',
         PREP,
     ),

@@ -1,0 +1,136 @@
+"""Quality helpers Bedrock does not provide: text normalisation, compact digests, and secret/personal-data detection.
+
+Digests, not records, are what the validator keeps in memory: 16-byte BLAKE2b digests of normalised text.
+Detected values are masked before they reach a report, so a report never repeats a secret in full.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import string
+from collections.abc import Iterator
+from typing import NamedTuple
+
+DIGEST_SIZE = 16
+# Normalisation deletes ASCII whitespace and punctuation after case folding.
+_DELETE = (string.punctuation + string.whitespace).encode("ascii")
+
+
+def fold(text: str) -> bytes:
+    """Case-folded UTF-8 bytes of `text`; the common first step of normalising and of the sensitive-data prefilter."""
+    return text.casefold().encode("utf-8", "surrogatepass")
+
+
+def normalise(text: str, folded: bytes | None = None) -> bytes:
+    """Case-fold and drop ASCII whitespace and punctuation, so "Hello,  World!" and "hello world" compare equal.
+
+    Three C-level passes (casefold, encode, translate): it runs over every character of the dataset.
+    """
+    return (fold(text) if folded is None else folded).translate(None, _DELETE)
+
+
+def digest(*parts: bytes) -> bytes:
+    """A 16-byte BLAKE2b digest of the parts, separated so ("ab", "c") and ("a", "bc") differ."""
+    h = hashlib.blake2b(digest_size=DIGEST_SIZE)
+    for part in parts:
+        h.update(len(part).to_bytes(8, "little"))
+        h.update(part)
+    return h.digest()
+
+
+class Sensitive(NamedTuple):
+    """One detected secret or personal-data value, already masked."""
+
+    rule_id: str  # QUALITY-SECRET or QUALITY-PII
+    kind: str
+    masked: str
+
+
+def mask(value: str, keep: int = 4) -> str:
+    """Keep only the last `keep` characters (fewer for short values), so findings can be matched but not reused."""
+    keep = min(keep, len(value) // 4)
+    return "*" * (len(value) - keep) + (value[-keep:] if keep else "")
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn checksum that payment card numbers satisfy (ISO/IEC 7812-1)."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+# AWS access key ids: 20 characters, "AKIA" (long-term) or "ASIA" (temporary) prefix.
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-unique-ids
+_AWS_KEY = r"(?P<aws_key>\b(?:AKIA|ASIA)[A-Z0-9]{16}\b)"
+_PRIVATE_KEY = r"(?P<private_key>-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----)"
+_EMAIL = r"(?P<email>\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b)"
+# US SSN: area 001-899 except 666, group 01-99, serial 0001-9999, written with dashes (bare 9-digit runs are too noisy).
+_SSN = r"(?P<ssn>\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b)"
+# Card numbers: 13-19 digits, optionally grouped by single spaces or dashes; confirmed by the Luhn check.
+_CARD = r"(?P<card>(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-]))"
+# Phone numbers: E.164 (+ and 8-15 digits) or North American (NXX) NXX-XXXX.
+_PHONE = (
+    r"(?P<phone>(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{3}\)[ .-]?|\d{3}[.-])\d{3}[.-]\d{4}(?!\d)"
+    r"|(?<![\w+])\+\d{8,15}(?!\d))"
+)
+_SCAN = re.compile("|".join((_AWS_KEY, _PRIVATE_KEY, _EMAIL, _SSN, _CARD, _PHONE)))
+
+# Prefilter. Python's regex engine reads digit-rich text at only ~60 MB/s, so the full scan runs only on texts that
+# hold a candidate "shape": digits mapped to "0", the separators -.()+ and space kept, all else mapped to "x"; a
+# C-level bytes.find then looks for the shapes below. Every phone and SSN the patterns accept contains one of them,
+# as do card numbers written as 13+ digits or in 4-4-4 / 4-6-5 groups (other groupings are not detected).
+_SHAPE_TABLE = (
+    bytes(ord("0") if chr(b).isdigit() else b if chr(b) in "-.()+ " else ord("x") for b in range(128)) + b"x" * 128
+)
+_SHAPES = (
+    b"000-00-0000",  # SSN
+    b"000-0000",  # North American phone, last groups
+    b"000.0000",
+    b"+00000000",  # E.164
+    b"0000000000000",  # 13+ digit card number
+    b"0000 0000 0000 0",
+    b"0000-0000-0000-0",
+    b"0000 000000 00000",
+    b"0000-000000-00000",
+)
+_WORD_TRIGGERS = ("@", "AKIA", "ASIA", "PRIVATE KEY")
+
+
+def needs_scan(text: str, folded: bytes | None = None) -> bool:
+    """Cheap test: could `text` hold any secret or personal data the full scan detects?"""
+    if any(trigger in text for trigger in _WORD_TRIGGERS):
+        return True
+    shape = (fold(text) if folded is None else folded).translate(_SHAPE_TABLE)
+    return any(candidate in shape for candidate in _SHAPES)
+
+
+def find_sensitive(text: str) -> Iterator[Sensitive]:
+    """Yield the masked secrets and personal-data values found in `text`."""
+    if not needs_scan(text):
+        return
+    for match in _SCAN.finditer(text):
+        kind = match.lastgroup or ""
+        value = match.group()
+        if kind == "card":
+            digits = value.replace(" ", "").replace("-", "")
+            if not luhn_valid(digits):
+                continue
+            yield Sensitive("QUALITY-PII", "credit card number", mask(digits))
+        elif kind == "aws_key":
+            yield Sensitive("QUALITY-SECRET", "AWS access key id", value[:4] + mask(value[4:]))
+        elif kind == "private_key":
+            yield Sensitive("QUALITY-SECRET", "private key", value)  # the header only; the key body is never shown
+        elif kind == "email":
+            local, _, domain = value.partition("@")
+            yield Sensitive("QUALITY-PII", "email address", f"{local[:1]}***@{domain}")
+        elif kind == "ssn":
+            yield Sensitive("QUALITY-PII", "US social security number", "***-**-" + value[-4:])
+        else:
+            yield Sensitive("QUALITY-PII", "phone number", mask(value))

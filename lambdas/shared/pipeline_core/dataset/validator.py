@@ -1,0 +1,369 @@
+"""Streams dataset files record by record and checks them against the base model's format, quotas and quality rules.
+
+One pass over each file; memory holds one line, 16-byte digests for duplicate/leakage detection and a few integers a
+record for statistics and splitting, never the records themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from array import array
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from pipeline_core.dataset.formats import Conversation, check_record, is_nova
+from pipeline_core.dataset.lines import DEFAULT_MAX_LINE_BYTES, LineReader, RawLine
+from pipeline_core.dataset.quality import digest, find_sensitive, fold, needs_scan, normalise
+from pipeline_core.dataset.report import SPLITS, CostEstimate, FileSummary, FindingLog, Report, TokenStats
+from pipeline_core.dataset.rules import Severity
+from pipeline_core.dataset.split import TEST, TRAIN, VALIDATION, SplitConfig, SplitPlan, plan_split, split_key
+from pipeline_core.models import get_base_model
+
+BOM = b"\xef\xbb\xbf"
+NEAR_LIMIT_RATIO = 0.95  # a record within 5% of the token limit gets a warning
+MIN_ANSWER_CHARS = 3  # answers shorter than this (after trimming) are reported as very short
+# Duplicate/leakage detection keeps ~200 bytes per record in two dicts; this bounds them to ~80 MB whatever the
+# input. Every quota is far below (Nova's 20,000 records is the largest).
+DEFAULT_INDEX_LIMIT = 200_000
+POOL = "pool"  # the single file that will be split
+
+Progress = Callable[[str, int, int], None]  # (file name, lines read, bytes read)
+
+
+@dataclass(frozen=True)
+class DatasetFile:
+    """One input file: which split it feeds, a display name for findings, and a way to (re)open it as byte chunks."""
+
+    split: str  # train | validation | test | pool (a single file to split)
+    name: str
+    open: Callable[[], Iterable[bytes]]
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """The report plus what writing the validated snapshot needs."""
+
+    report: Report
+    files: tuple[DatasetFile, ...]
+    source_sha256: dict[str, str]
+    plan: SplitPlan | None = None
+    pool_keys: array[int] = field(default_factory=lambda: array("Q"))
+
+    @property
+    def valid(self) -> bool:
+        return self.report.valid
+
+
+def is_blank(data: bytes) -> bool:
+    return not data.strip()
+
+
+class _Validator:
+    def __init__(self, base_model_id: str, *, index_limit: int, max_line_bytes: int) -> None:
+        self.model = get_base_model(base_model_id)
+        self.quotas = self.model.quotas
+        self.nova = is_nova(self.model.model_id)
+        self.cpt = self.model.quotas.chars_per_token
+        self.log = FindingLog()
+        self.index_limit = index_limit
+        self.max_line_bytes = max_line_bytes
+        self.records: dict[bytes, tuple[str, int, int]] = {}  # record digest -> (split, line, hash of the raw line)
+        self.prompts: dict[bytes, tuple[bytes, str, int]] = {}  # prompt digest -> (answer digest, split, line)
+        self.index_full_reported = False
+        self.stats: dict[str, TokenStats] = {s: TokenStats() for s in (*SPLITS, POOL)}
+        self.pool_keys: array[int] = array("Q")
+        self.seed = 0
+
+    # --- per file ------------------------------------------------------------------------------------------------
+    def scan(self, f: DatasetFile, progress: Progress | None) -> tuple[FileSummary, str]:
+        reader = LineReader(f.open(), max_line_bytes=self.max_line_bytes)
+        name, split, log = f.name, f.split, self.log
+        lines = records = crlf = 0
+        first_crlf: int | None = None
+        seen_content = array_mode = False
+        for raw in reader:
+            lines = raw.number
+            if progress is not None and lines % 10_000 == 0:
+                progress(name, lines, reader.bytes_read)
+            if array_mode:
+                continue
+            if raw.too_long:
+                log.add("FILE-LINE-TOO-LONG", name, raw.number, f"line of {raw.size:,} bytes skipped")
+                self._count(split, 0, raw, None)
+                records += 1
+                continue
+            data = raw.data
+            if raw.crlf:
+                crlf += 1
+                first_crlf = first_crlf or raw.number
+            if raw.number == 1 and data.startswith(BOM):
+                log.add("FILE-BOM", name, 1, "the file starts with a UTF-8 byte order mark (EF BB BF)")
+                data = data[len(BOM) :]
+            if is_blank(data):
+                log.add("FILE-BLANK-LINE", name, raw.number, "blank line")
+                continue
+            records += 1
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                log.add(
+                    "FILE-INVALID-UTF8",
+                    name,
+                    raw.number,
+                    f"byte 0x{data[exc.start]:02X} at byte {exc.start + 1} of the line is not valid UTF-8",
+                )
+                self._count(split, math.ceil(len(data) / self.cpt), raw, digest(data))
+                continue
+            if not seen_content:
+                seen_content = True
+                if text.lstrip().startswith("["):
+                    log.add("FILE-JSON-ARRAY", name, raw.number, "the file is a JSON array, not JSON Lines")
+                    array_mode = True
+                    records = 0
+                    continue
+            self._line(text, data, raw, split, name)
+        if crlf:
+            log.add("FILE-CRLF", name, first_crlf, f"{crlf:,} line(s) end with CRLF (first at line {first_crlf})")
+        if records == 0 and not array_mode:
+            log.add("FILE-EMPTY", name, None, "the file has no records" if lines else "the file is empty (0 bytes)")
+        summary = FileSummary(split, name, reader.bytes_read, lines, records, reader.sha256)
+        return summary, reader.sha256
+
+    def _line(self, text: str, data: bytes, raw: RawLine, split: str, name: str) -> None:
+        try:
+            obj = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            if not raw.terminated:
+                self.log.add("FILE-TRUNCATED-LAST-LINE", name, raw.number, "the last line has no newline and is "
+                             f"not valid JSON ({_json_error(exc)})")  # fmt: skip
+            else:
+                self.log.add("JSON-INVALID", name, raw.number, _json_error(exc))
+            self._count(split, math.ceil(len(text) / self.cpt), raw, digest(data))
+            return
+        issues, conv = check_record(obj, self.model.data_format, nova=self.nova)
+        for rule_id, message in issues:
+            self.log.add(rule_id, name, raw.number, message)
+        if conv is None:
+            self._count(split, math.ceil(len(text) / self.cpt), raw, digest(data))
+            return
+        self._conversation(conv, data, raw, split, name)
+
+    def _conversation(self, conv: Conversation, data: bytes, raw: RawLine, split: str, name: str) -> None:
+        log, line = self.log, raw.number
+        tokens = math.ceil(conv.characters / self.cpt)
+        limit = self.quotas.max_tokens_per_record
+        if tokens > limit:
+            log.add("QUOTA-MAX-TOKENS", name, line, f"about {tokens:,} tokens (estimated), over the limit of {limit:,}")
+        elif tokens >= NEAR_LIMIT_RATIO * limit:
+            log.add(
+                "QUOTA-NEAR-MAX-TOKENS", name, line, f"about {tokens:,} tokens (estimated), near the {limit:,} limit"
+            )
+        if conv.has_media:
+            log.add("SCHEMA-MEDIA-UNCHECKED", name, line, "image/video blocks are not checked and not counted")
+
+        # Quality: digests of normalised text; the prompt is everything but the final answer. Each text is
+        # case-folded once and reused by normalisation and by the sensitive-data prefilter.
+        folded = [fold(conv.system), *(fold(text) for _, text in conv.turns)]
+        prompt_parts = [normalise(conv.system, folded[0])]
+        prompt_parts += [
+            role.encode() + b":" + normalise(text, f)
+            for (role, text), f in zip(conv.turns[:-1], folded[1:], strict=False)
+        ]
+        prompt = digest(*prompt_parts)
+        answer_text = conv.answer
+        answer = digest(normalise(answer_text, folded[-1]))
+        record = digest(prompt, answer)
+        # The exact-duplicate label only needs a within-process fingerprint: the built-in (SipHash) hash is enough.
+        self._index(record, prompt, answer, hash(data), split, name, line)
+        if len(answer_text.strip()) < MIN_ANSWER_CHARS:
+            log.add("QUALITY-SHORT-ANSWER", name, line, f"the answer is {len(answer_text.strip())} character(s) long")
+        texts = (conv.system, *(text for _, text in conv.turns))
+        if any(needs_scan(text, f) for text, f in zip(texts, folded, strict=True)):
+            self._sensitive(conv, name, line)
+        self._count(split, tokens, raw, prompt)
+
+    def _index(self, record: bytes, prompt: bytes, answer: bytes, exact: int, split: str, name: str, line: int) -> None:
+        log = self.log
+        room = len(self.prompts) < self.index_limit
+        seen = self.records.get(record)
+        if seen is None:
+            if room:
+                self.records[record] = (split, line, exact)
+        elif seen[0] == split:
+            how = "exact" if seen[2] == exact else "near-exact (differs only in case, whitespace or punctuation)"
+            log.add("QUALITY-DUPLICATE", name, line, f"{how} duplicate of line {seen[1]}")
+        first = self.prompts.get(prompt)
+        if first is None:
+            if room:
+                self.prompts[prompt] = (answer, split, line)
+            elif not self.index_full_reported:
+                self.index_full_reported = True
+                log.add("QUALITY-INDEX-FULL", name, line, f"duplicate index full at {self.index_limit:,} prompts")
+            return
+        if first[1] != split and TRAIN in (first[1], split):
+            log.add("QUALITY-LEAKAGE", name, line, f"the same prompt is in {first[1]} (line {first[2]}) and {split}")
+        if first[0] != answer:
+            log.add(
+                "QUALITY-CONTRADICTION",
+                name,
+                line,
+                f"the same prompt as {first[1]} line {first[2]} has a different answer",
+            )
+
+    def _sensitive(self, conv: Conversation, name: str, line: int) -> None:
+        found: dict[tuple[str, str], list[str]] = {}
+        for text in (conv.system, *(t for _, t in conv.turns)):
+            for hit in find_sensitive(text):
+                found.setdefault((hit.rule_id, hit.kind), []).append(hit.masked)
+        for (rule_id, kind), values in found.items():
+            more = f" (and {len(values) - 1} more)" if len(values) > 1 else ""
+            self.log.add(rule_id, name, line, f"{kind} {values[0]}{more}")
+
+    def _count(self, split: str, tokens: int, raw: RawLine, prompt: bytes | None) -> None:
+        # Count the snapshot's bytes (the record re-terminated with "\n"), not the upload's (maybe CRLF).
+        self.stats[split].add(tokens, raw.size if raw.too_long else len(raw.data) + 1)
+        if split == POOL:
+            self.pool_keys.append(split_key(self.seed, prompt or b""))
+
+    # --- dataset level -----------------------------------------------------------------------------------------
+    def split_pool(self, config: SplitConfig) -> SplitPlan:
+        plan = plan_split(
+            self.pool_keys,
+            config,
+            max_validation=self.quotas.max_validation_records,
+            min_train=self.quotas.min_records,
+        )
+        pool = self.stats.pop(POOL)
+        for key, tokens in zip(self.pool_keys, pool.tokens, strict=True):
+            self.stats[plan.assign(key)].tokens.append(tokens)
+        # Bytes per split are not tracked per record; apportion by record share for the file-size quota (the
+        # snapshot's exact sizes are known once written). A single file within the train-file quota is checked too.
+        for split in SPLITS:
+            n = plan.counts[split]
+            self.stats[split].size_bytes = round(pool.size_bytes * n / max(1, len(self.pool_keys)))
+        if plan.adjusted:
+            self.log.add(
+                "SPLIT-ADJUSTED",
+                "(split)",
+                None,
+                f"requested {plan.requested}, planned {plan.counts} "
+                f"(max {self.quotas.max_validation_records:,} validation, min {self.quotas.min_records:,} train)",
+            )
+        return plan
+
+    def quota_checks(self, names: dict[str, str]) -> None:
+        q, log = self.quotas, self.log
+        n = {s: len(self.stats[s].tokens) for s in SPLITS}
+        train, validation = names.get(TRAIN, TRAIN), names.get(VALIDATION, VALIDATION)
+        if n[TRAIN] < q.min_records:
+            log.add(
+                "QUOTA-MIN-RECORDS", train, None, f"{n[TRAIN]:,} training records; the minimum is {q.min_records:,}"
+            )
+        if n[TRAIN] > q.max_train_records:
+            log.add(
+                "QUOTA-MAX-TRAIN-RECORDS",
+                train,
+                None,
+                f"{n[TRAIN]:,} training records; the maximum is {q.max_train_records:,}",
+            )
+        if n[VALIDATION] > q.max_validation_records:
+            log.add(
+                "QUOTA-MAX-VALIDATION-RECORDS",
+                validation,
+                None,
+                f"{n[VALIDATION]:,} validation records; the maximum is {q.max_validation_records:,}",
+            )
+        if n[TRAIN] + n[VALIDATION] > q.max_total_records:
+            log.add(
+                "QUOTA-MAX-TOTAL-RECORDS",
+                train,
+                None,
+                f"{n[TRAIN] + n[VALIDATION]:,} training + validation records; the maximum is {q.max_total_records:,}",
+            )
+        for split, limit, file in (
+            (TRAIN, q.max_train_file_bytes, train),
+            (VALIDATION, q.max_validation_file_bytes, validation),
+        ):
+            size = self.stats[split].size_bytes
+            if size > limit:
+                log.add("QUOTA-FILE-SIZE", file, None, f"{split} data is {size:,} bytes; the maximum is {limit:,}")
+
+
+def _json_error(exc: BaseException) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"invalid JSON at column {exc.colno}: {exc.msg}"
+    if isinstance(exc, RecursionError):
+        return "invalid JSON: nested too deeply"
+    return f"invalid JSON: {exc}"
+
+
+def validate(
+    files: Sequence[DatasetFile],
+    *,
+    base_model_id: str,
+    split: SplitConfig | None = None,
+    epochs: int | None = None,
+    price_per_1k_training_tokens: float | None = None,
+    progress: Progress | None = None,
+    index_limit: int = DEFAULT_INDEX_LIMIT,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+) -> ValidationResult:
+    """Validate the files for `base_model_id`.
+
+    Pass either one file per split (train, optional validation and test), or one file with split="pool" and a
+    `SplitConfig` to plan a split. Files are read in train, validation, test order so leakage is found in the
+    later splits. Raises UnsupportedModelError for an unknown model and ValueError for an inconsistent file set.
+    """
+    v = _Validator(base_model_id, index_limit=index_limit, max_line_bytes=max_line_bytes)
+    pools = [f for f in files if f.split == POOL]
+    if pools and (len(files) != 1 or split is None):
+        raise ValueError("a file to split must be the only file, and needs a SplitConfig")
+    if not any(f.split in (TRAIN, POOL) for f in files):
+        raise ValueError("a training file is required")
+    order = {TRAIN: 0, POOL: 0, VALIDATION: 1, TEST: 2}
+    ordered = tuple(sorted(files, key=lambda f: order[f.split]))
+    if split is not None:
+        v.seed = split.seed
+    summaries: list[FileSummary] = []
+    shas: dict[str, str] = {}
+    for f in ordered:
+        summary, sha = v.scan(f, progress)
+        summaries.append(summary)
+        shas[f.name] = sha
+    plan = v.split_pool(split) if pools and split is not None else None
+    names = {TRAIN: ordered[0].name, **{f.split: f.name for f in ordered if f.split != POOL}}
+    v.quota_checks(names)
+    model = v.model
+    if epochs is None:
+        epochs = int(model.hyperparameter("epochCount").default)
+    stats = {s: v.stats[s].summary() for s in SPLITS}
+    cost = None
+    if price_per_1k_training_tokens is not None:
+        cost = CostEstimate(stats[TRAIN]["total_tokens"], epochs, price_per_1k_training_tokens)
+    split_info = None
+    if plan is not None:
+        split_info = {
+            "seed": plan.config.seed,
+            "validation_share": plan.config.validation_share,
+            "test_share": plan.config.test_share,
+            "requested": plan.requested,
+            "planned": plan.counts,
+        }
+    log = v.log
+    report = Report(
+        base_model_id=model.model_id,
+        data_format=model.data_format.value,
+        chars_per_token=v.cpt,
+        files=tuple(summaries),
+        stats=stats,
+        findings=tuple(log.listed),
+        per_rule=dict(sorted(log.per_rule.items())),
+        omitted=log.omitted(),
+        errors=log.count(Severity.ERROR),
+        warnings=log.count(Severity.WARNING),
+        infos=log.count(Severity.INFO),
+        cost=cost,
+        split=split_info,
+    )
+    return ValidationResult(report, ordered, shas, plan, v.pool_keys)

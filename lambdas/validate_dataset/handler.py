@@ -1,0 +1,286 @@
+"""Lambda handler for the "Validate dataset" step: stream the upload from S3, validate it, write report and snapshot.
+
+Thin by design: parse the event into typed inputs, call `pipeline_core.dataset`, do the S3 I/O, return a compact
+summary for the state machine. Writes under the run's artifacts prefix (DESIGN.md, "Run layout in S3"):
+`validation/report.json`, `validation/report.txt` and, only when the dataset is valid, `data/train.jsonl`,
+`data/validation.jsonl`, `data/test.jsonl`, all with SSE-KMS under the pipeline's key.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
+from types import TracebackType
+from typing import Any
+
+from pipeline_core.dataset import POOL, DatasetFile, SplitConfig, ValidationResult, validate, write_snapshot
+
+# Environment variable names, shared with the construct that sets them.
+ENV_KMS_KEY_ID = "KMS_KEY_ID"
+ENV_LOG_LEVEL = "LOG_LEVEL"
+
+# Object keys under the run's artifacts prefix (DESIGN.md, "Run layout in S3").
+REPORT_JSON_KEY = "validation/report.json"
+REPORT_TEXT_KEY = "validation/report.txt"
+DATA_KEYS = {"train": "data/train.jsonl", "validation": "data/validation.jsonl", "test": "data/test.jsonl"}
+
+READ_CHUNK_BYTES = 1 << 20
+# S3 multipart parts must be at least 5 MiB except the last one:
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html
+UPLOAD_PART_BYTES = 8 * 1024 * 1024
+
+LOGGER = logging.getLogger("validate_dataset")
+LOGGER.setLevel(os.environ.get(ENV_LOG_LEVEL, "INFO"))
+
+
+def _log(event: str, **fields: Any) -> None:
+    """One JSON object per log line, so CloudWatch Logs Insights can filter on fields."""
+    LOGGER.info(json.dumps({"event": event, **fields}, default=str))
+
+
+class EventError(ValueError):
+    """The state machine passed an event that does not match the step's contract."""
+
+
+# --- typed inputs and outputs ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    kind: str  # "single" | "manifest"
+    train_key: str
+    validation_key: str | None = None
+    test_key: str | None = None
+
+
+@dataclass(frozen=True)
+class RunInput:
+    run_name: str
+    execution_name: str
+    base_model_id: str
+    data_bucket: str
+    artifacts_bucket: str
+    artifacts_prefix: str  # "runs/<run>/<execution>/"
+    source: Source
+    split: SplitConfig
+    price_per_1k_training_tokens: float | None
+    epochs: int | None
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> RunInput:
+        try:
+            run = event["run"]
+            source = run["source"]
+            split = run.get("split") or {}
+            prefix = str(run["artifacts_prefix"])
+            if source["kind"] not in ("single", "manifest"):
+                raise EventError(f"source.kind must be 'single' or 'manifest', got {source['kind']!r}")
+            price = run.get("price_per_1k_training_tokens")
+            epochs = run.get("epochs")
+            return cls(
+                run_name=str(run["run_name"]),
+                execution_name=str(run["execution_name"]),
+                base_model_id=str(run["base_model_id"]),
+                data_bucket=str(run["data_bucket"]),
+                artifacts_bucket=str(run["artifacts_bucket"]),
+                artifacts_prefix=prefix if prefix.endswith("/") else prefix + "/",
+                source=Source(
+                    kind=str(source["kind"]),
+                    train_key=str(source["train_key"]),
+                    validation_key=source.get("validation_key"),
+                    test_key=source.get("test_key"),
+                ),
+                split=SplitConfig(
+                    validation_share=float(split.get("validation_share", 0.1)),
+                    test_share=float(split.get("test_share", 0.1)),
+                    seed=int(split.get("seed", 13)),
+                ),
+                price_per_1k_training_tokens=None if price is None else float(price),
+                epochs=None if epochs is None else int(epochs),
+            )
+        except (KeyError, TypeError) as exc:
+            raise EventError(f"malformed event: missing or mistyped field {exc}") from exc
+
+    @property
+    def splits_upload(self) -> bool:
+        """One uploaded file (no validation or test file) is split; DESIGN.md: "split when one file"."""
+        return self.source.validation_key is None and self.source.test_key is None
+
+
+@dataclass(frozen=True)
+class StepOutput:
+    valid: bool
+    report_uri: str
+    counts: dict[str, int]
+    train_uri: str | None
+    validation_uri: str | None
+    test_uri: str | None
+    dataset_sha256: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --- S3 I/O ----------------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _default_s3() -> Any:
+    """One client per container, created on first use (so importing the module needs no AWS configuration)."""
+    import boto3
+
+    return boto3.client("s3")
+
+
+class S3Source:
+    """Re-openable S3 object read in raw chunks (line splitting is ours, so CR and the final newline stay visible).
+
+    Reopening pins the ETag seen first (IfMatch), so a second pass reads the very object the first pass validated.
+    """
+
+    def __init__(self, s3: Any, bucket: str, key: str) -> None:
+        self.s3, self.bucket, self.key = s3, bucket, key
+        self.etag: str | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    def open(self) -> Iterator[bytes]:
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": self.key}
+        if self.etag is not None:
+            kwargs["IfMatch"] = self.etag
+        response = self.s3.get_object(**kwargs)
+        self.etag = self.etag or response.get("ETag")
+        body = response["Body"]
+        try:
+            yield from body.iter_chunks(chunk_size=READ_CHUNK_BYTES)
+        finally:
+            body.close()
+
+
+class S3Upload:
+    """Streams bytes to one S3 object with SSE-KMS: a single PUT when small, a multipart upload otherwise.
+
+    Memory holds at most one part. On an exception the multipart upload is aborted, so no partial object remains.
+    """
+
+    def __init__(self, s3: Any, bucket: str, key: str, kms_key_id: str | None, content_type: str) -> None:
+        self.s3, self.bucket, self.key = s3, bucket, key
+        self.extra: dict[str, str] = {"ServerSideEncryption": "aws:kms", "ContentType": content_type}
+        if kms_key_id:
+            self.extra["SSEKMSKeyId"] = kms_key_id
+        self.buffer = bytearray()
+        self.upload_id: str | None = None
+        self.parts: list[dict[str, Any]] = []
+
+    def __enter__(self) -> S3Upload:
+        return self
+
+    def write(self, data: bytes) -> None:
+        self.buffer += data
+        if len(self.buffer) >= UPLOAD_PART_BYTES:
+            self._flush_part()
+
+    def _flush_part(self) -> None:
+        if self.upload_id is None:
+            created = self.s3.create_multipart_upload(Bucket=self.bucket, Key=self.key, **self.extra)
+            self.upload_id = created["UploadId"]
+        number = len(self.parts) + 1
+        part = self.s3.upload_part(
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=bytes(self.buffer)
+        )
+        self.parts.append({"ETag": part["ETag"], "PartNumber": number})
+        self.buffer.clear()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is not None:
+            if self.upload_id is not None:
+                self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
+            return
+        if self.upload_id is None:
+            self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=bytes(self.buffer), **self.extra)
+            return
+        if self.buffer:
+            self._flush_part()
+        self.s3.complete_multipart_upload(
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": self.parts}
+        )
+
+
+# --- the step --------------------------------------------------------------------------------------------------
+
+
+def _dataset_files(run: RunInput, s3: Any) -> list[DatasetFile]:
+    def file(split: str, key: str) -> DatasetFile:
+        source = S3Source(s3, run.data_bucket, key)
+        return DatasetFile(split, source.uri, source.open)
+
+    if run.splits_upload:
+        return [file(POOL, run.source.train_key)]
+    files = [file("train", run.source.train_key)]
+    if run.source.validation_key:
+        files.append(file("validation", run.source.validation_key))
+    if run.source.test_key:
+        files.append(file("test", run.source.test_key))
+    return files
+
+
+def run_step(run: RunInput, s3: Any, kms_key_id: str | None) -> StepOutput:
+    """Validate, write the snapshot when valid, write the report; return the step's summary."""
+    files = _dataset_files(run, s3)
+    _log("validation started", run=run.run_name, execution=run.execution_name, files=[f.name for f in files])
+    result: ValidationResult = validate(
+        files,
+        base_model_id=run.base_model_id,
+        split=run.split if run.splits_upload else None,
+        epochs=run.epochs,
+        price_per_1k_training_tokens=run.price_per_1k_training_tokens,
+    )
+    report = result.report
+    bucket, prefix = run.artifacts_bucket, run.artifacts_prefix
+    uris: dict[str, str | None] = dict.fromkeys(DATA_KEYS)
+    snapshot_sha: str | None = None
+    report_dict = report.to_dict()
+    if result.valid:
+
+        def open_sink(split: str) -> S3Upload:
+            uris[split] = f"s3://{bucket}/{prefix}{DATA_KEYS[split]}"
+            return S3Upload(s3, bucket, prefix + DATA_KEYS[split], kms_key_id, "application/jsonl")
+
+        snapshot = write_snapshot(result, open_sink)
+        snapshot_sha = snapshot.sha256
+        report_dict["snapshot"] = {"sha256": snapshot.sha256, "records": snapshot.records, "bytes": snapshot.bytes}
+    with S3Upload(s3, bucket, prefix + REPORT_JSON_KEY, kms_key_id, "application/json") as out:
+        out.write(json.dumps(report_dict, indent=2, ensure_ascii=False).encode() + b"\n")
+    with S3Upload(s3, bucket, prefix + REPORT_TEXT_KEY, kms_key_id, "text/plain; charset=utf-8") as out:
+        out.write(report.to_text().encode())
+    output = StepOutput(
+        valid=report.valid,
+        report_uri=f"s3://{bucket}/{prefix}{REPORT_JSON_KEY}",
+        counts={
+            "errors": report.errors,
+            "warnings": report.warnings,
+            "train": report.records("train"),
+            "validation": report.records("validation"),
+            "test": report.records("test"),
+        },
+        train_uri=uris["train"],
+        validation_uri=uris["validation"],
+        test_uri=uris["test"],
+        dataset_sha256=snapshot_sha,
+    )
+    _log("validation finished", run=run.run_name, execution=run.execution_name, **output.to_dict())
+    return output
+
+
+def handler(event: Mapping[str, Any], context: object = None, *, s3: Any = None) -> dict[str, Any]:
+    """Lambda entry point. `s3` is injectable for tests; otherwise one client per container."""
+    run = RunInput.from_event(event)
+    return run_step(run, s3 if s3 is not None else _default_s3(), os.environ.get(ENV_KMS_KEY_ID)).to_dict()

@@ -1,0 +1,55 @@
+"""`finetune validate`: exit codes 0/1/2, JSON output, split files written to a folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from dataset_fixtures import dataset
+
+from finetune.cli import main
+
+
+def test_valid_file_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "train.jsonl"
+    path.write_bytes(dataset(40))
+    assert main(["validate", str(path)]) == 0
+    assert capsys.readouterr().out.startswith("Dataset VALID")
+
+
+def test_invalid_file_exits_1_with_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "train.jsonl"
+    path.write_bytes(dataset(40) + b"{oops\n")
+    assert main(["validate", str(path), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["valid"] is False and report["findings"][0]["line"] == 41
+
+
+def test_missing_file_exits_2_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nope.jsonl"
+    assert main(["validate", str(missing)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert str(missing) in err and len(err.splitlines()) == 1
+
+
+def test_unknown_model_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "train.jsonl"
+    path.write_bytes(dataset(40))
+    assert main(["validate", str(path), "--base-model", "nope"]) == 2
+    assert "unknown base model" in capsys.readouterr().err
+
+
+def test_split_writes_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "all.jsonl"
+    path.write_bytes(dataset(300))
+    out = tmp_path / "out"
+    assert main(["validate", str(path), "--split", str(out), "--validation-share", "0.1", "--test-share", "0.1"]) == 0
+    counts = {p.name: p.read_bytes().count(b"\n") for p in out.iterdir()}
+    assert counts == {"train.jsonl": 240, "validation.jsonl": 30, "test.jsonl": 30}
+
+
+def test_split_with_validation_file_is_a_usage_error(tmp_path: Path) -> None:
+    path = tmp_path / "all.jsonl"
+    path.write_bytes(dataset(40))
+    assert main(["validate", str(path), "--validation", str(path), "--split", str(tmp_path / "o")]) == 2

@@ -1,0 +1,155 @@
+"""The Validate dataset handler end to end on moto S3 with a bucket whose default encryption is SSE-KMS."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+HANDLER = Path(__file__).resolve().parents[3] / "lambdas" / "validate_dataset" / "handler.py"
+DATA, ARTIFACTS, PREFIX = "training-data", "artifacts", "runs/demo/exec-1/"
+
+
+def _load_handler() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("validate_dataset_handler", HANDLER)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+handler_module = _load_handler()
+
+
+def record(i: int) -> bytes:
+    return json.dumps(
+        {
+            "messages": [
+                {"role": "user", "content": f"What is {i} times 3?"},
+                {"role": "assistant", "content": f"It is {3 * i}."},
+            ]
+        }
+    ).encode()
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, str]]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        key_id = boto3.client("kms").create_key()["KeyMetadata"]["KeyId"]
+        s3 = boto3.client("s3")
+        for bucket in (DATA, ARTIFACTS):
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+            s3.put_bucket_encryption(
+                Bucket=bucket,
+                ServerSideEncryptionConfiguration={
+                    "Rules": [
+                        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_id}}
+                    ]
+                },
+            )
+        monkeypatch.setenv(handler_module.ENV_KMS_KEY_ID, key_id)
+        yield s3, key_id
+
+
+def event(**source: Any) -> dict[str, Any]:
+    return {
+        "run": {
+            "run_name": "demo",
+            "execution_name": "exec-1",
+            "base_model_id": "anthropic.claude-3-haiku-20240307-v1:0:200k",
+            "data_bucket": DATA,
+            "artifacts_bucket": ARTIFACTS,
+            "artifacts_prefix": PREFIX,
+            "source": {"kind": "single", "train_key": "uploads/data.jsonl", "validation_key": None, "test_key": None}
+            | source,
+            "split": {"validation_share": 0.1, "test_share": 0.1, "seed": 13},
+            "price_per_1k_training_tokens": 0.008,
+            "epochs": 2,
+        }
+    }
+
+
+def keys(s3: Any) -> set[str]:
+    return {o["Key"] for o in s3.list_objects_v2(Bucket=ARTIFACTS).get("Contents", [])}
+
+
+def test_valid_single_file_is_split_and_written(aws: tuple[Any, str]) -> None:
+    s3, key_id = aws
+    body = b"\r\n".join(record(i) for i in range(500))  # CRLF and no final newline: valid, normalised
+    s3.put_object(Bucket=DATA, Key="uploads/data.jsonl", Body=body)
+    out = handler_module.handler(event(), None, s3=s3)
+
+    assert out["valid"] is True
+    assert out["counts"] == {"errors": 0, "warnings": 1, "train": 400, "validation": 50, "test": 50}
+    written = ("validation/report.json", "validation/report.txt", "data/train.jsonl", "data/validation.jsonl")
+    assert keys(s3) == {PREFIX + k for k in (*written, "data/test.jsonl")}
+    assert out["report_uri"] == f"s3://{ARTIFACTS}/{PREFIX}validation/report.json"
+    assert out["train_uri"] == f"s3://{ARTIFACTS}/{PREFIX}data/train.jsonl"
+    blobs = [s3.get_object(Bucket=ARTIFACTS, Key=f"{PREFIX}data/{s}.jsonl")["Body"].read() for s in
+             ("train", "validation", "test")]  # fmt: skip
+    assert out["dataset_sha256"] == hashlib.sha256(b"".join(blobs)).hexdigest()
+    assert all(b"\r" not in blob and blob.endswith(b"\n") for blob in blobs)
+    head = s3.head_object(Bucket=ARTIFACTS, Key=f"{PREFIX}data/train.jsonl")
+    assert head["ServerSideEncryption"] == "aws:kms" and key_id in head["SSEKMSKeyId"]
+    report = json.loads(s3.get_object(Bucket=ARTIFACTS, Key=f"{PREFIX}validation/report.json")["Body"].read())
+    assert report["valid"] and report["snapshot"]["sha256"] == out["dataset_sha256"]
+    assert report["findings"][0]["rule"] == "FILE-CRLF"
+    assert report["estimated_training_cost"]["epochs"] == 2
+
+
+def test_invalid_file_gets_a_report_and_no_data(aws: tuple[Any, str]) -> None:
+    s3, _ = aws
+    body = b"\n".join(record(i) for i in range(50)) + b'\n{"messages": []}\n'
+    s3.put_object(Bucket=DATA, Key="uploads/data.jsonl", Body=body)
+    out = handler_module.handler(event(), None, s3=s3)
+    assert out["valid"] is False and out["counts"]["errors"] >= 1
+    assert out["train_uri"] is None and out["dataset_sha256"] is None
+    assert keys(s3) == {PREFIX + "validation/report.json", PREFIX + "validation/report.txt"}
+    text = s3.get_object(Bucket=ARTIFACTS, Key=f"{PREFIX}validation/report.txt")["Body"].read().decode()
+    assert text.startswith("Dataset INVALID") and "s3://training-data/uploads/data.jsonl:51" in text
+
+
+def test_manifest_with_separate_files_is_not_split(aws: tuple[Any, str]) -> None:
+    s3, _ = aws
+    s3.put_object(Bucket=DATA, Key="m/train.jsonl", Body=b"\n".join(record(i) for i in range(60)) + b"\n")
+    s3.put_object(Bucket=DATA, Key="m/val.jsonl", Body=b"\n".join(record(i) for i in range(100, 110)) + b"\n")
+    out = handler_module.handler(
+        event(kind="manifest", train_key="m/train.jsonl", validation_key="m/val.jsonl"), None, s3=s3
+    )
+    assert out["valid"] and out["counts"]["train"] == 60 and out["counts"]["validation"] == 10
+    assert out["test_uri"] is None and PREFIX + "data/test.jsonl" not in keys(s3)
+
+
+def test_large_snapshot_uses_multipart_upload(aws: tuple[Any, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    s3, _ = aws
+    monkeypatch.setattr(handler_module, "UPLOAD_PART_BYTES", 5 * 1024 * 1024)
+    filler = "x" * 20_000
+    lines = [
+        json.dumps(
+            {"messages": [{"role": "user", "content": f"q{i} {filler}"}, {"role": "assistant", "content": "ok!"}]}
+        )
+        for i in range(400)
+    ]
+    s3.put_object(Bucket=DATA, Key="uploads/data.jsonl", Body="\n".join(lines).encode() + b"\n")
+    out = handler_module.handler(event(), None, s3=s3)
+    train = s3.get_object(Bucket=ARTIFACTS, Key=f"{PREFIX}data/train.jsonl")
+    assert out["valid"] and train["ContentLength"] > 5 * 1024 * 1024
+    assert train["Body"].read().count(b"\n") == out["counts"]["train"]
+
+
+def test_malformed_event_is_rejected() -> None:
+    with pytest.raises(handler_module.EventError):
+        handler_module.RunInput.from_event({"run": {"run_name": "x"}})
