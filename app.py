@@ -10,6 +10,7 @@ import aws_cdk as cdk
 
 from stacks.data_plane_stack import DataPlaneStack
 from stacks.nag import add_nag_packs
+from stacks.pipeline_stack import PipelineStack
 from stacks.settings import CONTEXT_KEY, PipelineSettings, SettingsError, load_settings
 
 
@@ -25,10 +26,20 @@ def build_app(app: cdk.App, settings: PipelineSettings, *, nag: bool = True) -> 
         env=env,
         description="Bedrock fine-tuning pipeline: KMS key, buckets, Bedrock service role, VPC",
     )
+    pipeline = PipelineStack(
+        app,
+        f"{prefix}Pipeline",
+        settings=settings,
+        data_plane=data_plane.data_plane,
+        env=env,
+        description="Bedrock fine-tuning pipeline: workflow, handlers, trigger, janitor, alarms",
+    )
+    data_plane.data_plane.condition_service_statements_on_account()
+    pipeline.add_dependency(data_plane, "the pipeline names the data plane's buckets by their derived names")
     cdk.Tags.of(app).add("pipeline", settings.name)
     if nag:
         add_nag_packs(app)
-    return {"data_plane": data_plane}
+    return {"data_plane": data_plane, "pipeline": pipeline}
 
 
 def main() -> None:

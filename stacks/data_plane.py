@@ -6,7 +6,7 @@ boundary in one file.
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -21,6 +21,15 @@ from stacks.settings import PipelineSettings
 RUNS_PREFIX = "runs/"
 TRAINING_DATA_PATTERN = "runs/*/*/data/*"
 TRAINING_OUTPUT_PATTERN = "runs/*/*/training/*"
+
+
+def bucket_name(settings: PipelineSettings, purpose: str) -> str:
+    """The pipeline's bucket names, unique per account and Region, e.g. finetune-data-123456789012-us-west-2.
+
+    Both stacks derive them from the settings, so the pipeline's policies name the buckets in plain ARNs a
+    reviewer can read instead of cross-stack import tokens.
+    """
+    return f"{settings.name}-{purpose}-{Aws.ACCOUNT_ID}-{Aws.REGION}"
 
 
 def account_arn(service: str) -> str:
@@ -57,6 +66,20 @@ class DataPlane(Construct):
             )
         )
 
+        # Alarm actions and EventBridge dead letters reach the encrypted topic and queues only if those
+        # services may use the key; both are limited to this account's resources.
+        # (docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services)
+        for sid, service in (("AllowAlarmsToNotify", "cloudwatch"), ("AllowEventBridgeDeadLetters", "events")):
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=sid,
+                    principals=[iam.ServicePrincipal(f"{service}.amazonaws.com")],
+                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                    resources=["*"],  # in a key policy, "*" means this key
+                    conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+                )
+            )
+
         # Server access logs can only be delivered to a bucket encrypted with SSE-S3, not SSE-KMS
         # (docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html).
         self.access_log_bucket = s3.Bucket(
@@ -78,8 +101,8 @@ class DataPlane(Construct):
             ],
         )
 
-        self.data_bucket = self._encrypted_bucket("TrainingDataBucket", "data/", settings, event_bridge=True)
-        self.artifacts_bucket = self._encrypted_bucket("ArtifactsBucket", "artifacts/", settings, event_bridge=False)
+        self.data_bucket = self._encrypted_bucket("TrainingDataBucket", "data", settings, event_bridge=True)
+        self.artifacts_bucket = self._encrypted_bucket("ArtifactsBucket", "artifacts", settings, event_bridge=False)
 
         self.customization_role = iam.Role(
             self,
@@ -111,13 +134,29 @@ class DataPlane(Construct):
             statements=self._customization_statements,
         )
 
+    def condition_service_statements_on_account(self) -> None:
+        """Give every service-principal key statement an aws:SourceAccount condition (confused-deputy guard).
+
+        Constructs elsewhere add statements to the key policy (for example Step Functions' log delivery
+        for an encrypted state machine) without conditions; call this once every stack is built.
+        """
+        cfn_key = self.key.node.default_child
+        assert isinstance(cfn_key, kms.CfnKey)
+        statements = Stack.of(self).resolve(cfn_key.key_policy)["Statement"]
+        for index, statement in enumerate(statements):
+            if "Service" in statement.get("Principal", {}) and not statement.get("Condition"):
+                cfn_key.add_property_override(
+                    f"KeyPolicy.Statement.{index}.Condition", {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+                )
+
     def _encrypted_bucket(
-        self, construct_id: str, log_prefix: str, settings: PipelineSettings, *, event_bridge: bool
+        self, construct_id: str, purpose: str, settings: PipelineSettings, *, event_bridge: bool
     ) -> s3.Bucket:
         retention = settings.retention
         return s3.Bucket(
             self,
             construct_id,
+            bucket_name=bucket_name(settings, purpose),
             encryption=s3.BucketEncryption.KMS,
             encryption_key=self.key,
             bucket_key_enabled=True,
@@ -126,7 +165,7 @@ class DataPlane(Construct):
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             server_access_logs_bucket=self.access_log_bucket,
-            server_access_logs_prefix=log_prefix,
+            server_access_logs_prefix=f"{purpose}/",
             event_bridge_enabled=event_bridge,
             removal_policy=RemovalPolicy.RETAIN,
             lifecycle_rules=[

@@ -7,11 +7,11 @@ its default is the most common way a setting "does nothing".
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from pipeline_core.config import ConfigError, ConfigReader
 from pipeline_core.models import (
     DEFAULT_BASE_MODEL_ID,
     BaseModel,
@@ -26,79 +26,19 @@ DEFAULT_REGION = "us-west-2"
 T = TypeVar("T")
 
 
-class SettingsError(ValueError):
+class SettingsError(ConfigError):
     """A setting in cdk.json is missing, misspelt or out of range."""
 
 
-def _where(path: str, key: str) -> str:
-    return f"{path}.{key}"
+class _Reader(ConfigReader):
+    """The shared config reader (pipeline_core.config), raising SettingsError."""
 
-
-class _Reader:
-    """Reads one JSON object of settings, tracking which keys were used so that the rest can be reported."""
-
-    def __init__(self, raw: Any, path: str) -> None:
-        if raw is None:
-            raw = {}
-        if not isinstance(raw, Mapping):
-            raise SettingsError(f"{path}: expected an object, got {raw!r}")
-        self.raw = raw
-        self.path = path
-        self.used: set[str] = set()
-
-    def _get(self, key: str, default: Any) -> Any:
-        self.used.add(key)
-        return self.raw.get(key, default)
-
-    def number(self, key: str, default: float, lo: float, hi: float, *, integer: bool = False) -> Any:
-        value = self._get(key, default)
-        kind = "an integer" if integer else "a number"
-        ok_type = isinstance(value, int) if integer else isinstance(value, int | float)
-        if isinstance(value, bool) or not ok_type or not lo <= value <= hi:
-            raise SettingsError(
-                f"{_where(self.path, key)} = {value!r} is not allowed: expected {kind} from {lo} to {hi}"
-            )
-        return int(value) if integer else float(value)
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self._get(key, default)
-        if not isinstance(value, bool):
-            raise SettingsError(f"{_where(self.path, key)} = {value!r} is not allowed: expected true or false")
-        return value
-
-    def string(self, key: str, default: str | None, pattern: str, described: str) -> Any:
-        value = self._get(key, default)
-        if value is None and default is None:
-            return None
-        if not isinstance(value, str) or not re.fullmatch(pattern, value):
-            raise SettingsError(f"{_where(self.path, key)} = {value!r} is not allowed: expected {described}")
-        return value
-
-    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
-        value = self._get(key, default)
-        if value not in choices:
-            raise SettingsError(
-                f"{_where(self.path, key)} = {value!r} is not allowed: expected one of {', '.join(choices)}"
-            )
-        return str(value)
-
-    def child(self, key: str) -> _Reader:
-        return _Reader(self._get(key, None), _where(self.path, key))
-
-    def finish(self) -> None:
-        unknown = sorted(set(self.raw) - self.used)
-        if unknown:
-            raise SettingsError(
-                f"{_where(self.path, unknown[0])} is not a known setting; "
-                f"known keys here: {', '.join(sorted(self.used))}"
-            )
+    error = SettingsError
+    noun = "setting"
 
 
 def _section(reader: _Reader, key: str, build: Callable[[_Reader], T]) -> T:
-    child = reader.child(key)
-    value = build(child)
-    child.finish()
-    return value
+    return reader.section(key, build)
 
 
 @dataclass(frozen=True)
@@ -109,6 +49,7 @@ class EvaluationSettings:
     max_tokens: int = 512
     concurrency: int = 4
     max_examples: int = 5_000
+    batch_size: int = 25
     reference_models: tuple[str, ...] = ()
     min_score: float = 0.0
     min_improvement_points: float = 1.0
@@ -121,11 +62,7 @@ METRICS = ("token_f1", "exact_match", "accuracy", "macro_f1", "json_valid", "jso
 
 
 def _evaluation(r: _Reader) -> EvaluationSettings:
-    refs = r._get("referenceModels", [])
-    if not isinstance(refs, list) or not all(isinstance(m, str) and m for m in refs) or len(refs) > 3:
-        raise SettingsError(
-            f"{r.path}.referenceModels = {refs!r} is not allowed: expected a list of at most 3 Bedrock model ids"
-        )
+    refs = r.string_list("referenceModels", [], 3, "a list of at most 3 Bedrock model ids")
     return EvaluationSettings(
         metric=r.choice("metric", "token_f1", METRICS),
         max_tokens=r.number("maxTokens", 512, 1, 4096, integer=True),
@@ -133,6 +70,8 @@ def _evaluation(r: _Reader) -> EvaluationSettings:
         # misconfiguration from flooding the account's Bedrock quotas.
         concurrency=r.number("concurrency", 4, 1, 64, integer=True),
         max_examples=r.number("maxExamples", 5_000, 10, 100_000, integer=True),
+        # Examples per Distributed Map item; each batch is one Lambda invocation of at most 15 minutes.
+        batch_size=r.number("batchSize", 25, 1, 500, integer=True),
         reference_models=tuple(refs),
         min_score=r.number("minScore", 0.0, 0.0, 100.0),
         min_improvement_points=r.number("minImprovementPoints", 1.0, -100.0, 100.0),
@@ -243,14 +182,9 @@ class PricingSettings:
 
 
 def _pricing(r: _Reader) -> PricingSettings:
-    def optional(key: str) -> float | None:
-        if r.raw.get(key) is None:
-            r.used.add(key)
-            return None
-        return float(r.number(key, 0.0, 0.0, 10_000.0))
-
     return PricingSettings(
-        training_per_1k_tokens=optional("trainingPer1kTokens"), model_unit_per_hour=optional("modelUnitPerHour")
+        training_per_1k_tokens=r.optional_number("trainingPer1kTokens", 0.0, 10_000.0),
+        model_unit_per_hour=r.optional_number("modelUnitPerHour", 0.0, 10_000.0),
     )
 
 
@@ -306,8 +240,7 @@ def load_settings(context: Any) -> PipelineSettings:
         "notificationEmail", None, r"[^@\s]+@[^@\s]+\.[^@\s]+", "an email address, or null for no subscription"
     )
     # Optional training-metrics gate: the job's final validation loss must not exceed this.
-    loss_raw = r._get("maxValidationLoss", None)
-    max_validation_loss = None if loss_raw is None else r.number("maxValidationLoss", 0.0, 0.0, 100.0)
+    max_validation_loss = r.optional_number("maxValidationLoss", 0.0, 100.0)
     settings = PipelineSettings(
         name=name,
         region=region,

@@ -43,6 +43,7 @@ ENV_TTL_HOURS = "THROUGHPUT_TTL_HOURS"
 ENV_METRIC_NAMESPACE = "METRIC_NAMESPACE"
 ENV_JOB_POLL_SECONDS = "JOB_POLL_SECONDS"
 ENV_THROUGHPUT_POLL_SECONDS = "THROUGHPUT_POLL_SECONDS"
+ENV_SIMULATION = "FINETUNE_SIMULATION"  # "1" in the local rehearsal: every report is labelled simulated
 
 # ---- Errors the state machine routes on (raised by handlers; Lambda reports the class name) -----------
 ERROR_TRANSIENT = "TransientServiceError"  # throttling / 5xx from an AWS API: retried with backoff

@@ -1,0 +1,116 @@
+"""Lambda handler for "Resolve run": turn the upload (one inbox file or a run.json manifest) into the run spec.
+
+Reads and validates run.json (pipeline_core.manifest), checks that every file it names exists beside it and
+that the base model can be fine-tuned in this Region, then returns `$.run` (DESIGN.md, "The workflow's data").
+A bad manifest raises InvalidManifest with one line for the user; the workflow routes it to Notify.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline_aws.logs import bind, log, setup_logging
+from pipeline_aws.s3 import ObjectTooLarge, head, read_text
+from pipeline_core import contracts
+from pipeline_core.manifest import (
+    MAX_MANIFEST_BYTES,
+    InvalidManifest,
+    RunChoices,
+    RunDefaults,
+    build_run_spec,
+    default_choices,
+    manifest_folder,
+    parse_manifest,
+)
+
+LOGGER = setup_logging("resolve_run")
+
+__all__ = ["InvalidManifest", "handler"]
+
+
+@dataclass(frozen=True)
+class ResolveInput:
+    bucket: str
+    key: str
+    run_name: str
+    execution_name: str
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> ResolveInput:
+        source = event["source"]
+        return cls(
+            bucket=str(source["bucket"]),
+            key=str(source["key"]),
+            run_name=str(source["run_name"]),
+            execution_name=str(event["execution_name"]),
+        )
+
+
+@dataclass(frozen=True)
+class Environment:
+    defaults: RunDefaults
+    data_bucket: str
+    artifacts_bucket: str
+    region: str
+
+    @classmethod
+    def from_env(cls) -> Environment:
+        return cls(
+            defaults=RunDefaults.from_json(os.environ[contracts.ENV_DEFAULTS]),
+            data_bucket=os.environ[contracts.ENV_DATA_BUCKET],
+            artifacts_bucket=os.environ[contracts.ENV_ARTIFACTS_BUCKET],
+            region=os.environ["AWS_REGION"],  # set by the Lambda runtime
+        )
+
+
+def _manifest_choices(request: ResolveInput, env: Environment) -> tuple[RunChoices, dict[str, Any]]:
+    try:
+        text, _ = read_text(request.bucket, request.key, max_bytes=MAX_MANIFEST_BYTES)
+    except ObjectTooLarge:
+        raise InvalidManifest(
+            f"{request.key}: larger than {MAX_MANIFEST_BYTES} bytes; a manifest is a small JSON object"
+        ) from None
+    choices = parse_manifest(text, source=request.key, defaults=env.defaults, region=env.region)
+    folder = manifest_folder(request.key)
+    keys: dict[str, str | None] = {"train_key": None, "validation_key": None, "test_key": None}
+    for role, name in choices.files.items():
+        key = folder + name
+        if head(request.bucket, key) is None:
+            raise InvalidManifest(f"{request.key}: {role} file {name!r} was not found at s3://{request.bucket}/{key}")
+        keys[f"{role}_key"] = key
+    return choices, {"kind": "manifest", **keys}
+
+
+def resolve(request: ResolveInput, env: Environment) -> dict[str, Any]:
+    if request.bucket != env.data_bucket:
+        # The role may read only the data bucket; an event naming another bucket is a wiring bug.
+        raise ValueError(f"source bucket {request.bucket!r} is not the pipeline's data bucket {env.data_bucket!r}")
+    if request.key.startswith(contracts.RUNS_PREFIX):
+        choices, source = _manifest_choices(request, env)
+    else:
+        choices = default_choices(env.defaults, env.region)
+        source = {"kind": "single", "train_key": request.key, "validation_key": None, "test_key": None}
+    return build_run_spec(
+        choices,
+        env.defaults,
+        run_name=request.run_name,
+        execution_name=request.execution_name,
+        data_bucket=env.data_bucket,
+        artifacts_bucket=env.artifacts_bucket,
+        source=source,
+    )
+
+
+def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
+    request = ResolveInput.from_event(event)
+    bind(run=request.run_name, execution=request.execution_name)
+    try:
+        run = resolve(request, Environment.from_env())
+    except InvalidManifest as err:
+        log(LOGGER, "invalid manifest", key=request.key, error=str(err))
+        raise
+    log(LOGGER, "run resolved", base_model_id=run["base_model_id"], source=run["source"], epochs=run["epochs"])
+    return run

@@ -1,0 +1,95 @@
+"""The errors handlers raise for the state machine to route on, and the mapping of retryable AWS failures.
+
+Lambda reports an unhandled exception's class name as the error type, and the workflow's Retry/Catch match on
+that name, so each class name here equals a constant in `pipeline_core.contracts`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, ParamSpec, TypeVar
+
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# Throttling and server-side faults are worth retrying with backoff; everything else is a real failure.
+# Bedrock's error shapes: ThrottlingException, InternalServerException (botocore bedrock service model);
+# S3/SSM/CloudWatch use SlowDown/ServiceUnavailable/Throttling, Step Functions uses ThrottlingException.
+TRANSIENT_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalServerException",
+        "InternalServerError",
+        "InternalFailure",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
+_NETWORK_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
+
+
+class TransientServiceError(Exception):
+    """An AWS API throttled or failed on its side; the workflow retries it with backoff (contracts.ERROR_TRANSIENT)."""
+
+
+class ThroughputNotReady(Exception):
+    """Provisioned Throughput stayed in Creating past its limit (contracts.ERROR_THROUGHPUT_TIMEOUT)."""
+
+
+class TrainingTimedOut(Exception):
+    """The customization job ran longer than the run allows (contracts.ERROR_TRAINING_TIMEOUT)."""
+
+
+def error_code(err: ClientError) -> str:
+    return str(err.response.get("Error", {}).get("Code", ""))
+
+
+def is_transient(err: BaseException) -> bool:
+    if isinstance(err, _NETWORK_ERRORS):
+        return True
+    if isinstance(err, ClientError):
+        status = int(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        return error_code(err) in TRANSIENT_CODES or status >= 500
+    return False
+
+
+@contextmanager
+def transient_errors() -> Iterator[None]:
+    """Re-raise throttling, 5xx and connection failures as TransientServiceError; anything else unchanged."""
+    try:
+        yield
+    except (ClientError, *_NETWORK_ERRORS) as err:
+        if is_transient(err):
+            raise TransientServiceError(f"{type(err).__name__}: {err}") from err
+        raise
+
+
+def retryable(fn: Callable[P, R]) -> Callable[P, R]:
+    """Decorator form of `transient_errors`, for handlers and helpers that call AWS."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with transient_errors():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def is_code(err: Any, *codes: str) -> bool:
+    """True when `err` is a ClientError with one of `codes`."""
+    return isinstance(err, ClientError) and error_code(err) in codes

@@ -1,0 +1,312 @@
+"""Parses and validates a run's `run.json` manifest and merges it with the deployment defaults into the run spec.
+
+The manifest is what a user writes, so every error is one line naming the file, the line, the key, the value
+and what is allowed (`runs/x/run.json line 4: hyperparameters.epochCount = 20 is not allowed: expected an
+integer from 1 to 10`). The run spec is the `$.run` document of the workflow (DESIGN.md, "The workflow's data").
+No AWS calls here: the handler reads the file and checks that the named files exist.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline_core import contracts
+from pipeline_core.config import ConfigError, ConfigReader
+from pipeline_core.metrics.registry import metric_names
+from pipeline_core.models import BaseModel, UnsupportedModelError, require_customizable
+
+# A file named in run.json lives beside it: a plain file name, no folders (the Bedrock role and the trigger
+# only look inside the run's own folder).
+FILE_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}"
+MAX_MANIFEST_BYTES = 64 * 1024
+DEFAULT_MAX_TRAINING_HOURS = 24
+
+
+class InvalidManifest(ValueError):
+    """run.json is not valid; the message is one line for the user. The class name is contracts.ERROR_MANIFEST."""
+
+
+class _ManifestReader(ConfigReader):
+    noun = "run.json key"
+
+
+# ---- the deployment defaults (PIPELINE_DEFAULTS) ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunDefaults:
+    """The run spec defaults resolved from cdk.json at synth time and passed to `Resolve run` as JSON."""
+
+    pipeline_name: str
+    base_model_id: str
+    hyperparameters: dict[str, str]
+    split: dict[str, Any]
+    evaluation: dict[str, Any]
+    throughput: dict[str, Any]
+    max_validation_loss: float | None
+    price_per_1k_training_tokens: float | None
+    poll: dict[str, Any]
+    max_training_hours: float = DEFAULT_MAX_TRAINING_HOURS
+
+    @classmethod
+    def from_json(cls, text: str) -> RunDefaults:
+        """Parse PIPELINE_DEFAULTS; a KeyError/TypeError here is a deployment bug, not a user error."""
+        raw = json.loads(text)
+        evaluation = dict(raw["evaluation"])
+        evaluation["gate"] = dict(evaluation["gate"])
+        return cls(
+            pipeline_name=str(raw["pipeline_name"]),
+            base_model_id=str(raw["base_model_id"]),
+            hyperparameters={str(k): str(v) for k, v in raw["hyperparameters"].items()},
+            split=dict(raw["split"]),
+            evaluation=evaluation,
+            throughput=dict(raw["throughput"]),
+            max_validation_loss=raw.get("max_validation_loss"),
+            price_per_1k_training_tokens=raw.get("price_per_1k_training_tokens"),
+            poll=dict(raw["poll"]),
+            max_training_hours=float(raw.get("max_training_hours", DEFAULT_MAX_TRAINING_HOURS)),
+        )
+
+
+# ---- what a manifest chooses -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunChoices:
+    """The validated manifest merged with the defaults: everything the run spec needs besides names and buckets."""
+
+    base_model: BaseModel
+    hyperparameters: dict[str, str]
+    split: dict[str, Any]
+    evaluation: dict[str, Any]
+    keep_after_promotion: bool
+    max_validation_loss: float | None
+    train: str | None = None  # file names beside run.json; None for a single inbox upload
+    validation: str | None = None
+    test: str | None = None
+    files: dict[str, str] = field(default_factory=dict)  # role -> file name, in manifest order
+
+    @property
+    def epochs(self) -> int:
+        """Epochs for cost estimates; a model without an epochCount hyperparameter trains once."""
+        value = self.hyperparameters.get("epochCount")
+        return int(float(value)) if value is not None else 1
+
+
+def _line_of(text: str, dotted_key: str) -> int | None:
+    """The line on which the (possibly nested) key appears, searching each segment after its parent."""
+    pos, line = 0, None
+    for segment in dotted_key.split("."):
+        match = re.compile(r'"' + re.escape(segment) + r'"\s*:').search(text, pos)
+        if match is None:
+            break
+        pos, line = match.end(), text.count("\n", 0, match.start()) + 1
+    return line
+
+
+def _fail(source: str, text: str, key: str, detail: str) -> InvalidManifest:
+    line = _line_of(text, key) if key else None
+    return InvalidManifest(f"{source} line {line}: {detail}" if line else f"{source}: {detail}")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ConfigError(f"{key} appears twice", key=key)
+        seen[key] = value
+    return seen
+
+
+def _hyperparameters(r: ConfigReader, model: BaseModel, start: Mapping[str, str]) -> dict[str, str]:
+    rendered = dict(start)
+    for hp in model.hyperparameters:
+        if r.present(hp.name):
+            rendered[hp.name] = hp.render(r.number(hp.name, hp.default, hp.minimum, hp.maximum, integer=hp.integer))
+    return rendered
+
+
+def _evaluation(r: ConfigReader, defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """Evaluation overrides; the ranges are the ones `stacks/settings.py` applies to cdk.json."""
+    gate = dict(defaults["gate"])
+    result = {k: v for k, v in defaults.items() if k != "gate"}
+    result.setdefault("system_prompt", None)
+    result["metric"] = r.choice("metric", str(defaults["metric"]), metric_names())
+    if r.present("maxTokens"):
+        result["max_tokens"] = r.number("maxTokens", 0, 1, 4096, integer=True)
+    if r.present("concurrency"):
+        result["concurrency"] = r.number("concurrency", 0, 1, 64, integer=True)
+    if r.present("referenceModels"):
+        result["reference_models"] = r.string_list("referenceModels", [], 3, "a list of at most 3 Bedrock model ids")
+    if r.present("systemPrompt"):
+        result["system_prompt"] = r.string("systemPrompt", "", r"(?s).{1,20000}", "a string of 1 to 20000 characters")
+    for key, name, lo, hi in (
+        ("minScore", "min_score", 0.0, 100.0),
+        ("minImprovementPoints", "min_improvement_points", -100.0, 100.0),
+        ("minImprovementPercent", "min_improvement_percent", -100.0, 1000.0),
+        ("maxPValue", "max_p_value", 0.0, 1.0),
+        ("maxFailedShare", "max_failed_share", 0.0, 1.0),
+    ):
+        if r.present(key):
+            gate[name] = r.number(key, 0.0, lo, hi)
+    result["gate"] = gate
+    return result
+
+
+def _split(r: ConfigReader, defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """Split overrides; the ranges are the ones `stacks/settings.py` applies to cdk.json."""
+    split = dict(defaults)
+    if r.present("validationShare"):
+        split["validation_share"] = r.number("validationShare", 0.0, 0.0, 0.5)
+    if r.present("testShare"):
+        split["test_share"] = r.number("testShare", 0.0, 0.0, 0.5)
+    if r.present("seed"):
+        split["seed"] = r.number("seed", 0, 0, 2**31 - 1, integer=True)
+    total = float(split["validation_share"]) + float(split["test_share"])
+    if total > 0.6:
+        raise ConfigError(f"split: validationShare + testShare = {total:g} is too large: at most 0.6", key="split")
+    return split
+
+
+def _model(model_id: str, region: str) -> BaseModel:
+    try:
+        return require_customizable(model_id, region)
+    except UnsupportedModelError as err:
+        raise ConfigError(f"baseModelId: {err}", key="baseModelId") from None
+
+
+def _choices(r: ConfigReader, defaults: RunDefaults, region: str, *, manifest: bool) -> RunChoices:
+    files: dict[str, str] = {}
+    if manifest:
+        for role in ("train", "validation", "test"):
+            described = "a file name beside run.json, such as train.jsonl"
+            name = r.string(role, None, FILE_NAME_PATTERN, described)
+            if name == contracts.MANIFEST_NAME:
+                r.fail(role, name, described)
+            if name is not None:
+                files[role] = name
+        if "train" not in files:
+            raise ConfigError("train is required: name the training file beside run.json", key="")
+        if "validation" in files and "test" not in files:
+            raise ConfigError(
+                "validation is named but test is not: the quality gate needs a test set; name test too, "
+                "or name only train to have it split automatically",
+                key="validation",
+            )
+    model_id = r.string("baseModelId", defaults.base_model_id, r".+", "a Bedrock base model identifier")
+    model = _model(model_id, region)
+    start = (
+        defaults.hyperparameters
+        if model.model_id == defaults.base_model_id
+        else {hp.name: hp.render(hp.default) for hp in model.hyperparameters}
+    )
+    hyperparameters = r.section("hyperparameters", lambda c: _hyperparameters(c, model, start))
+    evaluation = r.section("evaluation", lambda c: _evaluation(c, defaults.evaluation))
+    if r.present("split") and ("validation" in files or "test" in files):
+        raise ConfigError("split is allowed only when neither validation nor test is named", key="split")
+    split = r.section("split", lambda c: _split(c, defaults.split))
+    keep = r.boolean("keepThroughput", bool(defaults.throughput["keep_after_promotion"]))
+    # Present and null switches the deployment's loss threshold off for this run.
+    if r.present("maxValidationLoss"):
+        loss = r.optional_number("maxValidationLoss", 0.0, 100.0)
+    else:
+        loss = defaults.max_validation_loss
+    r.finish()
+    return RunChoices(
+        base_model=model,
+        hyperparameters=hyperparameters,
+        split=split,
+        evaluation=evaluation,
+        keep_after_promotion=keep,
+        max_validation_loss=loss,
+        train=files.get("train"),
+        validation=files.get("validation"),
+        test=files.get("test"),
+        files=files,
+    )
+
+
+def parse_manifest(text: str, *, source: str, defaults: RunDefaults, region: str) -> RunChoices:
+    """Validate run.json text (`source` names it in errors) and merge it with the defaults.
+
+    Raises InvalidManifest with a one-line, line-numbered message on the first problem.
+    """
+    try:
+        raw = json.loads(text, object_pairs_hook=_no_duplicates)
+    except json.JSONDecodeError as err:
+        raise InvalidManifest(f"{source} line {err.lineno}: not valid JSON: {err.msg} (column {err.colno})") from None
+    except ConfigError as err:
+        raise _fail(source, text, err.key, str(err)) from None
+    if not isinstance(raw, dict):
+        raise InvalidManifest(f'{source} line 1: expected a JSON object such as {{"train": "train.jsonl"}}')
+    try:
+        return _choices(_ManifestReader(raw), defaults, region, manifest=True)
+    except ConfigError as err:
+        raise _fail(source, text, err.key, str(err)) from None
+
+
+def default_choices(defaults: RunDefaults, region: str) -> RunChoices:
+    """The choices for a single inbox upload: the deployment defaults, checked against the Region."""
+    try:
+        return _choices(_ManifestReader({}), defaults, region, manifest=False)
+    except ConfigError as err:
+        raise InvalidManifest(f"pipeline defaults: {err}") from None
+
+
+def referenced_files(text: str) -> list[str]:
+    """Best effort for the trigger: the file names a manifest names, or [] when it does not parse."""
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        return []
+    if not isinstance(raw, dict):
+        return []
+    return [
+        v
+        for k in ("train", "validation", "test")
+        if isinstance(v := raw.get(k), str) and re.fullmatch(FILE_NAME_PATTERN, v)
+    ]
+
+
+def manifest_folder(manifest_key: str) -> str:
+    """`runs/<folder>/run.json` -> `runs/<folder>/`: the named files live beside the manifest."""
+    return manifest_key.rsplit("/", 1)[0] + "/"
+
+
+def build_run_spec(
+    choices: RunChoices,
+    defaults: RunDefaults,
+    *,
+    run_name: str,
+    execution_name: str,
+    data_bucket: str,
+    artifacts_bucket: str,
+    source: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The `$.run` document (DESIGN.md). `source` is `{kind, train_key, validation_key, test_key}`."""
+    throughput = dict(defaults.throughput)
+    throughput["keep_after_promotion"] = choices.keep_after_promotion
+    return {
+        "pipeline_name": defaults.pipeline_name,
+        "run_name": run_name,
+        "execution_name": execution_name,
+        "base_model_id": choices.base_model.model_id,
+        "runtime_model_id": choices.base_model.runtime_model_id,
+        "data_bucket": data_bucket,
+        "artifacts_bucket": artifacts_bucket,
+        "artifacts_prefix": contracts.run_prefix(run_name, execution_name),
+        "source": dict(source),
+        "split": choices.split,
+        "hyperparameters": choices.hyperparameters,
+        "epochs": choices.epochs,
+        "evaluation": choices.evaluation,
+        "throughput": throughput,
+        "max_validation_loss": choices.max_validation_loss,
+        "price_per_1k_training_tokens": defaults.price_per_1k_training_tokens,
+        "poll": dict(defaults.poll),
+        "max_training_hours": defaults.max_training_hours,
+    }

@@ -1,0 +1,540 @@
+"""The pipeline stack: handlers, the workflow, its trigger, the janitor, notifications and alarms."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_cdk import Aws, CfnOutput, Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from pipeline_core import contracts
+from pipeline_core.models import CATALOGUE
+from stacks.data_plane import DataPlane, account_arn, bucket_name
+from stacks.lambda_function import ONE_MINUTE, PipelineFunction
+from stacks.nag import WildcardReason, acknowledge, acknowledge_wildcards
+from stacks.settings import PipelineSettings
+from stacks.workflow import Workflow, WorkflowFunctions
+
+# Every wildcard grant of the pipeline, with the reason it is the narrowest the API allows. A wildcard that
+# matches none of these is left unacknowledged and fails cdk-nag, so no grant widens unreviewed.
+PIPELINE_WILDCARDS = (
+    WildcardReason(
+        r"Resource::\*",
+        "Only actions without resource-level permissions are granted on all resources: X-Ray trace upload, "
+        "Step Functions log delivery, Bedrock List calls, and CloudWatch PutMetricData limited to our namespace.",
+    ),
+    WildcardReason(
+        r"Resource::<\w+\.Arn>:log-stream:\*",
+        "Lambda names its log streams at run time, so the grant covers the streams of the function's own log "
+        "group only.",
+    ),
+    WildcardReason(
+        r"Resource::<\w+Function\w+\.Arn>:\*",
+        "Step Functions may invoke a named function's versions and aliases; the grant is limited to the one "
+        "function the state calls.",
+    ),
+    WildcardReason(
+        r"Resource::arn:<AWS::Partition>:s3:::[a-z0-9-]+-(data|artifacts)-<AWS::AccountId>-<AWS::Region>"
+        r"/(inbox|runs)/\*(/\*/training/\*)?",
+        "Each run reads and writes under its own run and execution prefix, which is only known at run time; the "
+        "grant is limited to that prefix family of the pipeline's own bucket.",
+    ),
+    WildcardReason(
+        r"Resource::arn:<AWS::Partition>:s3:::[a-z0-9-]+-artifacts-<AWS::AccountId>-<AWS::Region>/\*",
+        "The Distributed Map reads the batch plan of the current run, whose key is only known at run time, from "
+        "the pipeline's own artifacts bucket.",
+    ),
+    WildcardReason(
+        r"Resource::arn:<AWS::Partition>:bedrock:<AWS::Region>:<AWS::AccountId>:"
+        r"(custom-model|provisioned-model|model-customization-job)/\*",
+        "Bedrock names custom models, customization jobs and Provisioned Throughput at run time; the grant is "
+        "limited to that resource type in this account and Region.",
+    ),
+    WildcardReason(
+        r"Resource::arn:<AWS::Partition>:bedrock:\*::foundation-model/[\w.:-]+",
+        "A cross-Region inference profile routes a reference model to any Region of its geography, so the "
+        "named foundation model is granted in every Region.",
+    ),
+    WildcardReason(
+        r"Resource::arn:<AWS::Partition>:states:\S+:execution:\S+:\*",
+        "Execution names are derived from uploads at run time; the grant is limited to this pipeline's own "
+        "state machine.",
+    ),
+    WildcardReason(
+        r"Action::kms:(GenerateDataKey|ReEncrypt)\*",
+        "CDK's encrypt and decrypt grant for the state machine's encryption and its encrypted topic; it is "
+        "limited to the one pipeline key.",
+    ),
+)
+
+# How often the workflow polls; the rehearsal shortens both through the defaults it hands the handler.
+JOB_POLL_SECONDS = 300
+THROUGHPUT_POLL_SECONDS = 60
+
+
+def run_defaults(settings: PipelineSettings) -> dict[str, Any]:
+    """The run spec defaults handed to `Resolve run`; a manifest may override a documented subset."""
+    e = settings.evaluation
+    return {
+        "pipeline_name": settings.name,
+        "base_model_id": settings.base_model_id,
+        "hyperparameters": dict(settings.hyperparameters),
+        "split": {
+            "validation_share": settings.split.validation_share,
+            "test_share": settings.split.test_share,
+            "seed": settings.split.seed,
+        },
+        "evaluation": {
+            "metric": e.metric,
+            "max_tokens": e.max_tokens,
+            "concurrency": e.concurrency,
+            "max_examples": e.max_examples,
+            "batch_size": e.batch_size,
+            "reference_models": list(e.reference_models),
+            "gate": {
+                "min_score": e.min_score,
+                "min_improvement_points": e.min_improvement_points,
+                "min_improvement_percent": e.min_improvement_percent,
+                "max_p_value": e.max_p_value,
+                "max_failed_share": e.max_failed_share,
+            },
+        },
+        "throughput": {
+            "model_units": settings.throughput.model_units,
+            "keep_after_promotion": settings.throughput.keep_after_promotion,
+            "max_wait_minutes": settings.throughput.max_wait_minutes,
+        },
+        "max_validation_loss": settings.max_validation_loss,
+        "price_per_1k_training_tokens": settings.pricing.training_per_1k_tokens,
+        "poll": {"job_seconds": JOB_POLL_SECONDS, "throughput_seconds": THROUGHPUT_POLL_SECONDS},
+    }
+
+
+def foundation_model_arns(settings: PipelineSettings, *, runtime: bool) -> list[str]:
+    """ARNs of the base models a run may use in this Region: customization ids, or their runtime ids."""
+    models = [m for m in CATALOGUE.values() if settings.region in m.regions]
+    ids = sorted({m.runtime_model_id if runtime else m.model_id for m in models})
+    return [f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{model_id}" for model_id in ids]
+
+
+def reference_model_arns(model_ids: tuple[str, ...]) -> list[str]:
+    """Reference models: a foundation model in this Region, or a cross-Region inference profile."""
+    arns: list[str] = []
+    for model_id in model_ids:
+        geo, _, rest = model_id.partition(".")
+        if geo in ("us", "eu", "apac", "global") and rest:
+            # A cross-Region profile routes to the foundation model in any Region of its geography
+            # (docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-prereq.html).
+            arns.append(f"{account_arn('bedrock')}:inference-profile/{model_id}")
+            arns.append(f"arn:{Aws.PARTITION}:bedrock:*::foundation-model/{rest}")
+        else:
+            arns.append(f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{model_id}")
+    return arns
+
+
+class PipelineStack(Stack):
+    """Composes the handlers, the workflow, the trigger, the janitor and monitoring around a data plane."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: PipelineSettings, data_plane: DataPlane, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.settings = settings
+        self.dp = data_plane
+        key = data_plane.key
+        # The buckets are referenced by their derived names, not by cross-stack exports (see bucket_name).
+        self.data_bucket = s3.Bucket.from_bucket_name(self, "DataBucket", bucket_name(settings, "data"))
+        self.artifacts_bucket = s3.Bucket.from_bucket_name(self, "ArtifactsBucket", bucket_name(settings, "artifacts"))
+        self.promotion_parameter_name = f"/{settings.name}/promoted-model"
+
+        self.topic = sns.Topic(
+            self,
+            "Notifications",
+            display_name=f"{settings.name} fine-tuning pipeline",
+            master_key=key,
+            enforce_ssl=True,
+        )
+        if settings.notification_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(settings.notification_email))
+
+        common_env = {
+            contracts.ENV_PIPELINE_NAME: settings.name,
+            contracts.ENV_DATA_BUCKET: self.data_bucket.bucket_name,
+            contracts.ENV_ARTIFACTS_BUCKET: self.artifacts_bucket.bucket_name,
+            contracts.ENV_KMS_KEY_ARN: key.key_arn,
+        }
+        self.functions: dict[str, PipelineFunction] = {}
+        fn = self._function
+        resolve = fn(
+            "ResolveRun",
+            "resolve_run",
+            "Resolves a run from its manifest and the pipeline defaults",
+            {**common_env, contracts.ENV_DEFAULTS: json.dumps(run_defaults(settings), sort_keys=True)},
+        )
+        validate = fn(
+            "ValidateDataset",
+            "validate_dataset",
+            "Validates and snapshots a dataset before training",
+            common_env,
+            timeout=Duration.minutes(15),
+            memory_size=1024,
+        )
+        vpc_env = {
+            contracts.ENV_SUBNET_IDS: ",".join(s.subnet_id for s in data_plane.vpc.isolated_subnets)
+            if data_plane.vpc
+            else "",
+            contracts.ENV_SECURITY_GROUP_IDS: data_plane.security_group.security_group_id
+            if data_plane.security_group
+            else "",
+        }
+        train = fn(
+            "Train",
+            "train",
+            "Starts, checks and stops the Bedrock customization job",
+            {**common_env, **vpc_env, contracts.ENV_CUSTOMIZATION_ROLE_ARN: data_plane.customization_role.role_arn},
+        )
+        throughput = fn("Throughput", "throughput", "Creates, checks and deletes Provisioned Throughput", common_env)
+        evaluate = fn(
+            "Evaluate",
+            "evaluate",
+            "Plans the evaluation and scores one batch against every model",
+            common_env,
+            timeout=Duration.minutes(15),
+            memory_size=512,
+        )
+        aggregate = fn(
+            "Aggregate",
+            "aggregate",
+            "Aggregates the evaluation into the report and the verdict",
+            common_env,
+            timeout=Duration.minutes(10),
+            memory_size=1024,
+        )
+        promote = fn(
+            "Promote",
+            "promote",
+            "Records the promoted model where applications read it",
+            {**common_env, contracts.ENV_PROMOTION_PARAMETER: self.promotion_parameter_name},
+        )
+
+        self.workflow = Workflow(
+            self,
+            "Workflow",
+            settings=settings,
+            functions=WorkflowFunctions(
+                resolve_run=resolve.function,
+                validate_dataset=validate.function,
+                train=train.function,
+                throughput=throughput.function,
+                evaluate=evaluate.function,
+                aggregate=aggregate.function,
+                promote=promote.function,
+            ),
+            topic=self.topic,
+            key=key,
+            artifacts_bucket=self.artifacts_bucket,
+        )
+        state_machine = self.workflow.state_machine
+        key.grant_encrypt_decrypt(state_machine)
+
+        self.trigger_dlq = self._dead_letter_queue("TriggerDeadLetters")
+        self.janitor_dlq = self._dead_letter_queue("JanitorDeadLetters")
+        trigger = fn(
+            "Trigger",
+            "trigger",
+            "Starts one execution per upload, idempotently",
+            {**common_env, contracts.ENV_STATE_MACHINE_ARN: state_machine.state_machine_arn},
+            dead_letter_queue=self.trigger_dlq,
+        )
+        janitor = fn(
+            "Janitor",
+            "janitor",
+            "Deletes pipeline Provisioned Throughput past its time-to-live",
+            {
+                **common_env,
+                contracts.ENV_STATE_MACHINE_ARN: state_machine.state_machine_arn,
+                contracts.ENV_TTL_HOURS: str(settings.throughput.time_to_live_hours),
+                contracts.ENV_METRIC_NAMESPACE: contracts.METRIC_NAMESPACE,
+            },
+            dead_letter_queue=self.janitor_dlq,
+            timeout=Duration.minutes(5),
+        )
+
+        self._grant(resolve, validate, train, throughput, evaluate, aggregate, promote, trigger, janitor)
+        self._trigger_rule(trigger)
+        self._janitor_schedule(janitor)
+        self._alarms(janitor, trigger)
+        self._acknowledge_findings()
+
+        CfnOutput(self, "StateMachineArn", value=state_machine.state_machine_arn)
+        CfnOutput(self, "NotificationTopicArn", value=self.topic.topic_arn)
+        CfnOutput(self, "PromotionParameter", value=self.promotion_parameter_name)
+
+    # ---- Functions --------------------------------------------------------------------------------------------
+    def _function(
+        self,
+        construct_id: str,
+        folder: str,
+        description: str,
+        environment: dict[str, str],
+        *,
+        dead_letter_queue: sqs.IQueue | None = None,
+        timeout: Duration = ONE_MINUTE,
+        memory_size: int = 256,
+    ) -> PipelineFunction:
+        function = PipelineFunction(
+            self,
+            construct_id,
+            folder=folder,
+            description=description,
+            key=self.dp.key,
+            log_days=self.settings.retention.log_days,
+            environment=environment,
+            timeout=timeout,
+            memory_size=memory_size,
+            dead_letter_queue=dead_letter_queue,
+        )
+        self.functions[folder] = function
+        return function
+
+    def _grant(
+        self,
+        resolve: PipelineFunction,
+        validate: PipelineFunction,
+        train: PipelineFunction,
+        throughput: PipelineFunction,
+        evaluate: PipelineFunction,
+        aggregate: PipelineFunction,
+        promote: PipelineFunction,
+        trigger: PipelineFunction,
+        janitor: PipelineFunction,
+    ) -> None:
+        """Each handler gets exactly the calls it makes, on the resources this stack creates or names."""
+        data, artifacts = self.data_bucket, self.artifacts_bucket
+        run_objects = artifacts.arn_for_objects("runs/*")
+        bedrock = account_arn("bedrock")
+        jobs = f"{bedrock}:model-customization-job/*"
+        custom_models = f"{bedrock}:custom-model/*"
+        provisioned = f"{bedrock}:provisioned-model/*"
+
+        def allow(fn: PipelineFunction, actions: list[str], resources: list[str], **conditions: Any) -> None:
+            fn.role.add_to_policy(
+                iam.PolicyStatement(actions=actions, resources=resources, conditions=conditions or None)
+            )
+
+        # Uploads are read where users put them; nothing of the pipeline writes to the data bucket.
+        for fn in (trigger, resolve, validate):
+            allow(fn, ["s3:GetObject"], [data.arn_for_objects("inbox/*"), data.arn_for_objects("runs/*")])
+        # Without ListBucket, S3 answers 403 instead of 404 for a file a manifest names but nobody uploaded.
+        for fn in (trigger, resolve):
+            allow(fn, ["s3:ListBucket"], [data.bucket_arn], StringLike={"s3:prefix": ["runs/*"]})
+        allow(validate, ["s3:PutObject"], [run_objects])
+        allow(train, ["s3:GetObject"], [artifacts.arn_for_objects("runs/*/*/training/*")])
+        allow(train, ["s3:ListBucket"], [artifacts.bucket_arn], StringLike={"s3:prefix": ["runs/*"]})
+        allow(evaluate, ["s3:GetObject", "s3:PutObject"], [run_objects])
+        allow(aggregate, ["s3:GetObject", "s3:PutObject"], [run_objects])
+        allow(aggregate, ["s3:ListBucket"], [artifacts.bucket_arn], StringLike={"s3:prefix": ["runs/*"]})
+
+        allow(
+            train,
+            ["bedrock:CreateModelCustomizationJob"],
+            [*foundation_model_arns(self.settings, runtime=False), custom_models, jobs],
+        )
+        allow(train, ["bedrock:GetModelCustomizationJob", "bedrock:StopModelCustomizationJob"], [jobs])
+        allow(train, ["bedrock:TagResource"], [jobs, custom_models])
+        allow(
+            train,
+            ["iam:PassRole"],
+            [self.dp.customization_role.role_arn],
+            StringEquals={"iam:PassedToService": "bedrock.amazonaws.com"},
+        )
+        # The job encrypts the custom model with our key through Bedrock
+        # (docs.aws.amazon.com/bedrock/latest/userguide/encryption-custom-job.html).
+        allow(
+            train,
+            ["kms:DescribeKey", "kms:CreateGrant"],
+            [self.dp.key.key_arn],
+            StringEquals={"kms:ViaService": f"bedrock.{Aws.REGION}.amazonaws.com"},
+        )
+        allow(throughput, ["bedrock:CreateProvisionedModelThroughput"], [custom_models, provisioned])
+        allow(
+            throughput,
+            [
+                "bedrock:GetProvisionedModelThroughput",
+                "bedrock:DeleteProvisionedModelThroughput",
+                "bedrock:TagResource",
+            ],
+            [provisioned],
+        )
+        allow(
+            evaluate,
+            ["bedrock:InvokeModel"],
+            [
+                provisioned,
+                *foundation_model_arns(self.settings, runtime=True),
+                *reference_model_arns(self.settings.evaluation.reference_models),
+            ],
+        )
+        allow(
+            promote,
+            ["ssm:PutParameter"],
+            [f"{account_arn('ssm')}:parameter{self.promotion_parameter_name}"],
+        )
+        allow(promote, ["bedrock:TagResource"], [custom_models, provisioned])
+        allow(promote, ["bedrock:DeleteProvisionedModelThroughput"], [provisioned])
+
+        self.workflow.state_machine.grant_start_execution(trigger.role)
+        # List calls have no resource-level permissions in Bedrock.
+        allow(janitor, ["bedrock:ListProvisionedModelThroughputs", "bedrock:ListModelCustomizationJobs"], ["*"])
+        allow(janitor, ["bedrock:ListTagsForResource"], [provisioned, jobs])
+        allow(janitor, ["bedrock:DeleteProvisionedModelThroughput"], [provisioned])
+        allow(janitor, ["bedrock:StopModelCustomizationJob"], [jobs])
+        allow(
+            janitor,
+            ["states:DescribeExecution"],
+            [f"{account_arn('states')}:execution:{self.workflow.state_machine.state_machine_name}:*"],
+        )
+        allow(
+            janitor,
+            ["cloudwatch:PutMetricData"],
+            ["*"],
+            StringEquals={"cloudwatch:namespace": contracts.METRIC_NAMESPACE},
+        )
+
+    def _acknowledge_findings(self) -> None:
+        """Wildcards are acknowledged finding by finding against the reasons below; anything new fails nag."""
+        acknowledge_wildcards(self, PIPELINE_WILDCARDS)
+        for queue in (self.trigger_dlq, self.janitor_dlq):
+            acknowledge(
+                queue.node.default_child,  # type: ignore[arg-type]
+                "Serverless-SQSRedrivePolicy",
+                "This queue is itself the dead-letter queue of an EventBridge target and a Lambda function, so "
+                "it has nowhere further to redrive to.",
+            )
+        sm = self.workflow.state_machine
+        for policy in (sm.role.node.find_child("DefaultPolicy"), sm.node.find_child("DistributedMapPolicy")):
+            for rule in ("NIST.800.53.R5-IAMNoInlinePolicy", "HIPAA.Security-IAMNoInlinePolicy"):
+                acknowledge(
+                    policy.node.default_child,  # type: ignore[arg-type]
+                    rule,
+                    "CDK generates the state machine role's policies from the tasks it calls; being inline, they "
+                    "cannot be attached to any other principal.",
+                )
+
+    # ---- Trigger, schedule, alarms ----------------------------------------------------------------------------
+    def _dead_letter_queue(self, construct_id: str) -> sqs.Queue:
+        return sqs.Queue(
+            self,
+            construct_id,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.dp.key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+
+    def _trigger_rule(self, trigger: PipelineFunction) -> None:
+        """S3 Object Created on inbox/*.jsonl and runs/*/run.json in the data bucket only."""
+        dlq = self.trigger_dlq
+        self.trigger_rule = events.Rule(
+            self,
+            "UploadRule",
+            description="Starts the pipeline when a dataset or run manifest lands in the data bucket",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created"],
+                detail={
+                    "bucket": {"name": [self.data_bucket.bucket_name]},
+                    "object": {
+                        "key": [
+                            {"wildcard": f"{contracts.INBOX_PREFIX}*.jsonl"},
+                            {"wildcard": f"{contracts.RUNS_PREFIX}*/{contracts.MANIFEST_NAME}"},
+                        ]
+                    },
+                },
+            ),
+            targets=[
+                targets.LambdaFunction(
+                    trigger.function, dead_letter_queue=dlq, retry_attempts=8, max_event_age=Duration.hours(2)
+                )
+            ],
+        )
+
+    def _janitor_schedule(self, janitor: PipelineFunction) -> None:
+        dlq = self.janitor_dlq
+        events.Rule(
+            self,
+            "JanitorSchedule",
+            description="Deletes pipeline Provisioned Throughput past its time-to-live",
+            schedule=events.Schedule.rate(Duration.hours(1)),
+            targets=[targets.LambdaFunction(janitor.function, dead_letter_queue=dlq, retry_attempts=2)],
+        )
+
+    def _alarms(self, janitor: PipelineFunction, trigger: PipelineFunction) -> None:
+        sm = self.workflow.state_machine
+        action = cw_actions.SnsAction(self.topic)
+        alarms: dict[str, tuple[str, cloudwatch.IMetric]] = {
+            "ExecutionsFailedAlarm": (
+                "A pipeline execution failed or was rejected; the notification and report say why",
+                sm.metric_failed(period=Duration.minutes(5), statistic="Sum"),
+            ),
+            "ExecutionsTimedOutAlarm": (
+                "A pipeline execution timed out: its Provisioned Throughput is left to the janitor",
+                sm.metric_timed_out(period=Duration.minutes(5), statistic="Sum"),
+            ),
+            "ExecutionsAbortedAlarm": (
+                "A pipeline execution was stopped by hand: check for Provisioned Throughput it left",
+                sm.metric_aborted(period=Duration.minutes(5), statistic="Sum"),
+            ),
+            "OverdueThroughputAlarm": (
+                "Pipeline Provisioned Throughput older than its time-to-live was found",
+                cloudwatch.Metric(
+                    namespace=contracts.METRIC_NAMESPACE,
+                    metric_name=contracts.METRIC_OVERDUE_THROUGHPUTS,
+                    dimensions_map={"Pipeline": self.settings.name},
+                    period=Duration.hours(1),
+                    statistic="Maximum",
+                ),
+            ),
+            "JanitorErrorsAlarm": (
+                "The janitor failed: Provisioned Throughput may be left running",
+                janitor.function.metric_errors(period=Duration.hours(1), statistic="Sum"),
+            ),
+            "TriggerErrorsAlarm": (
+                "An upload could not start the pipeline",
+                trigger.function.metric_errors(period=Duration.minutes(5), statistic="Sum"),
+            ),
+            "DeadLettersAlarm": (
+                "Events that could not be delivered are waiting in a dead-letter queue",
+                cloudwatch.MathExpression(
+                    expression="t + j",
+                    using_metrics={
+                        "t": self.trigger_dlq.metric_approximate_number_of_messages_visible(),
+                        "j": self.janitor_dlq.metric_approximate_number_of_messages_visible(),
+                    },
+                    period=Duration.minutes(5),
+                ),
+            ),
+        }
+        metric: cloudwatch.IMetric
+        for construct_id, (description, metric) in alarms.items():
+            alarm = cloudwatch.Alarm(
+                self,
+                construct_id,
+                alarm_description=description,
+                metric=metric,
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            alarm.add_alarm_action(action)

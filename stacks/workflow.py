@@ -1,0 +1,416 @@
+"""The Step Functions workflow: one upload in, a promoted model or a clean rejection out.
+
+Built from one fragment per stage; each fragment owns its Retry and Catch. Every state after the
+Provisioned Throughput exists is caught and routed through `Delete throughput` before the execution
+ends, unless the run is promoted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from pipeline_core import contracts
+from stacks.retention import log_retention
+from stacks.settings import PipelineSettings
+
+# Lambda's own transient failures, as Step Functions names them
+# (docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html), plus ours.
+LAMBDA_TRANSIENT_ERRORS = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    contracts.ERROR_TRANSIENT,
+)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """The one retry policy of the workflow: exponential backoff with full jitter on transient errors."""
+
+    errors: tuple[str, ...] = LAMBDA_TRANSIENT_ERRORS
+    interval_seconds: int = 2
+    max_attempts: int = 6
+    backoff_rate: float = 2.0
+    max_delay_seconds: int = 60
+
+    def apply(self, task: sfn.TaskStateBase, *, extra_errors: tuple[str, ...] = ()) -> sfn.TaskStateBase:
+        task.add_retry(
+            errors=[*self.errors, *extra_errors],
+            interval=Duration.seconds(self.interval_seconds),
+            max_attempts=self.max_attempts,
+            backoff_rate=self.backoff_rate,
+            max_delay=Duration.seconds(self.max_delay_seconds),
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        return task
+
+
+@dataclass(frozen=True)
+class WorkflowFunctions:
+    """The Lambda handlers the workflow calls, one per stage."""
+
+    resolve_run: lambda_.IFunction
+    validate_dataset: lambda_.IFunction
+    train: lambda_.IFunction
+    throughput: lambda_.IFunction
+    evaluate: lambda_.IFunction
+    aggregate: lambda_.IFunction
+    promote: lambda_.IFunction
+
+
+# State names read as a timeline a person would say aloud.
+RESOLVE = "Resolve run"
+VALIDATE = "Validate dataset"
+START_TRAINING = "Start training"
+WAIT_TRAINING = "Wait for training"
+CHECK_TRAINING = "Check training"
+PROVISION = "Provision throughput"
+WAIT_THROUGHPUT = "Wait for throughput"
+CHECK_THROUGHPUT = "Check throughput"
+PLAN = "Plan evaluation"
+EVALUATE = "Evaluate"
+EVALUATE_BATCH = "Evaluate batch"
+AGGREGATE = "Aggregate results"
+GATE = "Quality gate"
+PROMOTE = "Promote"
+DELETE_THROUGHPUT = "Delete throughput"
+STOP_TRAINING = "Stop training"
+NOTIFY_SUCCESS = "Notify promotion"
+NOTIFY_FAILURE = "Notify failure"
+NOTIFY_CLEANUP_FAILURE = "Notify cleanup failure"
+
+
+class Workflow(Construct):
+    """The Standard state machine, its encrypted log group and the notifications it publishes."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: PipelineSettings,
+        functions: WorkflowFunctions,
+        topic: sns.ITopic,
+        key: kms.IKey,
+        artifacts_bucket: s3.IBucket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._retry = RetryPolicy()
+        self._topic = topic
+        self._fn = functions
+
+        failed = sfn.Fail(self, "Run failed", error_path="$.error.Error", cause_path="$.error.Cause")
+        notify_failure = self._notify(NOTIFY_FAILURE, "FAILED").next(failed)
+        cleanup_failed = sfn.Fail(self, "Cleanup failed", error_path="$.error.Error", cause_path="$.error.Cause")
+        notify_cleanup_failure = self._notify(NOTIFY_CLEANUP_FAILURE, "CLEANUP_FAILED").next(cleanup_failed)
+
+        # ---- Cleanup paths (entered with $.error set) ---------------------------------------------------
+        delete_throughput = self._invoke(
+            DELETE_THROUGHPUT,
+            functions.throughput,
+            {"action": "delete", "run.$": "$.run", "throughput.$": "$.throughput"},
+            result_path="$.cleanup",
+        )
+        delete_throughput.add_catch(notify_cleanup_failure, errors=["States.ALL"], result_path="$.cleanup_error")
+        delete_throughput.next(notify_failure)
+
+        stop_training = self._invoke(
+            STOP_TRAINING,
+            functions.train,
+            {"action": "stop", "run.$": "$.run", "job.$": "$.job"},
+            result_path="$.cleanup",
+        )
+        stop_training.add_catch(notify_cleanup_failure, errors=["States.ALL"], result_path="$.cleanup_error")
+        stop_training.next(notify_failure)
+
+        # ---- 1-2: resolve and validate ---------------------------------------------------------------------
+        resolve = self._invoke(
+            RESOLVE,
+            functions.resolve_run,
+            {"source.$": "$.source", "execution_name.$": "$$.Execution.Name"},
+            result_path="$.run",
+        )
+        validate = self._invoke(VALIDATE, functions.validate_dataset, {"run.$": "$.run"}, result_path="$.validation")
+        dataset_rejected = sfn.Pass(
+            self,
+            "Dataset rejected",
+            parameters={
+                "Error": "InvalidDataset",
+                "Cause": sfn.JsonPath.format(
+                    "The dataset failed validation; the report lists every finding by file and line: {}",
+                    sfn.JsonPath.string_at("$.validation.report_uri"),
+                ),
+            },
+            result_path="$.error",
+        ).next(notify_failure)
+        for state in (resolve, validate):
+            state.add_catch(notify_failure, errors=["States.ALL"], result_path="$.error")
+
+        # ---- 3-4: train and check the job's own metrics ------------------------------------------------------
+        start_training = self._invoke(
+            START_TRAINING,
+            functions.train,
+            {"action": "start", "run.$": "$.run", "validation.$": "$.validation"},
+            result_path="$.job",
+        )
+        wait_training = sfn.Wait(self, WAIT_TRAINING, time=sfn.WaitTime.seconds_path("$.run.poll.job_seconds"))
+        check_training = self._invoke(
+            CHECK_TRAINING,
+            functions.train,
+            {"action": "describe", "run.$": "$.run", "job.$": "$.job"},
+            result_path="$.job",
+        )
+        for state in (start_training, check_training):
+            state.add_catch(stop_training, errors=["States.ALL"], result_path="$.error")
+        training_failed = sfn.Pass(
+            self,
+            "Training did not complete",
+            parameters={
+                "Error": "TrainingFailed",
+                "Cause": sfn.JsonPath.format(
+                    "Customization job {} ended {}: {}",
+                    sfn.JsonPath.string_at("$.job.job_arn"),
+                    sfn.JsonPath.string_at("$.job.status"),
+                    sfn.JsonPath.string_at("$.job.failure_message"),
+                ),
+            },
+            result_path="$.error",
+        ).next(notify_failure)
+        metrics_rejected = sfn.Pass(
+            self,
+            "Training metrics rejected",
+            parameters={"Error": "TrainingMetricsRejected", "Cause.$": "$.job.metrics_reason"},
+            result_path="$.error",
+        ).next(notify_failure)
+
+        # ---- 5: Provisioned Throughput (from here on, every failure deletes it) ----------------------------
+        provision = self._invoke(
+            PROVISION,
+            functions.throughput,
+            {"action": "create", "run.$": "$.run", "job.$": "$.job"},
+            result_path="$.throughput",
+        )
+        wait_throughput = sfn.Wait(
+            self, WAIT_THROUGHPUT, time=sfn.WaitTime.seconds_path("$.run.poll.throughput_seconds")
+        )
+        check_throughput = self._invoke(
+            CHECK_THROUGHPUT,
+            functions.throughput,
+            {"action": "describe", "run.$": "$.run", "throughput.$": "$.throughput"},
+            result_path="$.throughput",
+        )
+        throughput_failed = sfn.Pass(
+            self,
+            "Throughput did not come into service",
+            parameters={
+                "Error": "ThroughputFailed",
+                "Cause": sfn.JsonPath.format(
+                    "Provisioned Throughput {} ended {}: {}",
+                    sfn.JsonPath.string_at("$.throughput.arn"),
+                    sfn.JsonPath.string_at("$.throughput.status"),
+                    sfn.JsonPath.string_at("$.throughput.failure_message"),
+                ),
+            },
+            result_path="$.error",
+        ).next(delete_throughput)
+
+        # ---- 6-7: evaluate over the test set, aggregate ----------------------------------------------------
+        plan = self._invoke(
+            PLAN,
+            functions.evaluate,
+            {"action": "plan", "run.$": "$.run", "validation.$": "$.validation"},
+            result_path="$.plan",
+        )
+        evaluate = sfn.DistributedMap(
+            self,
+            EVALUATE,
+            item_reader=sfn.S3JsonItemReader(bucket=artifacts_bucket, key=sfn.JsonPath.string_at("$.plan.key")),
+            item_selector={
+                "action": "batch",
+                "run.$": "$.run",
+                "batch.$": "$$.Map.Item.Value",
+                "candidate_model_id.$": "$.throughput.arn",
+            },
+            # One batch in flight per unit of concurrency; each batch calls every model once per example, so a
+            # model sees at most this many concurrent requests.
+            max_concurrency=settings.evaluation.concurrency,
+            result_path=sfn.JsonPath.DISCARD,
+            label="Evaluate",
+        )
+        evaluate.item_processor(
+            self._invoke(
+                EVALUATE_BATCH,
+                functions.evaluate,
+                {
+                    "action": "batch",
+                    "run.$": "$.run",
+                    "batch.$": "$.batch",
+                    "candidate_model_id.$": "$.candidate_model_id",
+                },
+                result_path=sfn.JsonPath.DISCARD,
+            )
+        )
+        aggregate = self._invoke(
+            AGGREGATE,
+            functions.aggregate,
+            {
+                "run.$": "$.run",
+                "validation.$": "$.validation",
+                "job.$": "$.job",
+                "throughput.$": "$.throughput",
+                "plan.$": "$.plan",
+            },
+            result_path="$.evaluation",
+        )
+        candidate_rejected = sfn.Pass(
+            self,
+            "Candidate rejected",
+            parameters={
+                "Error": "CandidateRejected",
+                "Cause": sfn.JsonPath.format(
+                    "The fine-tuned model did not pass the quality gate: {} Report: {}",
+                    sfn.JsonPath.json_to_string(sfn.JsonPath.list_at("$.evaluation.reasons")),
+                    sfn.JsonPath.string_at("$.evaluation.report_uri"),
+                ),
+            },
+            result_path="$.error",
+        ).next(delete_throughput)
+
+        # ---- 8-9: promote and notify -------------------------------------------------------------------------
+        promote = self._invoke(
+            PROMOTE,
+            functions.promote,
+            {
+                "run.$": "$.run",
+                "job.$": "$.job",
+                "throughput.$": "$.throughput",
+                "evaluation.$": "$.evaluation",
+            },
+            result_path="$.promotion",
+        )
+        succeeded = sfn.Succeed(self, "Run promoted")
+        notify_success = self._notify(NOTIFY_SUCCESS, "PROMOTED")
+        # If the success notification cannot be sent, the run still promoted: do not tear it down.
+        notify_success.add_catch(succeeded, errors=["States.ALL"], result_path="$.notify_error")
+        notify_success.next(succeeded)
+
+        for state in (provision, check_throughput, plan, aggregate, promote):
+            state.add_catch(delete_throughput, errors=["States.ALL"], result_path="$.error")
+        evaluate.add_catch(delete_throughput, errors=["States.ALL"], result_path="$.error")
+
+        definition = resolve.next(validate).next(
+            sfn.Choice(self, "Dataset valid?")
+            .when(sfn.Condition.boolean_equals("$.validation.valid", False), dataset_rejected)
+            .otherwise(start_training)
+        )
+        start_training.next(wait_training).next(check_training).next(
+            sfn.Choice(self, "Training finished?")
+            .when(
+                sfn.Condition.string_equals("$.job.status", "Completed"),
+                self._metrics_gate(metrics_rejected, provision),
+            )
+            .when(
+                sfn.Condition.or_(
+                    sfn.Condition.string_equals("$.job.status", "InProgress"),
+                    sfn.Condition.string_equals("$.job.status", "Stopping"),
+                ),
+                wait_training,
+            )
+            .otherwise(training_failed)
+        )
+        provision.next(wait_throughput).next(check_throughput).next(
+            sfn.Choice(self, "Throughput in service?")
+            .when(sfn.Condition.string_equals("$.throughput.status", "InService"), plan)
+            .when(
+                sfn.Condition.or_(
+                    sfn.Condition.string_equals("$.throughput.status", "Creating"),
+                    sfn.Condition.string_equals("$.throughput.status", "Updating"),
+                ),
+                wait_throughput,
+            )
+            .otherwise(throughput_failed)
+        )
+        plan.next(evaluate).next(aggregate).next(
+            sfn.Choice(self, GATE)
+            .when(sfn.Condition.string_equals("$.evaluation.verdict", "promote"), promote)
+            .otherwise(candidate_rejected)
+        )
+        promote.next(notify_success)
+
+        self.log_group = logs.LogGroup(
+            self,
+            "ExecutionLogs",
+            encryption_key=key,
+            retention=log_retention(settings.retention.log_days),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_name=f"{settings.name}-pipeline",
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            timeout=Duration.hours(settings.execution_timeout_hours),
+            tracing_enabled=True,
+            encryption_configuration=sfn.CustomerManagedEncryptionConfiguration(key),
+            logs=sfn.LogOptions(
+                destination=self.log_group,
+                level=sfn.LogLevel.ALL,
+                # Execution data can carry dataset excerpts in error causes; the history keeps it instead.
+                include_execution_data=False,
+            ),
+        )
+
+    def _invoke(
+        self, name: str, function: lambda_.IFunction, payload: dict[str, object], *, result_path: str
+    ) -> tasks.LambdaInvoke:
+        task = tasks.LambdaInvoke(
+            self,
+            name,
+            lambda_function=function,
+            payload=sfn.TaskInput.from_object(payload),
+            payload_response_only=True,
+            retry_on_service_exceptions=False,  # the workflow's one retry policy covers them
+            result_path=result_path,
+            task_timeout=sfn.Timeout.duration(Duration.minutes(15)),
+        )
+        self._retry.apply(task)
+        return task
+
+    def _notify(self, name: str, status: str) -> tasks.SnsPublish:
+        task = tasks.SnsPublish(
+            self,
+            name,
+            topic=self._topic,
+            subject=f"Bedrock fine-tuning run {status.lower().replace('_', ' ')}",
+            message=sfn.TaskInput.from_object(
+                {
+                    "status": status,
+                    "run.$": "$.source.run_name",
+                    "execution.$": "$$.Execution.Id",
+                    "upload.$": "States.Format('s3://{}/{}', $.source.bucket, $.source.key)",
+                    "details.$": "$",
+                }
+            ),
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        self._retry.apply(task, extra_errors=("SNS.SdkClientException", "SNS.InternalErrorException"))
+        return task
+
+    def _metrics_gate(self, rejected: sfn.IChainable, accepted: sfn.IChainable) -> sfn.Choice:
+        return (
+            sfn.Choice(self, "Training metrics acceptable?")
+            .when(sfn.Condition.boolean_equals("$.job.metrics_passed", False), rejected)
+            .otherwise(accepted)
+        )

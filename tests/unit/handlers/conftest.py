@@ -1,0 +1,75 @@
+"""Shared fixtures for the handler tests: a moto account, a stubbed Bedrock client, the Resolve run environment."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from handler_fixtures import ARTIFACTS, DATA, DEFAULTS, REGION, load_handler
+from moto import mock_aws
+
+from pipeline_aws.clients import CLIENTS
+from pipeline_core import contracts
+
+
+@pytest.fixture
+def handler_module() -> Callable[[str], ModuleType]:
+    loader: Callable[[str], ModuleType] = load_handler
+    return loader
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A moto account in us-west-2 with fresh clients; tests set the env vars their handler reads."""
+    for key, value in {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+    }.items():
+        monkeypatch.setenv(key, value)
+    CLIENTS.reset()
+    with mock_aws():
+        yield
+    CLIENTS.reset()
+
+
+@pytest.fixture
+def kms_key(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> str:
+    key_id: str = boto3.client("kms").create_key()["KeyMetadata"]["Arn"]
+    monkeypatch.setenv(contracts.ENV_KMS_KEY_ARN, key_id)
+    return key_id
+
+
+@pytest.fixture
+def buckets(aws_env: None) -> Any:
+    s3 = boto3.client("s3")
+    for bucket in (DATA, ARTIFACTS):
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    return s3
+
+
+@pytest.fixture
+def bedrock(aws_env: None) -> Iterator[Stubber]:
+    """A Bedrock client whose every call must be queued on the Stubber (moto lacks Provisioned Throughput)."""
+    client = boto3.client("bedrock", region_name=REGION)
+    stubber = Stubber(client)
+    stubber.activate()
+    CLIENTS.set("bedrock", client)
+    yield stubber
+    stubber.assert_no_pending_responses()
+    stubber.deactivate()
+
+
+@pytest.fixture
+def defaults_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch.setenv(contracts.ENV_DEFAULTS, json.dumps(DEFAULTS))
+    monkeypatch.setenv(contracts.ENV_DATA_BUCKET, DATA)
+    monkeypatch.setenv(contracts.ENV_ARTIFACTS_BUCKET, ARTIFACTS)
+    return dict(DEFAULTS)

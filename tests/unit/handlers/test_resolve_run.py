@@ -1,0 +1,104 @@
+"""Resolve run: inbox files take the defaults; manifests are validated against S3 and the Region."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from handler_fixtures import ARTIFACTS, DATA, DEFAULTS, HAIKU, load_handler
+
+from pipeline_core import contracts
+
+resolve_run = load_handler("resolve_run")
+EXECUTION = "demo-0123456789abcdef"
+
+
+@pytest.fixture
+def env(buckets: Any, defaults_env: dict[str, Any]) -> Any:
+    return buckets
+
+
+def event(key: str, run_name: str = "demo") -> dict[str, Any]:
+    source = {"bucket": DATA, "key": key, "etag": "e", "version_id": None, "run_name": run_name}
+    return {"source": source, "execution_name": EXECUTION}
+
+
+def put(s3: Any, key: str, body: str | bytes) -> None:
+    s3.put_object(Bucket=DATA, Key=key, Body=body.encode() if isinstance(body, str) else body)
+
+
+def test_inbox_file_is_a_single_source_with_the_defaults(env: Any) -> None:
+    put(env, "inbox/demo.jsonl", "{}\n")
+    run = resolve_run.handler(event("inbox/demo.jsonl"), None)
+    assert run["source"] == {
+        "kind": "single",
+        "train_key": "inbox/demo.jsonl",
+        "validation_key": None,
+        "test_key": None,
+    }
+    assert run["artifacts_prefix"] == contracts.run_prefix("demo", EXECUTION)
+    assert run["base_model_id"] == HAIKU and run["runtime_model_id"] == "anthropic.claude-3-haiku-20240307-v1:0"
+    assert run["hyperparameters"] == DEFAULTS["hyperparameters"] and run["epochs"] == 2
+    assert run["data_bucket"] == DATA and run["artifacts_bucket"] == ARTIFACTS
+    assert run["execution_name"] == EXECUTION and run["pipeline_name"] == "finetune"
+
+
+def test_manifest_names_files_beside_it(env: Any) -> None:
+    for name in ("train.jsonl", "val.jsonl", "test.jsonl"):
+        put(env, f"runs/Demo/{name}", "{}\n")
+    manifest = {
+        "train": "train.jsonl",
+        "validation": "val.jsonl",
+        "test": "test.jsonl",
+        "hyperparameters": {"epochCount": 4},
+        "keepThroughput": False,
+    }
+    put(env, "runs/Demo/run.json", json.dumps(manifest))
+    run = resolve_run.handler(event("runs/Demo/run.json"), None)
+    assert run["source"] == {
+        "kind": "manifest",
+        "train_key": "runs/Demo/train.jsonl",
+        "validation_key": "runs/Demo/val.jsonl",
+        "test_key": "runs/Demo/test.jsonl",
+    }
+    assert run["hyperparameters"]["epochCount"] == "4" and run["epochs"] == 4
+    assert run["throughput"]["keep_after_promotion"] is False
+
+
+def test_missing_file_is_named(env: Any) -> None:
+    put(env, "runs/demo/run.json", '{"train": "train.jsonl"}')
+    with pytest.raises(resolve_run.InvalidManifest) as err:
+        resolve_run.handler(event("runs/demo/run.json"), None)
+    assert type(err.value).__name__ == contracts.ERROR_MANIFEST
+    assert str(err.value) == (
+        f"runs/demo/run.json: train file 'train.jsonl' was not found at s3://{DATA}/runs/demo/train.jsonl"
+    )
+
+
+@pytest.mark.parametrize(
+    ("manifest", "expected"),
+    [
+        ('{\n  "train": "t.jsonl",\n  "oops": 1,\n}', "runs/demo/run.json line 4: not valid JSON"),
+        ('{\n  "train": "t.jsonl",\n  "epochs": 1\n}', "runs/demo/run.json line 3: epochs is not a known run.json key"),
+        (
+            '{\n  "train": "t.jsonl",\n  "hyperparameters": {\n    "epochCount": 20\n  }\n}',
+            "runs/demo/run.json line 4: hyperparameters.epochCount = 20 is not allowed: "
+            "expected an integer from 1 to 10",
+        ),
+        ('{"train": "t.jsonl", "baseModelId": "amazon.nova-lite-v1:0:300k"}', "cannot be fine-tuned in us-west-2"),
+    ],
+)
+def test_bad_manifests_raise_invalid_manifest_with_one_line(env: Any, manifest: str, expected: str) -> None:
+    put(env, "runs/demo/t.jsonl", "{}\n")
+    put(env, "runs/demo/run.json", manifest)
+    with pytest.raises(resolve_run.InvalidManifest) as err:
+        resolve_run.handler(event("runs/demo/run.json"), None)
+    assert expected in str(err.value) and "\n" not in str(err.value)
+
+
+def test_event_from_another_bucket_is_refused(env: Any) -> None:
+    bad = event("inbox/demo.jsonl")
+    bad["source"]["bucket"] = "someone-elses"
+    with pytest.raises(ValueError, match="not the pipeline's data bucket"):
+        resolve_run.handler(bad, None)

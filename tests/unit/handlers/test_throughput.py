@@ -1,0 +1,137 @@
+"""Provisioned Throughput: created without commitment and with a stable name, bounded wait, idempotent delete."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from botocore.stub import ANY, Stubber
+from handler_fixtures import ACCOUNT, HAIKU, client_error, load_handler, run_spec
+
+from pipeline_aws.bedrock import client_token
+from pipeline_aws.errors import ThroughputNotReady, TransientServiceError
+from pipeline_core import contracts
+
+throughput = load_handler("throughput")
+RUN = run_spec()
+NAME = RUN["execution_name"]
+PT_ARN = f"arn:aws:bedrock:us-west-2:{ACCOUNT}:provisioned-model/abcdefabcdef"
+MODEL_ARN = f"arn:aws:bedrock:us-west-2:{ACCOUNT}:custom-model/{HAIKU}/abcdefabcdef"
+
+
+def described(status: str, created: datetime, **extra: Any) -> dict[str, Any]:
+    return {
+        "modelUnits": 1,
+        "desiredModelUnits": 1,
+        "provisionedModelName": NAME,
+        "provisionedModelArn": PT_ARN,
+        "modelArn": MODEL_ARN,
+        "desiredModelArn": MODEL_ARN,
+        "foundationModelArn": f"arn:aws:bedrock:us-west-2::foundation-model/{HAIKU}",
+        "status": status,
+        "creationTime": created,
+        "lastModifiedTime": created,
+    } | extra
+
+
+def test_create_buys_no_commitment_with_tags_and_a_deterministic_token(bedrock: Stubber) -> None:
+    # No commitmentDuration key: the Stubber fails on any parameter not listed here.
+    bedrock.add_response(
+        "create_provisioned_model_throughput",
+        {"provisionedModelArn": PT_ARN},
+        {
+            "modelUnits": 1,
+            "provisionedModelName": NAME,
+            "modelId": MODEL_ARN,
+            "clientRequestToken": client_token("throughput", NAME),
+            "tags": ANY,
+        },
+    )
+    result = throughput.handler({"action": "create", "run": RUN, "job": {"custom_model_arn": MODEL_ARN}}, None)
+    assert result["arn"] == PT_ARN and result["name"] == NAME and result["status"] == "Creating"
+    assert result["failure_message"] is None
+    datetime.fromisoformat(result["created_at"])
+
+
+def test_create_tags_name_the_pipeline_run_execution_and_time(
+    bedrock: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, Any] = {}
+
+    def capture(**kwargs: Any) -> dict[str, Any]:
+        seen.update(kwargs)
+        return {"provisionedModelArn": PT_ARN}
+
+    class Fake:
+        create_provisioned_model_throughput = staticmethod(capture)
+
+    from pipeline_aws.clients import CLIENTS
+
+    CLIENTS.set("bedrock", Fake())
+    throughput.handler({"action": "create", "run": RUN, "job": {"custom_model_arn": MODEL_ARN}}, None)
+    tags = {t["key"]: t["value"] for t in seen["tags"]}
+    assert tags[contracts.TAG_PIPELINE] == "finetune" and tags[contracts.TAG_RUN] == "demo"
+    assert tags[contracts.TAG_EXECUTION] == NAME and contracts.TAG_CREATED_AT in tags
+    assert "commitmentDuration" not in seen
+
+
+def test_describe_reports_status(bedrock: Stubber) -> None:
+    now = datetime.now(UTC)
+    bedrock.add_response(
+        "get_provisioned_model_throughput", described("InService", now), {"provisionedModelId": PT_ARN}
+    )
+    state = {"arn": PT_ARN, "name": NAME, "status": "Creating", "created_at": now.isoformat()}
+    result = throughput.handler({"action": "describe", "run": RUN, "throughput": state}, None)
+    assert result["status"] == "InService" and result["arn"] == PT_ARN
+
+
+def test_describe_failed_carries_the_message(bedrock: Stubber) -> None:
+    now = datetime.now(UTC)
+    response = described("Failed", now, failureMessage="insufficient model units")
+    bedrock.add_response("get_provisioned_model_throughput", response, {"provisionedModelId": PT_ARN})
+    state = {"arn": PT_ARN, "created_at": now.isoformat()}
+    result = throughput.handler({"action": "describe", "run": RUN, "throughput": state}, None)
+    assert result["status"] == "Failed" and result["failure_message"] == "insufficient model units"
+
+
+def test_still_creating_past_the_limit_raises_throughput_not_ready(bedrock: Stubber) -> None:
+    created = datetime.now(UTC) - timedelta(minutes=61)
+    bedrock.add_response("get_provisioned_model_throughput", described("Creating", created), None)
+    state = {"arn": PT_ARN, "created_at": created.isoformat()}
+    with pytest.raises(ThroughputNotReady) as err:
+        throughput.handler({"action": "describe", "run": RUN, "throughput": state}, None)
+    assert type(err.value).__name__ == contracts.ERROR_THROUGHPUT_TIMEOUT
+
+
+def test_delete_by_arn(bedrock: Stubber) -> None:
+    bedrock.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": PT_ARN})
+    result = throughput.handler({"action": "delete", "run": RUN, "throughput": {"arn": PT_ARN}}, None)
+    assert result == {"deleted": True, "arn": PT_ARN}
+
+
+def test_delete_by_name_when_create_never_returned(bedrock: Stubber) -> None:
+    bedrock.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": NAME})
+    assert throughput.handler({"action": "delete", "run": RUN, "throughput": None}, None)["deleted"] is True
+
+
+def test_delete_is_idempotent(bedrock: Stubber) -> None:
+    bedrock.add_client_error("delete_provisioned_model_throughput", **client_error("ResourceNotFoundException", 404))
+    result = throughput.handler({"action": "delete", "run": RUN, "throughput": {"arn": PT_ARN}}, None)
+    assert result["deleted"] is False and result["reason"] == "not found"
+
+
+@pytest.mark.parametrize(
+    ("code", "status"), [("ThrottlingException", 429), ("ServiceUnavailable", 503), ("InternalServerException", 500)]
+)
+def test_throttling_and_5xx_are_transient(bedrock: Stubber, code: str, status: int) -> None:
+    bedrock.add_client_error("delete_provisioned_model_throughput", **client_error(code, status))
+    with pytest.raises(TransientServiceError):
+        throughput.handler({"action": "delete", "run": RUN, "throughput": {"arn": PT_ARN}}, None)
+
+
+def test_other_errors_are_not_transient(bedrock: Stubber) -> None:
+    bedrock.add_client_error("delete_provisioned_model_throughput", **client_error("AccessDeniedException", 403))
+    with pytest.raises(Exception) as err:
+        throughput.handler({"action": "delete", "run": RUN, "throughput": {"arn": PT_ARN}}, None)
+    assert not isinstance(err.value, TransientServiceError)

@@ -1,0 +1,204 @@
+"""run.json validation: every problem is one line naming the file, the line, the key, the value and the range."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from pipeline_core.config import ConfigError, ConfigReader
+from pipeline_core.manifest import (
+    InvalidManifest,
+    RunDefaults,
+    build_run_spec,
+    default_choices,
+    parse_manifest,
+    referenced_files,
+)
+
+SOURCE = "runs/x/run.json"
+DEFAULTS = RunDefaults.from_json(
+    json.dumps(
+        {
+            "pipeline_name": "finetune",
+            "base_model_id": "anthropic.claude-3-haiku-20240307-v1:0:200k",
+            "hyperparameters": {"epochCount": "2", "batchSize": "32", "learningRateMultiplier": "1.0"},
+            "split": {"validation_share": 0.1, "test_share": 0.1, "seed": 13},
+            "evaluation": {
+                "metric": "token_f1",
+                "max_tokens": 512,
+                "concurrency": 4,
+                "max_examples": 5000,
+                "batch_size": 50,
+                "reference_models": [],
+                "gate": {
+                    "min_score": 0.0,
+                    "min_improvement_points": 1.0,
+                    "min_improvement_percent": 0.0,
+                    "max_p_value": 0.05,
+                    "max_failed_share": 0.02,
+                },
+            },
+            "throughput": {"model_units": 1, "keep_after_promotion": True, "max_wait_minutes": 60},
+            "max_validation_loss": 2.5,
+            "price_per_1k_training_tokens": None,
+            "poll": {"job_seconds": 600, "throughput_seconds": 120},
+        }
+    )
+)
+
+
+def parse(text: str, region: str = "us-west-2") -> Any:
+    return parse_manifest(text, source=SOURCE, defaults=DEFAULTS, region=region)
+
+
+def error(text: str, region: str = "us-west-2") -> str:
+    with pytest.raises(InvalidManifest) as err:
+        parse(text, region)
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(SOURCE)
+    return message
+
+
+def test_minimal_manifest_takes_every_default() -> None:
+    choices = parse('{"train": "train.jsonl"}')
+    assert choices.files == {"train": "train.jsonl"}
+    assert choices.hyperparameters == DEFAULTS.hyperparameters
+    assert choices.split == DEFAULTS.split
+    assert choices.max_validation_loss == 2.5
+    assert choices.keep_after_promotion is True
+    assert choices.epochs == 2
+
+
+def test_full_manifest_overrides_and_renders_hyperparameters_as_strings() -> None:
+    text = json.dumps(
+        {
+            "train": "train.jsonl",
+            "validation": "validation.jsonl",
+            "test": "test.jsonl",
+            "hyperparameters": {"epochCount": 3, "learningRateMultiplier": 0.5},
+            "evaluation": {
+                "metric": "exact_match",
+                "maxTokens": 64,
+                "minImprovementPoints": 2,
+                "systemPrompt": "Be brief.",
+            },
+            "keepThroughput": False,
+            "maxValidationLoss": None,
+        }
+    )
+    choices = parse(text)
+    assert choices.hyperparameters["epochCount"] == "3"
+    assert choices.hyperparameters["learningRateMultiplier"] == "0.5"
+    assert choices.hyperparameters["batchSize"] == "32"
+    assert choices.epochs == 3
+    assert choices.evaluation["metric"] == "exact_match" and choices.evaluation["max_tokens"] == 64
+    assert choices.evaluation["gate"]["min_improvement_points"] == 2.0
+    assert choices.evaluation["system_prompt"] == "Be brief."
+    assert choices.keep_after_promotion is False
+    assert choices.max_validation_loss is None  # null switches the deployment's threshold off
+
+
+def test_syntax_error_names_the_line() -> None:
+    message = error('{\n  "train": "train.jsonl",\n  "test": \n}\n')
+    assert message.startswith(f"{SOURCE} line 4: not valid JSON")
+
+
+def test_out_of_range_hyperparameter_names_its_line_key_value_and_range() -> None:
+    text = '{\n  "train": "train.jsonl",\n  "hyperparameters": {\n    "epochCount": 20\n  }\n}\n'
+    assert error(text) == (
+        f"{SOURCE} line 4: hyperparameters.epochCount = 20 is not allowed: expected an integer from 1 to 10"
+    )
+
+
+def test_unknown_key_names_its_line() -> None:
+    text = '{\n  "train": "train.jsonl",\n  "epochs": 3\n}\n'
+    message = error(text)
+    assert message.startswith(f"{SOURCE} line 3: epochs is not a known run.json key")
+    assert "known keys here" in message
+
+
+def test_nested_unknown_key_is_found_inside_its_parent() -> None:
+    text = '{\n  "train": "t.jsonl",\n  "evaluation": {\n    "metric": "token_f1",\n    "maxToken": 5\n  }\n}'
+    assert error(text).startswith(f"{SOURCE} line 5: evaluation.maxToken is not a known run.json key")
+
+
+def test_hyperparameter_of_another_model_is_unknown() -> None:
+    text = '{"train": "t.jsonl", "hyperparameters": {"learningRate": 0.001}}'
+    assert "hyperparameters.learningRate is not a known run.json key" in error(text)
+
+
+def test_unsupported_model_and_wrong_region() -> None:
+    assert "unknown base model 'anthropic.claude-v2'" in error(
+        '{"train": "t.jsonl", "baseModelId": "anthropic.claude-v2"}'
+    )
+    message = error('{"train": "t.jsonl"}', region="eu-west-1")
+    assert "cannot be fine-tuned in eu-west-1" in message
+
+
+def test_other_model_starts_from_its_own_catalogue_defaults() -> None:
+    choices = parse('{"train": "t.jsonl", "baseModelId": "meta.llama3-1-8b-instruct-v1:0:128k"}')
+    assert choices.hyperparameters == {"epochCount": "5", "batchSize": "1", "learningRate": "0.0001"}
+    assert choices.epochs == 5
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("{}", "train is required"),
+        ("[1, 2]", "expected a JSON object"),
+        ('{"train": "../other/train.jsonl"}', "train = '../other/train.jsonl' is not allowed: expected a file name"),
+        ('{"train": "run.json"}', "train = 'run.json' is not allowed"),
+        ('{"train": "a.jsonl", "validation": "b.jsonl"}', "validation is named but test is not"),
+        ('{"train": "a.jsonl", "test": "c.jsonl", "split": {"seed": 1}}', "split is allowed only when"),
+        ('{"train": "a.jsonl", "split": {"validationShare": 0.4, "testShare": 0.4}}', "validationShare + testShare"),
+        (
+            '{"train": "a.jsonl", "keepThroughput": "no"}',
+            "keepThroughput = 'no' is not allowed: expected true or false",
+        ),
+        ('{"train": "a.jsonl", "evaluation": {"metric": "bleu"}}', "evaluation.metric = 'bleu' is not allowed"),
+        ('{"train": "a.jsonl", "train": "b.jsonl"}', "train appears twice"),
+    ],
+)
+def test_bad_manifests(text: str, expected: str) -> None:
+    assert expected in error(text)
+
+
+def test_single_upload_uses_the_defaults() -> None:
+    choices = default_choices(DEFAULTS, "us-west-2")
+    assert choices.files == {} and choices.hyperparameters == DEFAULTS.hyperparameters
+
+
+def test_run_spec_has_the_documented_shape() -> None:
+    spec = build_run_spec(
+        parse('{"train": "t.jsonl", "keepThroughput": false}'),
+        DEFAULTS,
+        run_name="x",
+        execution_name="x-abc",
+        data_bucket="d",
+        artifacts_bucket="a",
+        source={"kind": "manifest", "train_key": "runs/x/t.jsonl", "validation_key": None, "test_key": None},
+    )
+    assert set(spec) >= {
+        "pipeline_name", "run_name", "execution_name", "base_model_id", "runtime_model_id", "data_bucket",
+        "artifacts_bucket", "artifacts_prefix", "source", "split", "hyperparameters", "epochs", "evaluation",
+        "throughput", "max_validation_loss", "price_per_1k_training_tokens", "poll",
+    }  # fmt: skip
+    assert spec["artifacts_prefix"] == "runs/x/x-abc/"
+    assert spec["runtime_model_id"] == "anthropic.claude-3-haiku-20240307-v1:0"
+    assert spec["throughput"] == {"model_units": 1, "keep_after_promotion": False, "max_wait_minutes": 60}
+    assert spec["max_training_hours"] == 24
+
+
+def test_trigger_reads_file_names_leniently() -> None:
+    assert referenced_files('{"train": "a.jsonl", "test": "c.jsonl", "x": 1}') == ["a.jsonl", "c.jsonl"]
+    assert referenced_files("{oops") == []
+    assert referenced_files('{"train": "../escape"}') == []
+
+
+def test_config_reader_without_a_root_path_names_bare_keys() -> None:
+    reader = ConfigReader({"a": 5})
+    with pytest.raises(ConfigError) as err:
+        reader.number("a", 1, 0, 1, integer=True)
+    assert str(err.value) == "a = 5 is not allowed: expected an integer from 0 to 1" and err.value.key == "a"
