@@ -1,0 +1,242 @@
+"""The workflow's safety properties, checked on the synthesized state machine definition."""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cfn import resources
+from pipeline_core import contracts
+from stacks import workflow as wf
+
+ROOT = Path(__file__).resolve().parents[2]
+PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-west-2", "AWS::AccountId": "123456789012"}
+
+
+def _placeholder(token: dict[str, Any]) -> str:
+    """Pseudo parameters as in us-west-2; any other reference as an ARN naming the resource it points at."""
+    if "Ref" in token and token["Ref"] in PSEUDO:
+        return PSEUDO[token["Ref"]]
+    target = token.get("Ref") or token.get("Fn::GetAtt", ["unknown"])[0]
+    return f"arn:aws:lambda:us-west-2:123456789012:function:{target}"
+
+
+def _pipeline(template_json: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return next(t for name, t in template_json.items() if name.endswith("Pipeline"))
+
+
+def render_definition(template: dict[str, Any]) -> dict[str, Any]:
+    """The ASL of the state machine, every CloudFormation token replaced by a placeholder value."""
+    (machine,) = resources(template, "AWS::StepFunctions::StateMachine").values()
+    delimiter, parts = machine["Properties"]["DefinitionString"]["Fn::Join"]
+    text = delimiter.join(p if isinstance(p, str) else _placeholder(p) for p in parts)
+    definition: dict[str, Any] = json.loads(text)
+    return definition
+
+
+@pytest.fixture(scope="module")
+def asl(template_json: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return render_definition(_pipeline(template_json))
+
+
+def all_states(definition: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, state in definition["States"].items():
+        yield name, state
+        if state["Type"] == "Map":
+            yield from all_states(state["ItemProcessor"])
+
+
+def successors(state: dict[str, Any]) -> set[str]:
+    nxt = {state[k] for k in ("Next", "Default") if k in state}
+    nxt |= {choice["Next"] for choice in state.get("Choices", [])}
+    nxt |= {catch["Next"] for catch in state.get("Catch", [])}
+    return nxt
+
+
+def reachable(definition: dict[str, Any], start: str, *, blocked: set[str]) -> set[str]:
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        name = todo.pop()
+        if name in seen or name in blocked:
+            continue
+        seen.add(name)
+        todo.extend(successors(definition["States"][name]))
+    return seen
+
+
+def terminals(definition: dict[str, Any], names: set[str]) -> set[str]:
+    return {n for n in names if definition["States"][n]["Type"] in ("Succeed", "Fail")}
+
+
+def throughput_leaks(definition: dict[str, Any]) -> list[str]:
+    """Ways an execution could end with Provisioned Throughput still existing (empty when there are none)."""
+    leaks: list[str] = []
+    after_creation = reachable(definition, wf.PROVISION, blocked={wf.DELETE_THROUGHPUT, wf.PROMOTE})
+    leaks += [f"{name} is reachable without deleting" for name in terminals(definition, after_creation)]
+    for name in after_creation:
+        state = definition["States"][name]
+        if state["Type"] in ("Task", "Map") and not any(
+            c["ErrorEquals"] == ["States.ALL"] for c in state.get("Catch", [])
+        ):
+            leaks.append(f"{name} has no catch-all")
+    after_promotion = reachable(definition, wf.PROMOTE, blocked={wf.DELETE_THROUGHPUT})
+    leaks += [
+        f"{name} follows Promote but is not a success"
+        for name in terminals(definition, after_promotion)
+        if definition["States"][name]["Type"] != "Succeed"
+    ]
+    return leaks
+
+
+def test_every_path_after_throughput_exists_deletes_it_unless_promoted(asl: dict[str, Any]) -> None:
+    """From the state that creates the Provisioned Throughput, no terminal state is reachable without
+    passing `Delete throughput`, except through `Promote`, which only leads to success."""
+    assert throughput_leaks(asl) == []
+    # The cleanup itself ends in a failure notification, and its own failure is reported, not swallowed.
+    after_delete = reachable(asl, wf.DELETE_THROUGHPUT, blocked=set())
+    assert wf.NOTIFY_FAILURE in after_delete and wf.NOTIFY_CLEANUP_FAILURE in after_delete
+    assert {asl["States"][n]["Type"] for n in terminals(asl, after_delete)} == {"Fail"}
+
+
+def test_the_leak_check_finds_a_catch_that_skips_the_cleanup(asl: dict[str, Any]) -> None:
+    broken = copy.deepcopy(asl)
+    broken["States"][wf.AGGREGATE]["Catch"][0]["Next"] = wf.NOTIFY_FAILURE
+    assert "Run failed is reachable without deleting" in throughput_leaks(broken)
+    del broken["States"][wf.PLAN]["Catch"]
+    assert f"{wf.PLAN} has no catch-all" in throughput_leaks(broken)
+
+
+def test_a_running_job_is_stopped_on_any_failure_while_training(asl: dict[str, Any]) -> None:
+    for name in (wf.START_TRAINING, wf.CHECK_TRAINING):
+        (catch,) = asl["States"][name]["Catch"]
+        assert catch["Next"] == wf.STOP_TRAINING
+
+
+def test_every_failure_is_notified_before_the_execution_fails(asl: dict[str, Any]) -> None:
+    for name, state in asl["States"].items():
+        if state["Type"] != "Fail":
+            continue
+        predecessors = {n for n, s in asl["States"].items() if name in successors(s)}
+        assert predecessors and all(asl["States"][p]["Resource"].endswith(":sns:publish") for p in predecessors), name
+
+
+def test_every_task_retries_transient_errors_with_backoff(asl: dict[str, Any]) -> None:
+    tasks = [(n, s) for n, s in all_states(asl) if s["Type"] == "Task"]
+    assert len(tasks) >= 15
+    for name, state in tasks:
+        (retry,) = state["Retry"]
+        assert set(wf.LAMBDA_TRANSIENT_ERRORS) <= set(retry["ErrorEquals"]), name
+        assert retry["BackoffRate"] >= 2 and retry["MaxAttempts"] >= 3 and retry["JitterStrategy"] == "FULL", name
+
+
+def test_the_execution_has_a_timeout(asl: dict[str, Any]) -> None:
+    assert asl["TimeoutSeconds"] == 36 * 3600
+
+
+def test_waits_are_bounded_by_the_poll_settings_and_the_throughput_check(asl: dict[str, Any]) -> None:
+    assert asl["States"][wf.WAIT_TRAINING]["SecondsPath"] == "$.run.poll.job_seconds"
+    assert asl["States"][wf.WAIT_THROUGHPUT]["SecondsPath"] == "$.run.poll.throughput_seconds"
+
+
+def test_evaluation_reads_its_plan_from_s3_with_bounded_concurrency(asl: dict[str, Any]) -> None:
+    evaluate = asl["States"][wf.EVALUATE]
+    assert evaluate["ItemReader"]["Resource"] == "arn:aws:states:::s3:getObject"
+    assert evaluate["ItemReader"]["ReaderConfig"]["InputType"] == "JSON"
+    assert evaluate["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+    assert evaluate["MaxConcurrency"] == 4
+    assert evaluate["ResultPath"] is None, "per-example records never travel through the state document"
+
+
+def test_definition_passes_asl_validator(asl: dict[str, Any], tmp_path: Path) -> None:
+    npx = shutil.which("npx")
+    assert npx, "npx is required (make setup installs the pinned asl-validator)"
+    path = tmp_path / "asl.json"
+    path.write_text(json.dumps(asl))
+    result = subprocess.run(
+        [npx, "--no-install", "asl-validator", "--json-path", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_asl_validator_rejects_a_broken_definition(tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps({"StartAt": "Missing", "States": {"A": {"Type": "Pass", "End": True}}}))
+    result = subprocess.run(
+        ["npx", "--no-install", "asl-validator", "--json-path", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+
+
+def _upload_rule(template: dict[str, Any]) -> dict[str, Any]:
+    rules = [r for r in resources(template, "AWS::Events::Rule").values() if "EventPattern" in r["Properties"]]
+    (rule,) = rules
+    pattern: dict[str, Any] = rule["Properties"]["EventPattern"]
+    return pattern
+
+
+def _matches(pattern: dict[str, Any], bucket: str, key: str) -> bool:
+    """EventBridge matching for this rule's shape: exact bucket name, `wildcard` key patterns."""
+    names = [json.dumps(n) for n in pattern["detail"]["bucket"]["name"]]
+    if json.dumps(bucket) not in names:
+        return False
+    return any(fnmatch.fnmatchcase(key, k["wildcard"]) for k in pattern["detail"]["object"]["key"])
+
+
+def test_trigger_rule_matches_only_uploads_to_the_data_bucket(template_json: dict[str, dict[str, Any]]) -> None:
+    pattern = _upload_rule(_pipeline(template_json))
+    assert pattern["source"] == ["aws.s3"] and pattern["detail-type"] == ["Object Created"]
+    (bucket,) = pattern["detail"]["bucket"]["name"]
+    assert "-data-" in json.dumps(bucket) and "artifacts" not in json.dumps(bucket)
+    assert _matches(pattern, bucket, "inbox/finance.jsonl")
+    assert _matches(pattern, bucket, "runs/finance-v2/run.json")
+    for key in ("inbox/finance.json", "runs/finance/train.jsonl", "finance.jsonl", "runs/finance/run.json.bak"):
+        assert not _matches(pattern, bucket, key), key
+    # Whatever the pipeline writes goes to the artifacts bucket, which no rule watches.
+    artifacts = {"Fn::Join": ["", ["finetune-artifacts-", {"Ref": "AWS::AccountId"}, "-", {"Ref": "AWS::Region"}]]}
+    assert not _matches(pattern, artifacts, "runs/finance/exec/report.json")
+    assert not _matches(pattern, artifacts, "inbox/finance.jsonl")
+
+
+def test_trigger_keys_agree_with_the_handler_contract() -> None:
+    assert contracts.run_name_from_key("inbox/Finance Q3.jsonl") == "finance-q3"
+    assert contracts.run_name_from_key("runs/a/run.json") == "a"
+    assert contracts.run_name_from_key("runs/a/b/run.json") is None
+
+
+def test_only_the_artifacts_bucket_is_written_by_the_pipeline(template_json: dict[str, dict[str, Any]]) -> None:
+    """No role of the pipeline may write to the data bucket: outputs can never re-trigger a run."""
+    for lid, policy in resources(_pipeline(template_json), "AWS::IAM::Policy").items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if any(a in ("s3:PutObject", "s3:DeleteObject") for a in actions):
+                assert "-data-" not in json.dumps(statement["Resource"]), lid
+
+
+def test_passrole_is_only_for_the_bedrock_role_and_only_to_bedrock(template_json: dict[str, dict[str, Any]]) -> None:
+    found = 0
+    for policy in resources(_pipeline(template_json), "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if "iam:PassRole" in actions:
+                found += 1
+                assert actions == ["iam:PassRole"]
+                assert "BedrockCustomizationRole" in json.dumps(statement["Resource"])
+                assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}
+    assert found == 1
