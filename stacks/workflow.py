@@ -242,9 +242,9 @@ class Workflow(Construct):
                 "batch.$": "$$.Map.Item.Value",
                 "candidate_model_id.$": "$.throughput.arn",
             },
-            # One batch in flight per unit of concurrency; each batch calls every model once per example, so a
-            # model sees at most this many concurrent requests.
-            max_concurrency=settings.evaluation.concurrency,
+            # One batch in flight per unit of concurrency; each batch keeps one call in flight per model, so a
+            # model sees at most this many concurrent requests. Read from the run so a manifest may lower it.
+            max_concurrency_path="$.run.evaluation.concurrency",
             result_path=sfn.JsonPath.DISCARD,
             label="Evaluate",
         )

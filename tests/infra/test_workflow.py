@@ -152,7 +152,7 @@ def test_evaluation_reads_its_plan_from_s3_with_bounded_concurrency(asl: dict[st
     assert evaluate["ItemReader"]["Resource"] == "arn:aws:states:::s3:getObject"
     assert evaluate["ItemReader"]["ReaderConfig"]["InputType"] == "JSON"
     assert evaluate["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
-    assert evaluate["MaxConcurrency"] == 4
+    assert evaluate["MaxConcurrencyPath"] == "$.run.evaluation.concurrency"
     assert evaluate["ResultPath"] is None, "per-example records never travel through the state document"
 
 
