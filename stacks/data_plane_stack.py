@@ -4,12 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnElement, CfnOutput, Stack
+from aws_cdk import CfnOutput, Stack
 from constructs import Construct, IConstruct
 
 from stacks.data_plane import DataPlane
-from stacks.nag import acknowledge
+from stacks.nag import WildcardReason, acknowledge, acknowledge_wildcards
 from stacks.settings import PipelineSettings
+
+# Every wildcard grant of the data plane, with the reason it is the narrowest the API allows; any other
+# wildcard stays unacknowledged and fails cdk-nag.
+DATA_PLANE_WILDCARDS = (
+    WildcardReason(
+        r"Resource::<DataPlaneArtifactsBucket\w+\.Arn>/runs/\*/\*/(data|training)/\*",
+        "Each run writes its validated snapshot and its job output under its own run and execution prefix, which "
+        "is not known at deploy time; the wildcard is limited to the data and training folders of run prefixes.",
+    ),
+    WildcardReason(
+        r"Resource::\*",
+        "The EC2 Describe actions Bedrock needs for a VPC job do not support resource-level permissions, so they "
+        "can only be granted on all resources.",
+    ),
+    WildcardReason(
+        r"Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/\*",
+        "Bedrock creates the job's network interfaces at run time, so their ids are unknown; every statement on "
+        "them is conditioned on Bedrock's request or resource tags and on the pipeline's subnets.",
+    ),
+)
 
 
 class DataPlaneStack(Stack):
@@ -24,12 +44,6 @@ class DataPlaneStack(Stack):
         CfnOutput(self, "ArtifactsBucketName", value=self.data_plane.artifacts_bucket.bucket_name)
         CfnOutput(self, "PipelineKeyArn", value=self.data_plane.key.key_arn)
         self._acknowledge_findings()
-
-    def _token(self, construct: IConstruct, attribute: str) -> str:
-        """How cdk-nag spells a reference to ``construct`` in a finding id, e.g. ``<BucketLogicalId.Arn>``."""
-        cfn = construct.node.default_child
-        assert isinstance(cfn, CfnElement)
-        return f"<{self.resolve(cfn.logical_id)}.{attribute}>"
 
     def _acknowledge_findings(self) -> None:
         """Findings of the cdk-nag packs that are right for this design, each scoped to one path, with its reason."""
@@ -55,33 +69,8 @@ class DataPlaneStack(Stack):
             for rule in ("NIST.800.53.R5-S3BucketReplicationEnabled", "HIPAA.Security-S3BucketReplicationEnabled"):
                 acknowledge(_l1(bucket), rule, no_replication)
 
-        policy = _l1(dp.customization_policy)
-        artifacts_arn = self._token(dp.artifacts_bucket, "Arn")
-        acknowledge(
-            policy,
-            f"AwsSolutions-IAM5[Resource::{artifacts_arn}/runs/*/*/data/*]",
-            "Each run writes its validated snapshot under its own run and execution prefix, which is not known "
-            "at deploy time; the wildcard is limited to the data folder of run prefixes.",
-        )
-        acknowledge(
-            policy,
-            f"AwsSolutions-IAM5[Resource::{artifacts_arn}/runs/*/*/training/*]",
-            "Each customization job writes its output under its own run and execution prefix, which is not known "
-            "at deploy time; the wildcard is limited to the training folder of run prefixes.",
-        )
+        acknowledge_wildcards(self, DATA_PLANE_WILDCARDS)
         if dp.vpc is not None:
-            acknowledge(
-                policy,
-                "AwsSolutions-IAM5[Resource::*]",
-                "The EC2 Describe actions Bedrock needs for a VPC job do not support resource-level permissions, "
-                "so they can only be granted on all resources.",
-            )
-            acknowledge(
-                policy,
-                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*]",
-                "Bedrock creates the job's network interfaces at run time, so their ids are unknown; every statement "
-                "on them is conditioned on Bedrock's request or resource tags and on the pipeline's subnets.",
-            )
             flow_log_policy = dp.vpc.node.find_child("All").node.find_child("IAMRole").node.find_child("DefaultPolicy")
             for rule in ("NIST.800.53.R5-IAMNoInlinePolicy", "HIPAA.Security-IAMNoInlinePolicy"):
                 acknowledge(
