@@ -35,7 +35,7 @@ def build_app(app: cdk.App, settings: PipelineSettings, *, nag: bool = True) -> 
         description="Bedrock fine-tuning pipeline: workflow, handlers, trigger, janitor, alarms",
     )
     data_plane.data_plane.condition_service_statements_on_account()
-    pipeline.add_dependency(data_plane, "the pipeline names the data plane's buckets by their derived names")
+    pipeline.add_stack_dependency(data_plane, "the pipeline names the data plane's buckets by their derived names")
     cdk.Tags.of(app).add("pipeline", settings.name)
     if nag:
         add_nag_packs(app)

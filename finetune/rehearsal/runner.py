@@ -1,0 +1,693 @@
+"""The local rehearsal: the synthesized state machine, run by moto's interpreter, calling the real handlers in-process.
+
+Steps (docs/rehearsal.md): synthesize the app in-process (nag and asset bundling off); create the template's buckets
+(SSE-KMS under a moto KMS key), topic and rule in moto; resolve the state machine's ``DefinitionString`` to local
+ARNs and create it in moto unchanged; start the simulated Bedrock stand-in; upload a dataset and deliver the S3
+"Object Created" event to the trigger handler through Lambda, as EventBridge would; follow the execution; copy the
+reports out of moto's S3. Everything Bedrock returns is simulated, and the reports say so.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+from . import demo_data
+from .bedrock_standin import BedrockStandIn, SimulationConfig
+from .moto_patches import LocalFunction, LocalLambda, patched_moto
+from .moto_support import moto_with_passthrough
+from .progress import Progress
+from .template import TemplateResolver, find_resources
+
+ROOT = Path(__file__).resolve().parents[2]
+LAMBDAS_DIR = ROOT / "lambdas"
+ACCOUNT_ID = "123456789012"  # moto's default account, and the stand-in's
+
+#: Faults of the rehearsal: the stand-in's own, plus two the rehearsal injects itself. One line each for --help.
+REHEARSAL_FAULTS: Mapping[str, str] = {
+    "job-failed": "the customization job ends Failed",
+    "job-stopped": "the customization job is stopped by someone else",
+    "pt-failed": "Provisioned Throughput ends Failed",
+    "pt-stuck": "Provisioned Throughput stays Creating until the handler's wait limit (ThroughputNotReady)",
+    "throttle-burst": "10% of model calls are throttled once (retried, the run still completes)",
+    "runtime-errors": "5% of model calls fail with 5xx (retried) or ModelErrorException (counted as failed)",
+    "handler-crash": "the aggregate handler raises once (an unhandled error the workflow catches)",
+    "worse-candidate": "the fine-tuned model answers worse than the base model (the gate rejects it)",
+    "duplicate-event": "the upload's event is delivered twice (one execution, one job)",
+}
+STANDIN_FAULTS = frozenset(
+    {"job-failed", "job-stopped", "pt-failed", "pt-stuck", "throttle-burst", "runtime-errors", "worse-candidate"}
+)
+#: The handler the handler-crash fault makes raise once.
+CRASH_HANDLER = "aggregate"
+#: The rehearsal's compressed clock: poll every second; give up on a throughput after 6 seconds.
+POLL_SECONDS = 1
+THROUGHPUT_MAX_WAIT_MINUTES = 0.1
+
+
+class RehearsalError(Exception):
+    """The rehearsal itself could not run (a usage problem or a template it cannot map)."""
+
+
+# ---- synthesis ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SynthesizedApp:
+    """The two templates and what the rehearsal needs to know about the stacks that made them."""
+
+    templates: Mapping[str, Mapping[str, Any]]
+    data_plane_stack: str
+    pipeline_stack: str
+    #: Lambda logical id (pipeline stack) -> handler folder under lambdas/.
+    function_folders: Mapping[str, str]
+    region: str
+    settings_name: str
+
+
+def project_context() -> dict[str, Any]:
+    context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
+    return context
+
+
+def synthesize(settings_overrides: Mapping[str, Any] | None = None, outdir: str | None = None) -> SynthesizedApp:
+    """Build the app in-process (cdk-nag off, asset bundling off: the rehearsal runs handlers from source)."""
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    import aws_cdk as cdk
+
+    from app import build_app  # type: ignore[import-not-found,unused-ignore]
+    from stacks.settings import CONTEXT_KEY, load_settings  # type: ignore[import-not-found,unused-ignore]
+
+    context = project_context()
+    pipeline_settings = _merge(context[CONTEXT_KEY], settings_overrides or {})
+    context[CONTEXT_KEY] = pipeline_settings
+    context["aws:cdk:bundling-stacks"] = []  # no asset is deployed, so none is built
+    with tempfile.TemporaryDirectory(prefix="rehearsal-synth-") as tmp:
+        app = cdk.App(analytics_reporting=False, outdir=outdir or tmp, context=context)
+        settings = load_settings(pipeline_settings)
+        stacks = build_app(app, settings, nag=False)
+        assembly = app.synth()
+        templates = {
+            stack.stack_name: json.loads(Path(stack.template_full_path).read_text()) for stack in assembly.stacks
+        }
+    pipeline: Any = stacks["pipeline"]
+    folders = {
+        str(pipeline.resolve(function.function.node.default_child.logical_id)): folder
+        for folder, function in pipeline.functions.items()
+    }
+    return SynthesizedApp(
+        templates=templates,
+        data_plane_stack=stacks["data_plane"].stack_name,
+        pipeline_stack=pipeline.stack_name,
+        function_folders=folders,
+        region=settings.region,
+        settings_name=settings.name,
+    )
+
+
+def _merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(dict(base))
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+# ---- local resources ---------------------------------------------------------------------------------------------
+def _short_hash(*parts: str, length: int = 17) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+class LocalResources:
+    """Local values for the template's resources: real moto resources where the run uses them, stable names else."""
+
+    def __init__(self, app: SynthesizedApp) -> None:
+        self.app = app
+        self.values: dict[tuple[str, str], dict[str | None, str]] = {}
+        self.resolver = TemplateResolver(app.templates, self.lookup, region=app.region, account_id=ACCOUNT_ID)
+
+    def lookup(self, stack: str, logical_id: str, attribute: str | None) -> str:
+        values = self.values.get((stack, logical_id))
+        if values is None:
+            values = self._default(stack, logical_id)
+            self.values[(stack, logical_id)] = values
+        if attribute not in values:
+            raise RehearsalError(f"the rehearsal has no local value for {stack}.{logical_id}.{attribute or 'Ref'}")
+        return values[attribute]
+
+    def physical_name(self, stack: str, logical_id: str, limit: int = 64) -> str:
+        # CloudFormation names resources <stack>-<logical id>-<suffix>; a stable suffix keeps runs comparable.
+        return f"{stack}-{logical_id}"[: limit - 13] + "-" + _short_hash(stack, logical_id, length=12).upper()
+
+    def _default(self, stack: str, logical_id: str) -> dict[str | None, str]:
+        kind = self.resolver.resource(stack, logical_id)["Type"]
+        region, name = self.app.region, self.physical_name(stack, logical_id)
+        service = kind.split("::")[1].lower()
+        if kind == "AWS::IAM::Role":
+            return {None: name, "Arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{name}", "RoleId": "AROA" + name[-12:]}
+        if kind == "AWS::Lambda::Function":
+            return {None: name, "Arn": f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{name}"}
+        if kind == "AWS::Logs::LogGroup":
+            return {None: name, "Arn": f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{name}:*"}
+        if kind == "AWS::SQS::Queue":
+            return {
+                None: f"https://sqs.{region}.amazonaws.com/{ACCOUNT_ID}/{name}",
+                "Arn": f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{name}",
+                "QueueName": name,
+            }
+        if kind.startswith("AWS::EC2::"):
+            prefix = {"VPC": "vpc", "Subnet": "subnet", "SecurityGroup": "sg"}.get(kind.split("::")[2], "res")
+            local_id = f"{prefix}-{_short_hash(stack, logical_id)}"
+            return {None: local_id, "GroupId": local_id, "VpcId": local_id, "SubnetId": local_id}
+        return {None: name, "Arn": f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{name}"}
+
+    def set(self, stack: str, logical_id: str, ref: str, **attributes: str) -> None:
+        values: dict[str | None, str] = {None: ref}
+        values.update(attributes)
+        self.values[(stack, logical_id)] = values
+
+
+@dataclass
+class LocalCloud:
+    """What the rehearsal created in moto, by role."""
+
+    resources: LocalResources
+    data_bucket: str
+    artifacts_bucket: str
+    topic_arn: str
+    state_machine_arn: str
+    definition: str
+    rule_name: str
+    event_pattern: str
+    functions: dict[str, LocalFunction]
+    environment: dict[str, str]
+
+
+def _data_plane_bucket(app: SynthesizedApp, output_name: str) -> str:
+    outputs = app.templates[app.data_plane_stack].get("Outputs", {})
+    value = outputs.get(output_name, {}).get("Value", {})
+    if "Ref" not in value:
+        raise RehearsalError(f"the data plane template has no {output_name} output naming a bucket")
+    return str(value["Ref"])
+
+
+def provision(app: SynthesizedApp, region: str) -> LocalCloud:
+    """Create the template's KMS keys, buckets, topic, rule and state machine in moto (inside ``mock_aws``)."""
+    import boto3
+
+    res = LocalResources(app)
+    resolve = res.resolver.resolve
+    kms, s3, sns = (boto3.client(name, region_name=region) for name in ("kms", "s3", "sns"))
+    for stack, template in app.templates.items():
+        for logical_id in find_resources(template, "AWS::KMS::Key"):
+            key = kms.create_key(Description=f"rehearsal {stack}/{logical_id}")["KeyMetadata"]
+            res.set(stack, logical_id, key["KeyId"], Arn=key["Arn"])
+        for logical_id, bucket in find_resources(template, "AWS::S3::Bucket").items():
+            properties = bucket.get("Properties", {})
+            if "BucketName" in properties:
+                name = res.resolver.resolve_string(properties["BucketName"], stack)
+            else:
+                name = res.physical_name(stack, logical_id, limit=63).lower()
+            s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+            if "BucketEncryption" in properties:
+                # CloudFormation's rule shape names the default "ServerSideEncryptionByDefault"; the API's "Apply...".
+                rules = [
+                    {("ApplyServerSideEncryptionByDefault" if k == "ServerSideEncryptionByDefault" else k): v
+                     for k, v in rule.items()}
+                    for rule in resolve(properties["BucketEncryption"], stack)["ServerSideEncryptionConfiguration"]
+                ]  # fmt: skip
+                s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+            if properties.get("VersioningConfiguration", {}).get("Status") == "Enabled":
+                s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+            res.set(stack, logical_id, name, Arn=f"arn:aws:s3:::{name}", DomainName=f"{name}.s3.amazonaws.com")
+    pipeline = app.pipeline_stack
+    template = app.templates[pipeline]
+    topics = find_resources(template, "AWS::SNS::Topic")
+    if len(topics) != 1:
+        raise RehearsalError(f"expected one SNS topic in {pipeline}, found {len(topics)}")
+    ((topic_id, topic),) = topics.items()
+    attributes = {"DisplayName": topic["Properties"].get("DisplayName", "")}
+    if "KmsMasterKeyId" in topic["Properties"]:
+        attributes["KmsMasterKeyId"] = res.resolver.resolve_string(topic["Properties"]["KmsMasterKeyId"], pipeline)
+    topic_arn = sns.create_topic(Name=res.physical_name(pipeline, topic_id, 256), Attributes=attributes)["TopicArn"]
+    res.set(pipeline, topic_id, topic_arn, TopicName=topic_arn.rsplit(":", 1)[1])
+
+    machines = find_resources(template, "AWS::StepFunctions::StateMachine")
+    if len(machines) != 1:
+        raise RehearsalError(f"expected one state machine in {pipeline}, found {len(machines)}")
+    ((machine_id, machine),) = machines.items()
+    props = machine["Properties"]
+    definition = res.resolver.resolve_string(props["DefinitionString"], pipeline)
+    sfn = boto3.client("stepfunctions", region_name=region)
+    created = sfn.create_state_machine(
+        name=props["StateMachineName"],
+        definition=definition,
+        roleArn=res.resolver.resolve_string(props["RoleArn"], pipeline),
+        type=props.get("StateMachineType", "STANDARD"),
+        tracingConfiguration={"enabled": bool(props.get("TracingConfiguration", {}).get("Enabled"))},
+    )
+    machine_arn = created["stateMachineArn"]
+    res.set(pipeline, machine_id, machine_arn, Name=props["StateMachineName"])
+
+    functions: dict[str, LocalFunction] = {}
+    environment: dict[str, str] = {}
+    owners: dict[str, str] = {}
+    for logical_id, function in find_resources(template, "AWS::Lambda::Function").items():
+        folder = app.function_folders.get(logical_id)
+        if folder is None:
+            continue  # CDK's own helpers (none today in this stack); they are not part of the workflow
+        variables = res.resolver.resolve(function["Properties"].get("Environment", {}).get("Variables", {}), pipeline)
+        for name, value in variables.items():
+            # One process hosts every handler, so their variables share os.environ: they must agree.
+            if name in environment and environment[name] != value:
+                raise RehearsalError(f"{name} differs between the {owners[name]} and {folder} functions")
+            environment[name], owners[name] = str(value), folder
+        functions[folder] = LocalFunction(
+            name=res.lookup(pipeline, logical_id, None),
+            arn=res.lookup(pipeline, logical_id, "Arn"),
+            folder=folder,
+            handler=_no_handler,
+            timeout_seconds=int(function["Properties"].get("Timeout", 3)),
+            memory_mb=int(function["Properties"].get("MemorySize", 128)),
+        )
+    missing = sorted(set(app.function_folders.values()) - functions.keys())
+    if missing:
+        raise RehearsalError(f"no Lambda function in {pipeline} for the handler folders {missing}")
+
+    rule_name, pattern = _upload_rule(res, app, functions["trigger"].arn, region)
+    return LocalCloud(
+        resources=res,
+        data_bucket=res.lookup(app.data_plane_stack, _data_plane_bucket(app, "DataBucketName"), None),
+        artifacts_bucket=res.lookup(app.data_plane_stack, _data_plane_bucket(app, "ArtifactsBucketName"), None),
+        topic_arn=topic_arn,
+        state_machine_arn=machine_arn,
+        definition=definition,
+        rule_name=rule_name,
+        event_pattern=pattern,
+        functions=functions,
+        environment=environment,
+    )
+
+
+def _upload_rule(res: LocalResources, app: SynthesizedApp, trigger_arn: str, region: str) -> tuple[str, str]:
+    """Create the rule that targets the trigger function (moto's EventBridge never invokes it; we deliver)."""
+    import boto3
+
+    pipeline = app.pipeline_stack
+    for logical_id, rule in find_resources(app.templates[pipeline], "AWS::Events::Rule").items():
+        props = rule["Properties"]
+        targets = res.resolver.resolve(props.get("Targets", []), pipeline)
+        if "EventPattern" in props and any(target["Arn"] == trigger_arn for target in targets):
+            pattern = json.dumps(res.resolver.resolve(props["EventPattern"], pipeline))
+            name = res.physical_name(pipeline, logical_id)
+            events = boto3.client("events", region_name=region)
+            events.put_rule(Name=name, EventPattern=pattern, State=props.get("State", "ENABLED"))
+            events.put_targets(Rule=name, Targets=[{"Id": t["Id"], "Arn": t["Arn"]} for t in targets])
+            return name, pattern
+    raise RehearsalError(f"no EventBridge rule in {pipeline} targets the trigger function")
+
+
+def _no_handler(event: Any, context: Any) -> Any:
+    raise RehearsalError("handler not loaded")
+
+
+# ---- handlers ----------------------------------------------------------------------------------------------------
+def load_handler(folder: str, tag: str) -> Callable[[Any, Any], Any]:
+    """Import ``lambdas/<folder>/handler.py`` as a fresh module (a cold start) with its folder importable."""
+    path = LAMBDAS_DIR / folder / "handler.py"
+    shared = str(LAMBDAS_DIR / "shared")
+    if shared not in sys.path:
+        sys.path.insert(0, shared)
+    spec = importlib.util.spec_from_file_location(f"_rehearsal_{tag}_{folder}", path)
+    if spec is None or spec.loader is None:
+        raise RehearsalError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses and pickling look the module up by name
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
+    handler: Callable[[Any, Any], Any] = module.handler
+    return handler
+
+
+def rehearsal_defaults(defaults_json: str) -> str:
+    """PIPELINE_DEFAULTS with the compressed clock: 1-second polls and a short throughput wait."""
+    defaults = json.loads(defaults_json)
+    defaults["poll"] = {"job_seconds": POLL_SECONDS, "throughput_seconds": POLL_SECONDS}
+    defaults.setdefault("throughput", {})["max_wait_minutes"] = THROUGHPUT_MAX_WAIT_MINUTES
+    return json.dumps(defaults, sort_keys=True)
+
+
+# ---- the run -----------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RehearsalOptions:
+    run_name: str = "demo"
+    dataset: Path | None = None  # None: the generated demo dataset
+    records: int = demo_data.DEFAULT_COUNT
+    seed: int = demo_data.DEFAULT_SEED
+    candidate_accuracy: float = 0.9
+    base_accuracy: float = 0.7
+    faults: frozenset[str] = frozenset()
+    output_dir: Path | None = None  # default ./rehearsal-output/<run>/
+    timeout_seconds: float = 120.0
+    quiet: bool = False
+
+
+@dataclass
+class RehearsalResult:
+    status: str
+    error: str | None
+    cause: str | None
+    execution_arn: str | None
+    executions: int
+    output_dir: Path
+    report_files: list[Path]
+    table_md: str | None
+    states: list[str]
+    trigger_results: list[dict[str, Any]]
+    notifications: list[dict[str, Any]]
+    provisioned_throughputs: list[dict[str, Any]]
+    running_jobs: list[dict[str, Any]]
+    jobs: list[dict[str, Any]]
+    standin_errors: dict[tuple[str, str, str], int]
+    definition: str  # what the resolver rendered from the template
+    executed_definition: str  # what moto's state machine holds (DescribeStateMachine)
+    cloud: LocalCloud
+    seconds: float
+    invocations: list[Any] = field(default_factory=list)
+
+    @property
+    def promoted(self) -> bool:
+        return self.status == "SUCCEEDED"
+
+
+@contextmanager
+def _handler_logs(path: Path) -> Iterator[None]:
+    """Send the handlers' JSON logs to a file so stderr shows only the progress lines."""
+    root = logging.getLogger()
+    saved, level = list(root.handlers), root.level
+    path.parent.mkdir(parents=True, exist_ok=True)
+    file_handler = logging.FileHandler(path, encoding="utf-8")
+    root.handlers = [file_handler]
+    try:
+        yield
+    finally:
+        file_handler.close()
+        root.handlers = saved
+        root.setLevel(level)
+
+
+def _s3_event(bucket: str, key: str, head: Mapping[str, Any], region: str) -> dict[str, Any]:
+    """The EventBridge "Object Created" event S3 sends.
+
+    Shape: docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html
+    """
+    obj: dict[str, Any] = {"key": key, "size": head["ContentLength"], "etag": str(head["ETag"]).strip('"'),
+                           "sequencer": uuid.uuid4().hex[:18].upper()}  # fmt: skip
+    if head.get("VersionId"):
+        obj["version-id"] = head["VersionId"]
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": ACCOUNT_ID,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": obj,
+            "request-id": uuid.uuid4().hex[:16].upper(),
+            "requester": ACCOUNT_ID,
+            "reason": "PutObject",
+        },
+    }
+
+
+def _dataset_bytes(options: RehearsalOptions) -> tuple[bytes, list[dict[str, Any]]]:
+    if options.dataset is not None:
+        data = options.dataset.read_bytes()
+    else:
+        data = demo_data.to_jsonl(list(demo_data.records(options.records, options.seed)))
+    learned: list[dict[str, Any]] = []
+    for line in data.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            learned.append(record)
+    return data, learned
+
+
+def _notifications(topic_arn: str, region: str) -> list[dict[str, Any]]:
+    from moto.sns.models import sns_backends
+
+    topic = sns_backends[ACCOUNT_ID][region].topics[topic_arn]
+    found = []
+    for item in topic.sent_notifications:
+        # (message id, message, subject, attributes, group id) in moto 5.2.5
+        message, subject = item[1], item[2]
+        try:
+            body = json.loads(message)
+        except ValueError:
+            body = {"raw": message}
+        found.append({"subject": subject, "message": body})
+    return found
+
+
+class _Follower:
+    """Prints each state as the execution enters it, and the job and throughput status while waiting."""
+
+    def __init__(self, sfn: Any, progress: Progress) -> None:
+        self.sfn = sfn
+        self.progress = progress
+        self.seen = 0
+        self.states: list[str] = []
+
+    def poll(self, execution_arn: str) -> None:
+        events = self.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+        for event in events[self.seen :]:
+            kind = event["type"]
+            if kind.endswith("StateEntered"):
+                name = event["stateEnteredEventDetails"]["name"]
+                self.states.append(name)
+                if not (name.startswith("Wait for") and self.states[-3:-1].count(name)):
+                    self.progress.step(name)
+            elif kind.endswith("StateExited"):
+                details = event["stateExitedEventDetails"]
+                name = details["name"]
+                if name in ("Start training", "Check training", "Provision throughput", "Check throughput"):
+                    output = json.loads(details.get("output") or "{}")
+                    what = "job" if "training" in name else "throughput"
+                    status = (output.get(what) or {}).get("status")
+                    if status:
+                        self.progress.step(f"  {what} status: {status}")
+        self.seen = len(events)
+
+
+def rehearse(
+    options: RehearsalOptions, app: SynthesizedApp | None = None, progress: Progress | None = None
+) -> RehearsalResult:
+    """Run one rehearsal end to end; ``app`` may be shared between runs (tests synthesize once)."""
+    progress = progress or Progress(quiet=options.quiet)
+    unknown = sorted(options.faults - REHEARSAL_FAULTS.keys())
+    if unknown:
+        raise RehearsalError(f"unknown fault(s) {unknown}; known: {', '.join(REHEARSAL_FAULTS)}")
+    started = time.monotonic()
+    if app is None:
+        progress.step("Synthesizing the app (in-process, cdk-nag off)")
+        app = synthesize()
+    data, learned = _dataset_bytes(options)
+    region = app.region
+    output_dir = options.output_dir or Path("rehearsal-output") / options.run_name
+    config = SimulationConfig(
+        accuracy={"candidate": options.candidate_accuracy, "base": options.base_accuracy},
+        seed=options.seed,
+        faults=frozenset(options.faults & STANDIN_FAULTS),
+        region=region,
+        account_id=ACCOUNT_ID,
+    )
+    base_env = {
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "FINETUNE_SIMULATION": "1",
+    }
+    extra = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+    from pipeline_aws.clients import CLIENTS
+
+    with ExitStack() as stack:
+        stack.enter_context(mock.patch.dict(os.environ, base_env))
+        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+            os.environ.pop(name, None)
+        stack.enter_context(moto_with_passthrough(extra=extra))
+        CLIENTS.reset()
+        stack.callback(CLIENTS.reset)
+        import boto3
+
+        s3 = boto3.client("s3", region_name=region)
+        standin = stack.enter_context(BedrockStandIn(config, s3_client=s3))
+        standin.learn(learned)
+        progress.step("Creating the template's resources in moto; starting the simulated Bedrock stand-in")
+        cloud = provision(app, region)
+        env = dict(cloud.environment)
+        env.update(standin.env())
+        env["FINETUNE_SIMULATION"] = "1"
+        if "PIPELINE_DEFAULTS" in env:
+            env["PIPELINE_DEFAULTS"] = rehearsal_defaults(env["PIPELINE_DEFAULTS"])
+        stack.enter_context(mock.patch.dict(os.environ, env))
+        stack.enter_context(_handler_logs(output_dir / "handlers.log"))
+        tag = uuid.uuid4().hex[:8]
+        for function in cloud.functions.values():
+            function.handler = load_handler(function.folder, tag)
+        crash = frozenset({CRASH_HANDLER}) if "handler-crash" in options.faults else frozenset()
+        local_lambda = LocalLambda(cloud.functions, crash_once=crash)
+        stack.enter_context(patched_moto(local_lambda))
+
+        key = f"inbox/{options.run_name}.jsonl"
+        s3.put_object(Bucket=cloud.data_bucket, Key=key, Body=data)
+        head = s3.head_object(Bucket=cloud.data_bucket, Key=key)
+        progress.step(f"Uploaded {len(learned)} records to s3://{cloud.data_bucket}/{key}")
+        event = _s3_event(cloud.data_bucket, key, head, region)
+        events = boto3.client("events", region_name=region)
+        if not events.test_event_pattern(EventPattern=cloud.event_pattern, Event=json.dumps(event))["Result"]:
+            raise RehearsalError(f"the upload rule's pattern does not match the event for {key}")
+        lambda_client = boto3.client("lambda", region_name=region)
+        deliveries = 2 if "duplicate-event" in options.faults else 1
+        trigger_results: list[dict[str, Any]] = []
+        for _ in range(deliveries):
+            response = lambda_client.invoke(FunctionName=cloud.functions["trigger"].arn, Payload=json.dumps(event))
+            payload = json.loads(response["Payload"].read())
+            if response.get("FunctionError"):
+                raise RehearsalError(f"the trigger failed: {payload.get('errorType')}: {payload.get('errorMessage')}")
+            trigger_results.append(payload)
+            progress.step(f"Upload event delivered to the trigger: {_describe_trigger(payload)}")
+        sfn = boto3.client("stepfunctions", region_name=region)
+        executions = sfn.list_executions(stateMachineArn=cloud.state_machine_arn)["executions"]
+        execution_arn = next((r["execution_arn"] for r in trigger_results if r.get("execution_arn")), None)
+        follower = _Follower(sfn, progress)
+        status, error, cause = "NOT_STARTED", None, None
+        if execution_arn is not None:
+            deadline = time.monotonic() + options.timeout_seconds
+            while True:
+                follower.poll(execution_arn)
+                described = sfn.describe_execution(executionArn=execution_arn)
+                status = described["status"]
+                if status != "RUNNING":
+                    follower.poll(execution_arn)
+                    error, cause = described.get("error"), described.get("cause")
+                    break
+                if time.monotonic() > deadline:
+                    sfn.stop_execution(executionArn=execution_arn, error="RehearsalTimeout",
+                                       cause=f"the rehearsal gave up after {options.timeout_seconds:g} s")  # fmt: skip
+                    status, error = "TIMED_OUT", "RehearsalTimeout"
+                    cause = f"the execution did not finish within {options.timeout_seconds:g} s"
+                    break
+                time.sleep(0.2)
+            output_dir.mkdir(parents=True, exist_ok=True)
+        report_files, table_md = _copy_reports(s3, cloud, options.run_name, execution_arn, output_dir)
+        result = RehearsalResult(
+            status=status,
+            error=error,
+            cause=cause,
+            execution_arn=execution_arn,
+            executions=len(executions),
+            output_dir=output_dir,
+            report_files=report_files,
+            table_md=table_md,
+            states=follower.states,
+            trigger_results=trigger_results,
+            notifications=_notifications(cloud.topic_arn, region),
+            provisioned_throughputs=standin.provisioned_throughputs(),
+            running_jobs=standin.running_jobs(),
+            jobs=standin.jobs(),
+            standin_errors=standin.errors,
+            definition=cloud.definition,
+            executed_definition=sfn.describe_state_machine(stateMachineArn=cloud.state_machine_arn)["definition"],
+            cloud=cloud,
+            seconds=time.monotonic() - started,
+            invocations=list(local_lambda.invocations),
+        )
+    return result
+
+
+def _describe_trigger(payload: Mapping[str, Any]) -> str:
+    if payload.get("started"):
+        return f"started execution {payload.get('execution_name')}"
+    return f"no new execution ({payload.get('reason')})"
+
+
+def _copy_reports(
+    s3: Any, cloud: LocalCloud, run_name: str, execution_arn: str | None, output_dir: Path
+) -> tuple[list[Path], str | None]:
+    """Copy the run's reports (and the validation report) out of moto's S3 into ``output_dir``."""
+    if execution_arn is None:
+        return [], None
+    execution = execution_arn.rsplit(":", 1)[1]
+    prefix = f"runs/{run_name}/{execution}/"
+    names = ("report.json", "report.md", "report.html", "validation/report.json", "validation/report.txt")
+    copied: list[Path] = []
+    table_md: str | None = None
+    for name in names:
+        try:
+            body = s3.get_object(Bucket=cloud.artifacts_bucket, Key=prefix + name)["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            continue
+        target = output_dir / name.replace("/", "-")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(body)
+        copied.append(target)
+        if name == "report.md":
+            table_md = body.decode()
+    return copied, table_md
+
+
+def summary_lines(result: RehearsalResult) -> list[str]:
+    """The closing lines: final status and reason, the reports, and what the stand-in still holds."""
+    lines = [f"Execution {result.status}" + (f": {result.execution_arn}" if result.execution_arn else "")]
+    if result.error or result.cause:
+        lines.append(f"Reason: {result.error or ''}: {result.cause or ''}".rstrip(": "))
+    elif result.promoted:
+        lines.append("Reason: the candidate passed the quality gate and was promoted")
+    if result.report_files:
+        report = next((p for p in result.report_files if p.name == "report.md"), result.report_files[0])
+        lines.append(f"Report: {report} ({len(result.report_files)} file(s) in {result.output_dir})")
+    else:
+        lines.append(f"Report: none written (handler logs in {result.output_dir / 'handlers.log'})")
+    lines.append(
+        f"Simulated Bedrock still holds {len(result.provisioned_throughputs)} Provisioned Throughput(s) and "
+        f"{len(result.running_jobs)} running customization job(s) ({len(result.jobs)} job(s) started in total)"
+    )
+    return lines
+
+
+def exit_code(result: RehearsalResult) -> int:
+    return 0 if result.promoted else 1
+
+
+def fault_help() -> Sequence[str]:
+    return [f"{name}: {text}" for name, text in REHEARSAL_FAULTS.items()]

@@ -1,0 +1,132 @@
+"""End to end through the local rehearsal: the synthesized state machine in moto, real handlers, simulated Bedrock."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from finetune.cli import main
+from finetune.rehearsal.runner import RehearsalResult, exit_code, summary_lines, synthesize
+
+Run = Callable[..., RehearsalResult]
+
+
+def _statuses(result: RehearsalResult) -> list[str]:
+    return [note["message"].get("status") for note in result.notifications]
+
+
+def test_happy_path_promotes_and_keeps_the_throughput(run_rehearsal: Run) -> None:
+    result = run_rehearsal()
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert exit_code(result) == 0
+    assert result.states[0] == "Resolve run" and result.states[-1] == "Run promoted"
+    assert "Promote" in result.states and "Delete throughput" not in result.states
+    assert len(result.jobs) == 1 and result.running_jobs == []
+    assert len(result.provisioned_throughputs) == 1  # keepAfterPromotion is true in cdk.json
+    assert result.provisioned_throughputs[0]["status"] == "InService"
+    assert _statuses(result) == ["PROMOTED"]
+    names = {path.name for path in result.report_files}
+    assert {"report.json", "report.md", "report.html", "validation-report.json"} <= names
+    assert result.table_md is not None and "SIMULATED" in result.table_md
+    report = json.loads((result.output_dir / "report.json").read_text())
+    assert "simulated" in json.dumps(report).lower()
+    lines = summary_lines(result)
+    assert lines[0].startswith("Execution SUCCEEDED")
+    assert any(line.startswith("Report: ") and "report.md" in line for line in lines)
+    assert lines[-1].startswith("Simulated Bedrock still holds 1 Provisioned Throughput(s) and 0 running")
+
+
+def test_promotion_deletes_the_throughput_when_settings_say_so(run_rehearsal: Run) -> None:
+    app = synthesize({"provisionedThroughput": {"keepAfterPromotion": False}})
+    result = run_rehearsal(app=app)
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert result.provisioned_throughputs == []
+    assert _statuses(result) == ["PROMOTED"]
+
+
+def test_invalid_dataset_stops_before_any_job(run_rehearsal: Run, tmp_path: Path) -> None:
+    dataset = tmp_path / "bad.jsonl"
+    good = '{"messages": [{"role": "user", "content": "q%d"}, {"role": "assistant", "content": "answer %d"}]}\n'
+    dataset.write_text("".join(good % (i, i) for i in range(40)) + "{not json\n" + '{"prompt": "x"}\n')
+    result = run_rehearsal(dataset=dataset, run_name="broken")
+    assert result.status == "FAILED" and exit_code(result) == 1
+    assert result.error == "InvalidDataset"
+    assert "validation/report.json" in (result.cause or "")
+    assert result.jobs == []  # nothing was paid for
+    assert result.provisioned_throughputs == []
+    assert _statuses(result) == ["FAILED"]
+    report = json.loads((result.output_dir / "validation-report.json").read_text())
+    errors = {(f["rule"], f["line"]) for f in report["findings"] if f["severity"] == "error"}
+    assert ("JSON-INVALID", 41) in errors  # the report names the line
+    assert any(line == 42 for _, line in errors)
+
+
+FAULTS = {
+    "job-failed": ("TrainingFailed", "job-failed"),
+    "job-stopped": ("TrainingFailed", "ended Stopped"),
+    "pt-failed": ("ThroughputFailed", "pt-failed"),
+    "pt-stuck": ("ThroughputNotReady", "still Creating"),
+    "runtime-errors": ("CandidateRejected", "failed"),
+    "handler-crash": ("SimulatedHandlerCrash", "aggregate handler"),
+    "worse-candidate": ("CandidateRejected", "below base"),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_fault_fails_cleanly(run_rehearsal: Run, fault: str) -> None:
+    error, cause_fragment = FAULTS[fault]
+    result = run_rehearsal(faults={fault})
+    assert result.status == "FAILED" and exit_code(result) == 1
+    assert result.error == error, result.cause
+    assert cause_fragment in (result.cause or "")
+    assert _statuses(result) == ["FAILED"]
+    notification = result.notifications[0]["message"]
+    assert notification["details"]["error"]["Error"] == error
+    assert result.provisioned_throughputs == []
+    assert result.running_jobs == []
+    reason = summary_lines(result)[1]
+    assert reason.startswith(f"Reason: {error}: ")
+
+
+def test_worse_candidate_is_rejected_by_the_gate_and_its_throughput_deleted(run_rehearsal: Run) -> None:
+    result = run_rehearsal(faults={"worse-candidate"})
+    assert "Quality gate" in result.states and "Candidate rejected" in result.states
+    assert "Delete throughput" in result.states and "Promote" not in result.states
+    assert "did not pass the quality gate" in (result.cause or "")
+    assert result.provisioned_throughputs == []
+
+
+def test_throttle_burst_is_retried_and_the_run_completes(run_rehearsal: Run) -> None:
+    result = run_rehearsal(faults={"throttle-burst"})
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    throttled = sum(n for (op, _, code), n in result.standin_errors.items() if code == "ThrottlingException")
+    assert throttled > 0
+
+
+def test_the_same_upload_twice_starts_one_execution_and_one_job(run_rehearsal: Run) -> None:
+    result = run_rehearsal(faults={"duplicate-event"})
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    # StartExecution with a running execution's name and the same input returns that execution (AWS's idempotency);
+    # with another input it fails ExecutionAlreadyExists, which the trigger reports as a duplicate.
+    first, second = result.trigger_results
+    assert second.get("reason") == "duplicate" or second["execution_arn"] == first["execution_arn"]
+    assert result.executions == 1
+    assert len(result.jobs) == 1
+
+
+def test_unknown_fault_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["rehearse", "--fault", "meteor-strike"])
+    assert exit_info.value.code == 2
+    assert "unknown fault 'meteor-strike'" in capsys.readouterr().err
+
+
+def test_help_lists_every_fault(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["rehearse", "--help"])
+    text = capsys.readouterr().out
+    for fault in [*FAULTS, "throttle-burst", "duplicate-event"]:
+        assert f"  {fault} " in text
