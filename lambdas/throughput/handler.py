@@ -108,7 +108,7 @@ def describe(run: Run, throughput: Mapping[str, Any]) -> Throughput:
         waited = (_now() - datetime.fromisoformat(created_at)).total_seconds() / 60
         if waited > run.max_wait_minutes:
             raise ThroughputNotReady(
-                f"Provisioned Throughput {result.name} is still Creating after {waited:.0f} minutes "
+                f"Provisioned Throughput {result.name} is still Creating after {waited:.1f} minutes "
                 f"(limit {run.max_wait_minutes:g})"
             )
     return result

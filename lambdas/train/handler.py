@@ -156,7 +156,10 @@ def describe(run: Run, job: Job) -> Job:
         response = CLIENTS.bedrock.get_model_customization_job(jobIdentifier=job.job_arn or job.job_name)
     status = str(response["status"])
     result = Job(job_arn=str(response.get("jobArn", job.job_arn)), job_name=job.job_name, status=status)
-    result.failure_message = response.get("failureMessage")
+    result.failure_message = response.get("failureMessage") or (
+        # Bedrock gives no message for a stopped job; say who can have stopped it.
+        "the job was stopped (by a person, or by the pipeline's cleanup)" if result.status == "Stopped" else None
+    )
     if status == "InProgress":
         created = response.get("creationTime")
         if isinstance(created, datetime):

@@ -174,6 +174,12 @@ def test_failed_job_reports_its_message(env: str, bedrock: Stubber) -> None:
     assert result["custom_model_arn"] is None and result["metrics"] is None
 
 
+def test_stopped_job_says_it_was_stopped(env: str, bedrock: Stubber) -> None:
+    bedrock.add_response("get_model_customization_job", completed(status="Stopped"), {"jobIdentifier": JOB_ARN})
+    result = train.handler({"action": "describe", "run": RUN, "job": job()}, None)
+    assert result["status"] == "Stopped" and result["failure_message"].startswith("the job was stopped")
+
+
 def test_job_running_past_its_limit_is_stopped_and_times_out(env: str, bedrock: Stubber) -> None:
     old = completed(status="InProgress", creationTime=datetime.now(UTC) - timedelta(hours=30))
     bedrock.add_response("get_model_customization_job", old, {"jobIdentifier": JOB_ARN})
