@@ -116,6 +116,14 @@ def run_defaults(settings: PipelineSettings) -> dict[str, Any]:
         },
         "max_validation_loss": settings.max_validation_loss,
         "price_per_1k_training_tokens": settings.pricing.training_per_1k_tokens,
+        "pricing": {
+            "models": {
+                model_id: {"input_per_1k": p.input_per_1k, "output_per_1k": p.output_per_1k}
+                for model_id, p in sorted(settings.pricing.on_demand.items())
+            },
+            "source": settings.pricing.source,
+            "date": settings.pricing.date,
+        },
         "poll": {"job_seconds": JOB_POLL_SECONDS, "throughput_seconds": THROUGHPUT_POLL_SECONDS},
     }
 

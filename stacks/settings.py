@@ -174,17 +174,50 @@ def _retention(r: _Reader) -> RetentionSettings:
 
 
 @dataclass(frozen=True)
+class TokenPrices:
+    """On-demand USD prices per 1,000 input and output tokens of one model."""
+
+    input_per_1k: float
+    output_per_1k: float
+
+
+@dataclass(frozen=True)
 class PricingSettings:
     """Prices used for cost estimates only; nothing is billed from them. Check aws.amazon.com/bedrock/pricing."""
 
     training_per_1k_tokens: float | None = None
     model_unit_per_hour: float | None = None
+    on_demand: Mapping[str, TokenPrices] = field(default_factory=dict)
+    source: str | None = None
+    date: str | None = None  # when the prices were read
+
+
+def _token_prices(r: _Reader) -> TokenPrices:
+    return TokenPrices(
+        input_per_1k=r.number("inputPer1k", 0.0, 0.0, 1_000.0), output_per_1k=r.number("outputPer1k", 0.0, 0.0, 1_000.0)
+    )
+
+
+def _on_demand(r: _Reader) -> dict[str, TokenPrices]:
+    return {model_id: r.section(model_id, _token_prices) for model_id in list(r.raw)}
+
+
+# Claude 3 Haiku's on-demand list price at launch, the default base model's: used for the report's cost per
+# 1,000 requests. Prices change; set your own under pricing.onDemand.
+DEFAULT_ON_DEMAND = {"anthropic.claude-3-haiku-20240307-v1:0": TokenPrices(input_per_1k=0.00025, output_per_1k=0.00125)}
+DEFAULT_PRICE_SOURCE = "https://aws.amazon.com/bedrock/pricing/ (Claude 3 Haiku on-demand list price at launch)"
+DEFAULT_PRICE_DATE = "2024-03-13"
 
 
 def _pricing(r: _Reader) -> PricingSettings:
+    on_demand = r.section("onDemand", _on_demand) if r.present("onDemand") else dict(DEFAULT_ON_DEMAND)
+    r.used.add("onDemand")
     return PricingSettings(
         training_per_1k_tokens=r.optional_number("trainingPer1kTokens", 0.0, 10_000.0),
         model_unit_per_hour=r.optional_number("modelUnitPerHour", 0.0, 10_000.0),
+        on_demand=on_demand,
+        source=r.string("source", DEFAULT_PRICE_SOURCE, r"\S.{0,199}", "where the prices come from (a URL or a note)"),
+        date=r.string("date", DEFAULT_PRICE_DATE, r"\d{4}-\d{2}-\d{2}", "the date the prices were read, YYYY-MM-DD"),
     )
 
 

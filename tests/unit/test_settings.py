@@ -141,3 +141,26 @@ def test_synth_prints_one_line_and_fails_on_a_bad_setting(tmp_path: Path) -> Non
         "cdk.json settings error: pipeline.hyperparameters.epochCount = 0 is not allowed: "
         "expected an integer from 1 to 10"
     )
+
+
+def test_on_demand_prices_default_to_haiku_and_reach_the_run_spec() -> None:
+    from pipeline_core.manifest import RunDefaults
+    from stacks.pipeline_stack import run_defaults
+
+    s = load_settings({})
+    haiku = s.pricing.on_demand["anthropic.claude-3-haiku-20240307-v1:0"]
+    assert (haiku.input_per_1k, haiku.output_per_1k) == (0.00025, 0.00125)
+    assert s.pricing.source and s.pricing.date
+    defaults = RunDefaults.from_json(json.dumps(run_defaults(s)))
+    assert defaults.pricing is not None
+    assert defaults.pricing["models"]["anthropic.claude-3-haiku-20240307-v1:0"] == {
+        "input_per_1k": 0.00025,
+        "output_per_1k": 0.00125,
+    }
+
+
+def test_bad_prices_name_the_model_key() -> None:
+    with pytest.raises(SettingsError, match=r"pipeline\.pricing\.onDemand\.m1\.inputPer1k = -1 is not allowed"):
+        load_settings({"pricing": {"onDemand": {"m1": {"inputPer1k": -1, "outputPer1k": 0.1}}}})
+    with pytest.raises(SettingsError, match=r"pipeline\.pricing\.date = 'yesterday' is not allowed"):
+        load_settings({"pricing": {"date": "yesterday"}})

@@ -51,6 +51,7 @@ class RunDefaults:
     price_per_1k_training_tokens: float | None
     poll: dict[str, Any]
     max_training_hours: float = DEFAULT_MAX_TRAINING_HOURS
+    pricing: dict[str, Any] | None = None  # on-demand token prices for cost estimates, with source and date
 
     @classmethod
     def from_json(cls, text: str) -> RunDefaults:
@@ -69,6 +70,7 @@ class RunDefaults:
             price_per_1k_training_tokens=raw.get("price_per_1k_training_tokens"),
             poll=dict(raw["poll"]),
             max_training_hours=float(raw.get("max_training_hours", DEFAULT_MAX_TRAINING_HOURS)),
+            pricing=raw.get("pricing"),
         )
 
 
@@ -309,4 +311,5 @@ def build_run_spec(
         "price_per_1k_training_tokens": defaults.price_per_1k_training_tokens,
         "poll": dict(defaults.poll),
         "max_training_hours": defaults.max_training_hours,
+        "pricing": defaults.pricing,
     }
