@@ -2,15 +2,17 @@
 
 Reports, in one run: validator time / parse-only time (json.loads per line, same file, same process; target <= 2.0),
 records per second, and peak memory (ru_maxrss of a fresh subprocess per file; target: flat across file sizes and
-under 200 MB). Usage:
+under 200 MB). `--stages` adds where the validator's time goes: each stage of its per-record work timed alone over
+the same file, as a multiple of the parse-only pass. Usage:
 
-    .venv/bin/python bench/bench_validator.py [--records 10000] [--chars 4000 16000] [--out bench/output]
+    .venv/bin/python bench/bench_validator.py [--records 10000] [--chars 4000 16000] [--out bench/output] [--stages]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import resource
 import subprocess
@@ -67,7 +69,43 @@ def run_validator(path: Path) -> int:
     return result.report.records("train")
 
 
-def best_of(fn: Callable[[Path], int], path: Path, repeat: int) -> float:
+def stages(path: Path, repeat: int) -> dict[str, float]:
+    """Seconds of each stage of the validator's per-record work, each timed alone (best of `repeat`)."""
+    from pipeline_core.dataset.formats import Conversation, check_record
+    from pipeline_core.dataset.lines import LineReader, file_chunks
+    from pipeline_core.dataset.quality import conversation_digests, record_may_hold_sensitive
+    from pipeline_core.models import DataFormat, get_base_model
+
+    cpt = get_base_model(HAIKU).quotas.chars_per_token
+    lines = path.read_bytes().splitlines()
+    objs = [json.loads(line) for line in lines]
+    convs = [c for c in (check_record(o, DataFormat.CLAUDE_MESSAGES)[1] for o in objs) if c is not None]
+
+    def read(_: Path) -> int:
+        with path.open("rb") as f:
+            return sum(1 for _ in LineReader(file_chunks(f)))
+
+    def texts(c: Conversation) -> tuple[str, ...]:
+        return (c.system, *(t for _, t in c.turns))
+
+    work: dict[str, Callable[[Path], object]] = {
+        "parse-only (the baseline)": parse_only,
+        "read lines + SHA-256 of the file": read,
+        "decode + json.loads": lambda _: [json.loads(line.decode()) for line in lines],
+        "schema check + token estimate": lambda _: [
+            math.ceil(c.characters / cpt) for o in objs if (c := check_record(o, DataFormat.CLAUDE_MESSAGES)[1])
+        ],
+        "normalise + BLAKE2b digests": lambda _: [conversation_digests(c.system, c.turns) for c in convs],
+        "secret/PII line prefilter": lambda _: [
+            record_may_hold_sensitive(line, texts(c)) for line, c in zip(lines, convs, strict=True)
+        ],
+    }
+    timed = {name: best_of(fn, path, repeat) for name, fn in work.items()}
+    timed["whole validator"] = best_of(run_validator, path, repeat)
+    return timed
+
+
+def best_of(fn: Callable[[Path], object], path: Path, repeat: int) -> float:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -101,6 +139,7 @@ def main() -> None:
     parser.add_argument("--chars", type=int, nargs="+", default=[4_000, 16_000], help="characters per record")
     parser.add_argument("--out", type=Path, default=Path("bench/output"), help="folder for the generated files")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--stages", action="store_true", help="also time each stage of the validator's work alone")
     parser.add_argument("--worker", nargs=2, metavar=("MODE", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -108,6 +147,7 @@ def main() -> None:
         return
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
+    stage_rows: list[tuple[int, float, dict[str, float]]] = []
     for chars in args.chars:
         path = args.out / f"haiku-{args.records}x{chars}.jsonl"
         if not path.exists():
@@ -129,12 +169,23 @@ def main() -> None:
                 peak_rss_mb(path, "validate"),
             )
         )
+    if args.stages:  # after the memory runs: a child's ru_maxrss starts from its parent's resident size
+        for chars in args.chars:
+            timed = stages(args.out / f"haiku-{args.records}x{chars}.jsonl", args.repeat)
+            stage_rows.append((chars, timed["parse-only (the baseline)"], timed))
     print(f"Python {sys.version.split()[0]}, best of {args.repeat}; peak memory = ru_maxrss of a fresh subprocess\n")
     print("| records | chars/record | file MB | parse-only s | validator s | ratio | records/s | idle MB | peak MB |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r[0]:,} | {r[1]:,} | {r[2]:.1f} | {r[3]:.2f} | {r[4]:.2f} | {r[5]:.2f} | {r[6]:,.0f} | "
               f"{r[7]:.0f} | {r[8]:.0f} |")  # fmt: skip
+    if stage_rows:
+        print("\nStages of the validator, each timed alone over the same file (x = multiple of parse-only):\n")
+        print("| stage | " + " | ".join(f"{c:,} chars s (x)" for c, _, _ in stage_rows) + " |")
+        print("|---|" + "---:|" * len(stage_rows))
+        for name in stage_rows[0][2]:
+            cells = " | ".join(f"{st[name]:.3f} ({st[name] / base:.2f}x)" for _, base, st in stage_rows)
+            print(f"| {name} | {cells} |")
 
 
 if __name__ == "__main__":

@@ -13,8 +13,7 @@ Three families, chosen by `BaseModel.data_format`:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pipeline_core.models import DataFormat
 
@@ -38,9 +37,11 @@ _CONVERSE_KEYS = frozenset({"schemaVersion", "system", "messages"})
 _MEDIA_BLOCKS = frozenset({"image", "video"})
 
 
-@dataclass(frozen=True)
-class Conversation:
-    """The text of a valid record: the system prompt and the turns, the last being the answer."""
+class Conversation(NamedTuple):
+    """The text of a valid record: the system prompt and the turns, the last being the answer.
+
+    A named tuple rather than a frozen dataclass: one is built per record, and a tuple builds in half the time.
+    """
 
     system: str
     turns: tuple[tuple[str, str], ...]  # (role, text)
@@ -250,6 +251,36 @@ def is_nova(model_id: str) -> bool:
     return model_id.startswith("amazon.nova")
 
 
+def _clean_claude(obj: dict[str, Any]) -> Conversation | None:
+    """The conversation of a Claude record that passes every check, or None if `check_claude` must look closer.
+
+    Most records are clean: this answers them with a handful of type and key tests. Anything unusual (None) goes
+    through `check_claude`, which owns every message; a record accepted here gets no issue there either.
+    """
+    if not _CLAUDE_KEYS.issuperset(obj):
+        return None
+    system = obj.get("system", "")
+    messages = obj.get("messages")
+    if type(system) is not str or type(messages) is not list or len(messages) < 2:
+        return None
+    turns: list[tuple[str, str]] = []
+    expected = USER
+    for message in messages:
+        # Exactly two keys, one of them a role equal to the expected one and a non-blank string content: so the
+        # keys are exactly role and content, the roles alternate from user, and no content is empty.
+        if type(message) is not dict or len(message) != 2:
+            return None
+        role = message.get("role")
+        content = message.get("content")
+        if role != expected or type(content) is not str or not content.strip():
+            return None
+        turns.append((expected, content))
+        expected = ASSISTANT if expected == USER else USER
+    if expected != USER:  # the last turn was the user's
+        return None
+    return Conversation(system, tuple(turns))
+
+
 def check_record(
     obj: object, data_format: DataFormat, *, nova: bool = False
 ) -> tuple[list[Issue], Conversation | None]:
@@ -257,6 +288,9 @@ def check_record(
     if not isinstance(obj, dict):
         return [("SCHEMA-NOT-OBJECT", f"the record is a JSON {_type_name(obj)}, not an object")], None
     if data_format is DataFormat.CLAUDE_MESSAGES:
+        conversation = _clean_claude(obj)
+        if conversation is not None:
+            return [], conversation
         return check_claude(obj)
     if data_format is DataFormat.PROMPT_COMPLETION:
         return check_prompt_completion(obj)

@@ -9,25 +9,30 @@ from __future__ import annotations
 import hashlib
 import re
 import string
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 DIGEST_SIZE = 16
 # Normalisation deletes ASCII whitespace and punctuation after case folding.
 _DELETE = (string.punctuation + string.whitespace).encode("ascii")
+# For ASCII text, case folding is A-Z -> a-z: one bytes.translate both lowers and deletes.
+_ASCII_LOWER = bytes(range(65)) + bytes(range(97, 123)) + bytes(range(91, 256))
 
 
 def fold(text: str) -> bytes:
-    """Case-folded UTF-8 bytes of `text`; the common first step of normalising and of the sensitive-data prefilter."""
+    """Case-folded UTF-8 bytes of `text` (surrogates kept, so any JSON string can be folded)."""
     return text.casefold().encode("utf-8", "surrogatepass")
 
 
-def normalise(text: str, folded: bytes | None = None) -> bytes:
+def normalise(text: str) -> bytes:
     """Case-fold and drop ASCII whitespace and punctuation, so "Hello,  World!" and "hello world" compare equal.
 
-    Three C-level passes (casefold, encode, translate): it runs over every character of the dataset.
+    It runs over every character of the dataset. ASCII text (str.isascii is a flag check) takes two C-level passes,
+    encode and one translate; other text is case-folded first, with the same result for the ASCII characters.
     """
-    return (fold(text) if folded is None else folded).translate(None, _DELETE)
+    if text.isascii():
+        return text.encode("ascii").translate(_ASCII_LOWER, _DELETE)
+    return fold(text).translate(None, _DELETE)
 
 
 def digest(*parts: bytes) -> bytes:
@@ -37,6 +42,32 @@ def digest(*parts: bytes) -> bytes:
         h.update(len(part).to_bytes(8, "little"))
         h.update(part)
     return h.digest()
+
+
+_ROLE_PREFIX = {"user": b"user:", "assistant": b"assistant:"}
+
+
+def conversation_digests(system: str, turns: Sequence[tuple[str, str]]) -> tuple[bytes, bytes]:
+    """Digests of the normalised prompt (system and every turn but the last) and of the normalised answer.
+
+    The same bytes as `digest(normalise(system), b"user:" + normalise(turn), ...)` and `digest(normalise(answer))`,
+    without copying each normalised turn again to prefix its role: BLAKE2b is fed the pieces in order.
+    """
+    h = hashlib.blake2b(digest_size=DIGEST_SIZE)
+    update = h.update
+    part = normalise(system)
+    update(len(part).to_bytes(8, "little"))
+    update(part)
+    for role, text in turns[:-1]:
+        part = normalise(text)
+        prefix = _ROLE_PREFIX.get(role) or role.encode() + b":"
+        update((len(prefix) + len(part)).to_bytes(8, "little"))
+        update(prefix)
+        update(part)
+    part = normalise(turns[-1][1])
+    answer = hashlib.blake2b(len(part).to_bytes(8, "little"), digest_size=DIGEST_SIZE)
+    answer.update(part)
+    return h.digest(), answer.digest()
 
 
 class Sensitive(NamedTuple):
@@ -103,12 +134,56 @@ _SHAPES = (
 _WORD_TRIGGERS = ("@", "AKIA", "ASIA", "PRIVATE KEY")
 
 
-def needs_scan(text: str, folded: bytes | None = None) -> bool:
+def needs_scan(text: str) -> bool:
     """Cheap test: could `text` hold any secret or personal data the full scan detects?"""
     if any(trigger in text for trigger in _WORD_TRIGGERS):
         return True
-    shape = (fold(text) if folded is None else folded).translate(_SHAPE_TABLE)
+    shape = fold(text).translate(_SHAPE_TABLE)
     return any(candidate in shape for candidate in _SHAPES)
+
+
+# Line prefilter: one test over a whole raw JSON line (or one text's UTF-8 bytes) that is true whenever `needs_scan`
+# is true for any string in it, so a false answer lets the validator skip every text of the record. Each bytes.find
+# costs a pass over the line, so the nine shapes are covered by five needles over a coarser shape ("." merged
+# into "-"), and the rare bytes "@", "+" and "A" gate the other triggers through memchr. Why it is a superset:
+# - every character of a shape and of a word trigger is ASCII and never needs a JSON escape, so unless the line
+#   uses \uXXXX escapes (then each text is tested on its own), each occurrence in a text is in the line
+#   verbatim: the short escapes (\n, \" ...) stand for characters outside every shape;
+# - case folding maps no non-ASCII character to a digit, "-", ".", "+", " " or "@" (checked in the tests), so the
+#   shapes of the folded and of the raw text have the same runs of digits and separators;
+# - every shape contains one needle: "000-00-0000", "000-0000", "000.0000" and the dashed card groupings contain
+#   "00-0000"; the others are needles themselves ("+00000000" behind a "+" gate).
+_LINE_SHAPE_TABLE = (
+    bytes(
+        ord("0") if chr(b).isdigit() else ord("-") if chr(b) in "-." else b if chr(b) in " +" else ord("x")
+        for b in range(128)
+    )
+    + b"x" * 128
+)
+
+
+def record_may_hold_sensitive(line: bytes, texts: Iterable[str]) -> bool:
+    """True when `needs_scan` might be true for one of `texts`, the strings of the JSON record `line`.
+
+    The raw line is read once; a line with \\uXXXX escapes (which may hide a digit or an "@") is tested text by text.
+    """
+    if b"\\" in line and b"\\u" in line:
+        return any(may_hold_sensitive(text.encode("utf-8", "surrogatepass")) for text in texts)
+    return may_hold_sensitive(line)
+
+
+def may_hold_sensitive(data: bytes) -> bool:
+    """True when some string in `data` (UTF-8 without \\u escapes) might need the full scan (see `needs_scan`)."""
+    if b"@" in data or (b"A" in data and (b"AKIA" in data or b"ASIA" in data or b"PRIVATE KEY" in data)):
+        return True
+    shape = data.translate(_LINE_SHAPE_TABLE)
+    return (
+        b"0000000000000" in shape
+        or b"0000 0000 0000 0" in shape
+        or b"0000 000000 00000" in shape
+        or (b"-" in shape and b"00-0000" in shape)
+        or (b"+" in shape and b"+00000000" in shape)
+    )
 
 
 def find_sensitive(text: str) -> Iterator[Sensitive]:

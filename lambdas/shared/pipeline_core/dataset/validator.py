@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 
 from pipeline_core.dataset.formats import Conversation, check_record, is_nova
 from pipeline_core.dataset.lines import DEFAULT_MAX_LINE_BYTES, LineReader, RawLine
-from pipeline_core.dataset.quality import digest, find_sensitive, fold, needs_scan, normalise
+from pipeline_core.dataset.quality import (
+    conversation_digests,
+    digest,
+    find_sensitive,
+    record_may_hold_sensitive,
+)
 from pipeline_core.dataset.report import SPLITS, CostEstimate, FileSummary, FindingLog, Report, TokenStats
 from pipeline_core.dataset.rules import Severity
 from pipeline_core.dataset.split import TEST, TRAIN, VALIDATION, SplitConfig, SplitPlan, plan_split, split_key
@@ -162,24 +167,17 @@ class _Validator:
         if conv.has_media:
             log.add("SCHEMA-MEDIA-UNCHECKED", name, line, "image/video blocks are not checked and not counted")
 
-        # Quality: digests of normalised text; the prompt is everything but the final answer. Each text is
-        # case-folded once and reused by normalisation and by the sensitive-data prefilter.
-        folded = [fold(conv.system), *(fold(text) for _, text in conv.turns)]
-        prompt_parts = [normalise(conv.system, folded[0])]
-        prompt_parts += [
-            role.encode() + b":" + normalise(text, f)
-            for (role, text), f in zip(conv.turns[:-1], folded[1:], strict=False)
-        ]
-        prompt = digest(*prompt_parts)
-        answer_text = conv.answer
-        answer = digest(normalise(answer_text, folded[-1]))
+        # Quality: digests of normalised text; the prompt is everything but the final answer.
+        prompt, answer = conversation_digests(conv.system, conv.turns)
         record = digest(prompt, answer)
         # The exact-duplicate label only needs a within-process fingerprint: the built-in (SipHash) hash is enough.
         self._index(record, prompt, answer, hash(data), split, name, line)
-        if len(answer_text.strip()) < MIN_ANSWER_CHARS:
-            log.add("QUALITY-SHORT-ANSWER", name, line, f"the answer is {len(answer_text.strip())} character(s) long")
-        texts = (conv.system, *(text for _, text in conv.turns))
-        if any(needs_scan(text, f) for text, f in zip(texts, folded, strict=True)):
+        answer_chars = len(conv.answer.strip())
+        if answer_chars < MIN_ANSWER_CHARS:
+            log.add("QUALITY-SHORT-ANSWER", name, line, f"the answer is {answer_chars} character(s) long")
+        # The secret/PII prefilter reads the raw line once, not each text; the full scan is the rare path.
+        suspect = record_may_hold_sensitive(data, (conv.system, *(text for _, text in conv.turns)))
+        if suspect:
             self._sensitive(conv, name, line)
         self._count(split, tokens, raw, prompt)
 
