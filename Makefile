@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup demo test lint synth deploy bench snapshot-update clean
+.PHONY: setup demo test lint synth deploy bench snapshot-update digest clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -38,6 +38,9 @@ deploy: setup
 
 bench: setup
 	$(PY) bench/bench_validator.py
+
+digest: setup
+	$(PY) tools/security_digest.py --write
 
 snapshot-update: setup
 	$(VENV)/bin/pytest tests/infra/test_snapshots.py --snapshot-update

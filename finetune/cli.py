@@ -16,7 +16,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 # Subcommand modules under finetune.commands, in the order `--help` lists them.
-SUBCOMMANDS: tuple[str, ...] = ("validate", "score", "rehearse")
+SUBCOMMANDS: tuple[str, ...] = ("validate", "score", "rehearse", "submit", "status", "report", "runs")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,6 +21,7 @@ from pipeline_core import contracts
 from pipeline_core.models import CATALOGUE
 from stacks.data_plane import DataPlane, account_arn, bucket_name
 from stacks.lambda_function import ONE_MINUTE, PipelineFunction
+from stacks.monitoring import DashboardProps, PipelineDashboard
 from stacks.nag import WildcardReason, acknowledge, acknowledge_wildcards
 from stacks.settings import PipelineSettings
 from stacks.workflow import Workflow, WorkflowFunctions
@@ -282,6 +283,18 @@ class PipelineStack(Stack):
         self._trigger_rule(trigger)
         self._janitor_schedule(janitor)
         self._alarms(janitor, trigger)
+        self.dashboard = PipelineDashboard(
+            self,
+            "Monitoring",
+            props=DashboardProps(
+                pipeline_name=settings.name,
+                state_machine=state_machine,
+                evaluate=evaluate.function,
+                trigger=trigger.function,
+                janitor=janitor.function,
+                stage_functions={name: f.function for name, f in self.functions.items()},
+            ),
+        )
         self._acknowledge_findings()
 
         CfnOutput(self, "StateMachineArn", value=state_machine.state_machine_arn)

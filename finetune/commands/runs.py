@@ -1,0 +1,73 @@
+"""`finetune runs`: the deployed pipeline's recent executions with their status and verdict."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from typing import Any
+
+from finetune.cli import EXIT_OK, EXIT_USAGE
+from finetune.operator import (
+    EXIT_CODES_HELP,
+    OperatorError,
+    add_aws_arguments,
+    connect,
+    describe,
+    discover,
+    elapsed,
+    executions,
+    run_name_of,
+    verdict,
+    when,
+)
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "runs",
+        help="list the deployed pipeline's recent runs with status and verdict",
+        description="List recent executions, newest first, with status, verdict (promoted, rejected...) and duration.",
+        epilog=EXIT_CODES_HELP,
+    )
+    parser.add_argument("--limit", type=int, default=20, metavar="N", help="how many executions (20; at most 1000)")
+    add_aws_arguments(parser, "state_machine_arn")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        if not 1 <= args.limit <= 1000:
+            raise OperatorError("--limit must be from 1 to 1000")
+        aws = connect(args)
+        pipeline = discover(aws, args, "state_machine_arn")
+        rows = []
+        for item in executions(aws, pipeline.state_machine_arn, limit=args.limit):
+            description = describe(aws, str(item["executionArn"]))
+            start, stop = item.get("startDate"), item.get("stopDate")
+            duration = (
+                elapsed((stop - start).total_seconds())
+                if isinstance(start, datetime) and isinstance(stop, datetime)
+                else ""
+            )
+            rows.append(
+                (
+                    when(start),
+                    run_name_of(str(item["name"])),
+                    str(item["name"]),
+                    str(item["status"]),
+                    verdict(description),
+                    duration,
+                )
+            )
+    except OperatorError as err:
+        print(f"finetune runs: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    if not rows:
+        print("no runs yet", file=sys.stderr)
+        return EXIT_OK
+    header = ("STARTED (UTC)", "RUN", "EXECUTION", "STATUS", "VERDICT", "DURATION")
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+    for row in (header, *rows):
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    return EXIT_OK

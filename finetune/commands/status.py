@@ -1,0 +1,79 @@
+"""`finetune status`: follow a run of the deployed pipeline, state by state, until it ends.
+
+Reads only the execution's history (each state entered, with its time since the start) and, while training,
+the customization job's status from the states' outputs: no Bedrock call is made.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from finetune.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from finetune.operator import (
+    EXIT_CODES_HELP,
+    OperatorError,
+    Progress,
+    add_aws_arguments,
+    connect,
+    describe,
+    discover,
+    failed,
+    find_execution,
+    history,
+    run_of,
+    verdict,
+)
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "status",
+        help="follow a run of the deployed pipeline: each state entered, the training job, the outcome",
+        description=(
+            "Show an execution's progress: each state as it is entered, with the time since the start, and the "
+            "training job's status. Follows it until it ends unless --no-follow. EXECUTION is an execution ARN, "
+            "an execution name, or a run name (its newest execution); default: the newest execution."
+        ),
+        epilog=EXIT_CODES_HELP,
+    )
+    parser.add_argument("execution", nargs="?", help="execution ARN, execution name or run name (default: newest)")
+    parser.add_argument("--no-follow", action="store_true", help="print the progress so far and return")
+    parser.add_argument("--interval", type=float, default=15.0, metavar="SECONDS", help="poll interval (15)")
+    add_aws_arguments(parser, "state_machine_arn")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        if args.interval < 0:
+            raise OperatorError("--interval must be zero or more seconds")
+        aws = connect(args)
+        pipeline = discover(aws, args, "state_machine_arn")
+        arn = find_execution(aws, pipeline.state_machine_arn, args.execution)
+        description = describe(aws, arn)
+        print(f"run {run_of(description)}: execution {description['name']}", flush=True)
+        progress = Progress()
+        while True:
+            for line in progress.feed(history(aws, arn)):
+                print(line, flush=True)
+            if description["status"] != "RUNNING" or args.no_follow:
+                break
+            time.sleep(args.interval)
+            description = describe(aws, arn)
+    except OperatorError as err:
+        print(f"finetune status: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("stopped following; the run goes on", file=sys.stderr)
+        return EXIT_OK
+    outcome = verdict(description)
+    line = f"{description['status']}: {outcome}"
+    if description.get("cause"):
+        line += f": {description['cause']}"
+    elif description["status"] == "RUNNING" and progress.current:
+        line += f" (in {progress.current})"
+    print(line)
+    return EXIT_FAILED if failed(description) else EXIT_OK

@@ -1,0 +1,439 @@
+"""The operator commands (submit, status, report, runs) against moto, with the real trigger handler in the loop."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from finetune.cli import main
+from finetune.commands import report as report_cmd
+from finetune.commands import runs as runs_cmd
+from finetune.commands import status as status_cmd
+from finetune.commands import submit as submit_cmd
+from finetune.operator import Aws, OperatorError, Progress, execution_arn, verdict
+from pipeline_aws.clients import CLIENTS
+from pipeline_core import contracts
+
+REGION, ACCOUNT = "us-west-2", "123456789012"
+DATA, ARTIFACTS = "finetune-data-123456789012-us-west-2", "finetune-artifacts-123456789012-us-west-2"
+ROOT = Path(__file__).resolve().parents[2]
+RECORD = b'{"prompt": "2+2?", "completion": "4"}\n'
+COMMANDS = (submit_cmd, status_cmd, report_cmd, runs_cmd)
+
+
+def _load_trigger() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("operator_test_trigger", ROOT / "lambdas" / "trigger" / "handler.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the handler loads
+    spec.loader.exec_module(module)
+    return module
+
+
+trigger = _load_trigger()
+
+
+class FakeCloudFormation:
+    """DescribeStacks over a dict of stack outputs (moto's CloudFormation needs extras the project does not pin)."""
+
+    def __init__(self, stacks: dict[str, dict[str, str]]) -> None:
+        self.stacks = stacks
+        self.calls = 0
+
+    def describe_stacks(self, StackName: str) -> dict[str, Any]:
+        self.calls += 1
+        if StackName not in self.stacks:
+            raise ClientError(
+                {"Error": {"Code": "ValidationError", "Message": f"Stack with id {StackName} does not exist"}},
+                "DescribeStacks",
+            )
+        outputs = [{"OutputKey": k, "OutputValue": v} for k, v in self.stacks[StackName].items()]
+        return {"Stacks": [{"StackName": StackName, "Outputs": outputs}]}
+
+
+class FakeStates:
+    """Executions with chosen statuses, outputs and histories (moto's executions only ever run)."""
+
+    def __init__(self, machine: str) -> None:
+        self.machine = machine
+        self.executions: dict[str, dict[str, Any]] = {}
+        self.histories: dict[str, list[dict[str, Any]]] = {}
+        self.script: dict[str, list[dict[str, Any]]] = {}  # successive describe results while following
+
+    def add(self, name: str, status: str, history: list[dict[str, Any]] | None = None, **extra: Any) -> str:
+        arn = execution_arn(self.machine, name)
+        start = datetime(2025, 1, 1, 12, 0, tzinfo=UTC) + timedelta(hours=len(self.executions))
+        run = name.rsplit("-", 1)[0]
+        self.executions[arn] = {
+            "executionArn": arn,
+            "stateMachineArn": self.machine,
+            "name": name,
+            "status": status,
+            "startDate": start,
+            "input": json.dumps({"source": {"run_name": run}}),
+            **({"stopDate": start + timedelta(minutes=95)} if status != "RUNNING" else {}),
+            **extra,
+        }
+        self.histories[arn] = history or []
+        return arn
+
+    def describe_execution(self, executionArn: str) -> dict[str, Any]:
+        if executionArn not in self.executions:
+            raise ClientError(
+                {"Error": {"Code": "ExecutionDoesNotExist", "Message": "Execution does not exist"}}, "DescribeExecution"
+            )
+        if self.script.get(executionArn):
+            self.executions[executionArn].update(self.script[executionArn].pop(0))
+        return dict(self.executions[executionArn])
+
+    def get_execution_history(self, executionArn: str, maxResults: int = 1000, **_: Any) -> dict[str, Any]:
+        return {"events": self.histories[executionArn]}
+
+    def list_executions(self, stateMachineArn: str, maxResults: int = 1000, **_: Any) -> dict[str, Any]:
+        keys = ("executionArn", "name", "status", "startDate", "stopDate")
+        items = [{k: e[k] for k in keys if k in e} for e in self.executions.values()]
+        return {"executions": sorted(items, key=lambda e: e["startDate"], reverse=True)[:maxResults]}
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    """A moto account with the pipeline's key, buckets and state machine, and stack outputs naming them."""
+    for key, value in {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+    }.items():
+        monkeypatch.setenv(key, value)
+    CLIENTS.reset()
+    with mock_aws():
+        session = boto3.Session(region_name=REGION)
+        key_arn = session.client("kms").create_key()["KeyMetadata"]["Arn"]
+        s3 = session.client("s3")
+        for bucket in (DATA, ARTIFACTS):
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        machine = session.client("stepfunctions").create_state_machine(
+            name="finetune-pipeline",
+            definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/sfn",
+        )["stateMachineArn"]
+        handle = Aws(session)
+        handle.set(
+            "cloudformation",
+            FakeCloudFormation(
+                {
+                    "FinetuneDataPlane": {
+                        "DataBucketName": DATA,
+                        "ArtifactsBucketName": ARTIFACTS,
+                        "PipelineKeyArn": key_arn,
+                    },
+                    "FinetunePipeline": {"StateMachineArn": machine},
+                }
+            ),
+        )
+        for module in COMMANDS:
+            monkeypatch.setattr(module, "connect", lambda args: handle)
+        monkeypatch.setenv(contracts.ENV_STATE_MACHINE_ARN, machine)
+        yield handle
+    CLIENTS.reset()
+
+
+def machine_arn(aws: Aws) -> str:
+    return str(aws.client("cloudformation").stacks["FinetunePipeline"]["StateMachineArn"])
+
+
+def fire_trigger_on_wait(aws: Aws, monkeypatch: pytest.MonkeyPatch, key: str) -> None:
+    """Stand in for EventBridge: the first time submit sleeps, run the real trigger handler for ``key``."""
+    fired: list[bool] = []
+
+    def sleep(_: float) -> None:
+        if not fired:
+            head = aws.client("s3").head_object(Bucket=DATA, Key=key)
+            event = {"detail": {"bucket": {"name": DATA}, "object": {"key": key, "etag": head["ETag"].strip('"')}}}
+            trigger.handler(event)
+            fired.append(True)
+
+    monkeypatch.setattr("finetune.commands.submit.time.sleep", sleep)
+
+
+# ---- submit ------------------------------------------------------------------------------------------------
+def test_submit_file_uploads_to_inbox_with_the_pipeline_key_and_finds_its_execution(
+    aws: Aws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "Support Tickets.jsonl"
+    data.write_bytes(RECORD * 3)
+    fire_trigger_on_wait(aws, monkeypatch, "inbox/support-tickets.jsonl")
+    assert main(["submit", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "run support-tickets: execution support-tickets-" in out
+    head = aws.client("s3").head_object(Bucket=DATA, Key="inbox/support-tickets.jsonl")
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert head["SSEKMSKeyId"] == aws.client("cloudformation").stacks["FinetuneDataPlane"]["PipelineKeyArn"]
+
+
+def test_submit_folder_writes_run_json_last_and_matches_the_triggers_execution_name(
+    aws: Aws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "v2"
+    folder.mkdir()
+    for part in ("train", "validation", "test"):
+        (folder / f"{part}.jsonl").write_bytes(RECORD * 2)
+    (folder / "run.json").write_text(json.dumps({"train": "ignored.jsonl", "keepThroughput": False}))
+    fire_trigger_on_wait(aws, monkeypatch, "runs/support-v2/run.json")
+    haiku = "anthropic.claude-3-haiku-20240307-v1:0:200k"
+    assert main(["submit", str(folder), "--name", "support-v2", "--base-model", haiku]) == 0
+    manifest = json.loads(aws.client("s3").get_object(Bucket=DATA, Key="runs/support-v2/run.json")["Body"].read())
+    assert manifest == {
+        "train": "train.jsonl",
+        "validation": "validation.jsonl",
+        "test": "test.jsonl",
+        "keepThroughput": False,
+        "baseModelId": haiku,
+    }
+    # The execution submit reports is the one the trigger started (same fingerprint of the files it reads).
+    started = aws.client("stepfunctions").list_executions(stateMachineArn=machine_arn(aws))["executions"]
+    assert len(started) == 1 and started[0]["name"] in capsys.readouterr().out
+
+
+def test_plan_orders_uploads(tmp_path: Path) -> None:
+    for part in ("test", "train"):
+        (tmp_path / f"{part}.jsonl").write_bytes(RECORD)
+    plan = submit_cmd.plan(tmp_path, "r1", None)
+    assert [u.key for u in plan.uploads] == ["runs/r1/train.jsonl", "runs/r1/test.jsonl", "runs/r1/run.json"]
+    assert plan.trigger_key == "runs/r1/run.json"
+
+
+def test_submit_reports_when_no_execution_starts(aws: Aws, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "quiet.jsonl"
+    data.write_bytes(RECORD)
+    assert main(["submit", str(data), "--wait", "0"]) == 1
+    assert "no execution of run quiet started within 0 s" in capsys.readouterr().err
+
+
+def test_submit_with_explicit_resources_needs_no_stack(aws: Aws, tmp_path: Path) -> None:
+    cfn = aws.client("cloudformation")
+    data = tmp_path / "x.jsonl"
+    data.write_bytes(RECORD)
+    flags = ["--data-bucket", DATA, "--kms-key", cfn.stacks["FinetuneDataPlane"]["PipelineKeyArn"]]
+    assert main(["submit", str(data), *flags, "--state-machine", machine_arn(aws), "--no-wait"]) == 0
+    assert cfn.calls == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["submit", "missing.jsonl"], "no such file or folder"),
+        (["submit", "{folder}"], "has no train.jsonl"),
+        (["submit", "{file}", "--base-model", "gpt-4"], "not in the model catalogue"),
+        (["submit", "{file}", "--name", "!!!"], "empty run name"),
+        (["submit", "{file}", "--stack-prefix", "Nope"], "stack NopeDataPlane not found in us-west-2"),
+        (["status", "does-not-exist"], "no execution named or starting with 'does-not-exist'"),
+        (["status", "arn:aws:states:us-west-2:123456789012:execution:finetune-pipeline:gone"], "no such execution"),
+        (["runs", "--limit", "0"], "--limit must be from 1 to 1000"),
+        (["report", "nothing"], "no execution named or starting with"),
+    ],
+)
+def test_usage_errors_and_missing_things_exit_2_with_one_line(
+    aws: Aws, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    data = tmp_path / "ok.jsonl"
+    data.write_bytes(RECORD)
+    argv = [a.format(folder=tmp_path / "empty", file=data) for a in argv]
+    (tmp_path / "empty").mkdir()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+
+
+def test_validation_without_test_is_refused(tmp_path: Path) -> None:
+    for part in ("train", "validation"):
+        (tmp_path / f"{part}.jsonl").write_bytes(RECORD)
+    with pytest.raises(OperatorError, match=r"no test\.jsonl"):
+        submit_cmd.plan(tmp_path, "x", None)
+
+
+# ---- status --------------------------------------------------------------------------------------------------
+def _event(seconds: int, kind: str, **details: Any) -> dict[str, Any]:
+    return {"timestamp": datetime(2025, 1, 1, 12, 0, tzinfo=UTC) + timedelta(seconds=seconds), "type": kind, **details}
+
+
+def _entered(seconds: int, name: str) -> dict[str, Any]:
+    return _event(seconds, "TaskStateEntered", stateEnteredEventDetails={"name": name})
+
+
+def _job(seconds: int, status: str) -> dict[str, Any]:
+    output = json.dumps({"job": {"job_name": "support-v2-job", "status": status}})
+    return _event(seconds, "TaskStateExited", stateExitedEventDetails={"name": "Check training", "output": output})
+
+
+HISTORY = [
+    _event(0, "ExecutionStarted"),
+    _entered(1, "Resolve run"),
+    _entered(3, "Validate dataset"),
+    _entered(50, "Start training"),
+    _entered(55, "Check training"),
+    _job(56, "InProgress"),
+    _entered(655, "Check training"),
+    _job(656, "InProgress"),
+    _entered(3655, "Check training"),
+    _job(3656, "Completed"),
+    _entered(3700, "Provision throughput"),
+]
+
+
+@pytest.fixture
+def states(aws: Aws) -> FakeStates:
+    fake = FakeStates(machine_arn(aws))
+    aws.set("stepfunctions", fake)
+    return fake
+
+
+def test_status_shows_each_state_once_with_elapsed_time_and_the_job_status(
+    states: FakeStates, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = json.dumps({"promotion": {"parameter_name": "/finetune/promoted-model"}})
+    states.add(
+        "support-v2-0123456789abcdef", "SUCCEEDED", [*HISTORY, _event(5400, "ExecutionSucceeded")], output=output
+    )
+    assert main(["status", "support-v2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "run support-v2: execution support-v2-0123456789abcdef",
+        "[0:00:01] Resolve run",
+        "[0:00:03] Validate dataset",
+        "[0:00:50] Start training",
+        "[0:00:55] Check training",
+        "[0:00:56]   training job support-v2-job: InProgress",
+        "[1:00:56]   training job support-v2-job: Completed",
+        "[1:01:40] Provision throughput",
+        "[1:30:00] succeeded",
+        "SUCCEEDED: promoted",
+    ]
+
+
+def test_status_follows_a_running_execution_until_it_ends(
+    states: FakeStates, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arn = states.add("r-0123456789abcdef", "RUNNING", HISTORY[:3])
+    states.script[arn] = [
+        {},  # the first describe: still running
+        {"status": "FAILED", "error": "CandidateRejected", "cause": "did not beat the base model"},
+    ]
+    monkeypatch.setattr("finetune.commands.status.time.sleep", lambda _: states.histories[arn].extend(HISTORY[3:5]))
+    assert main(["status", "--interval", "0"]) == 1
+    out = capsys.readouterr().out
+    assert "[0:00:50] Start training" in out
+    assert out.rstrip().endswith("FAILED: rejected: did not beat the base model")
+
+
+def test_status_no_follow_returns_while_running(states: FakeStates, capsys: pytest.CaptureFixture[str]) -> None:
+    states.add("r-0123456789abcdef", "RUNNING", HISTORY)
+    assert main(["status", "r-0123456789abcdef", "--no-follow"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("RUNNING: running (in Provision throughput)")
+
+
+def test_progress_feeds_only_new_events() -> None:
+    progress = Progress()
+    assert len(progress.feed(HISTORY[:3])) == 2
+    assert progress.feed(HISTORY[:3]) == []
+
+
+# ---- report --------------------------------------------------------------------------------------------------
+REPORT_MD = (
+    "# Evaluation\n\nSome text.\n\n| model | token_f1 |\n|---|---|\n| candidate | 91.2 |\n| base | 73.2 |\n\nMore.\n"
+)
+
+
+def test_report_prints_the_table_and_opens_the_html(
+    aws: Aws, states: FakeStates, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = json.dumps({"promotion": {"x": 1}})
+    states.add("support-v2-0123456789abcdef", "SUCCEEDED", output=output)
+    prefix = contracts.run_prefix("support-v2", "support-v2-0123456789abcdef")
+    s3 = aws.client("s3")
+    s3.put_object(Bucket=ARTIFACTS, Key=prefix + contracts.REPORT_MD, Body=REPORT_MD.encode())
+    s3.put_object(Bucket=ARTIFACTS, Key=prefix + contracts.REPORT_HTML, Body=b"<html>report</html>")
+    opened: list[str] = []
+    monkeypatch.setattr("finetune.commands.report.webbrowser.open", opened.append)
+    assert main(["report", "support-v2-0123456789abcdef", "--open"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[:4] == ["| model | token_f1 |", "|---|---|", "| candidate | 91.2 |", "| base | 73.2 |"]
+    assert "SUCCEEDED: promoted" in out and "Some text" not in out
+    assert len(opened) == 1 and opened[0].startswith("file://")
+    assert Path(opened[0].removeprefix("file://")).read_bytes() == b"<html>report</html>"
+
+
+def test_report_of_a_run_that_failed_before_evaluation_exits_1(
+    states: FakeStates, capsys: pytest.CaptureFixture[str]
+) -> None:
+    states.add("bad-0123456789abcdef", "FAILED", error="InvalidDataset", cause="see s3://x/report.txt")
+    assert main(["report", "bad"]) == 1
+    assert (
+        "no report for bad-0123456789abcdef: FAILED: invalid dataset: see s3://x/report.txt" in capsys.readouterr().out
+    )
+
+
+def test_report_of_a_rejected_run_prints_the_table_and_exits_1(
+    aws: Aws, states: FakeStates, capsys: pytest.CaptureFixture[str]
+) -> None:
+    states.add("rej-0123456789abcdef", "FAILED", error="CandidateRejected", cause="gate")
+    prefix = contracts.run_prefix("rej", "rej-0123456789abcdef")
+    aws.client("s3").put_object(Bucket=ARTIFACTS, Key=prefix + contracts.REPORT_MD, Body=REPORT_MD.encode())
+    assert main(["report", "rej"]) == 1
+    assert "FAILED: rejected" in capsys.readouterr().out
+
+
+# ---- runs ----------------------------------------------------------------------------------------------------
+def test_runs_lists_recent_executions_with_verdicts(states: FakeStates, capsys: pytest.CaptureFixture[str]) -> None:
+    states.add("a-0000000000000001", "SUCCEEDED", output=json.dumps({"promotion": {"x": 1}}))
+    states.add("b-0000000000000002", "FAILED", error="CandidateRejected")
+    states.add("c-0000000000000003", "RUNNING")
+    assert main(["runs", "--limit", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["STARTED", "(UTC)", "RUN", "EXECUTION", "STATUS", "VERDICT", "DURATION"]
+    assert len(lines) == 3
+    assert lines[1].split()[2:] == ["c", "c-0000000000000003", "RUNNING", "running"]
+    assert lines[2].split()[2:] == ["b", "b-0000000000000002", "FAILED", "rejected", "1:35:00"]
+
+
+def test_runs_against_moto_step_functions(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
+    client = aws.client("stepfunctions")
+    client.start_execution(stateMachineArn=machine_arn(aws), name="demo-0123456789abcdef", input="{}")
+    assert main(["runs"]) == 0
+    assert "demo-0123456789abcdef" in capsys.readouterr().out
+
+
+def test_verdicts() -> None:
+    assert verdict({"status": "FAILED", "error": "TrainingFailed"}) == "failed (TrainingFailed)"
+    assert verdict({"status": "TIMED_OUT"}) == "timed out"
+    assert verdict({"status": "SUCCEEDED", "output": "{}"}) == "succeeded"
+
+
+def test_help_lists_the_operator_commands_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert all(name in out for name in ("submit", "status", "report", "runs"))
+    with pytest.raises(SystemExit):
+        main(["status", "--help"])
+    assert "2 usage error or not found" in capsys.readouterr().out.replace("\n", " ").replace("  ", " ")
+
+
+def test_no_region_is_a_usage_error(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    for key in ("AWS_DEFAULT_REGION", "AWS_REGION"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(Path(sys.prefix) / "no-such-config"))
+    assert main(["runs"]) == 2
+    assert "no AWS Region configured" in capsys.readouterr().err

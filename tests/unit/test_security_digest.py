@@ -1,0 +1,224 @@
+"""The security digest generator on a small hand-written template: tokens, deny statements, conditions, order."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from tools.security_digest import Renderer, main, render_digest
+
+ROLE = "WorkerRoleABCDEF12"
+BUCKET = "DataBucket0A1B2C3D"
+KEY = "PipelineKey99887766"
+
+TEMPLATE: dict[str, Any] = {
+    "Resources": {
+        KEY: {
+            "Type": "AWS::KMS::Key",
+            "Properties": {
+                "EnableKeyRotation": True,
+                "KeyPolicy": {
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "logs.amazonaws.com"},
+                            "Action": ["kms:Encrypt*", "kms:Decrypt*"],
+                            "Resource": "*",
+                            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+                        }
+                    ]
+                },
+            },
+        },
+        BUCKET: {
+            "Type": "AWS::S3::Bucket",
+            "Properties": {
+                "BucketName": {
+                    "Fn::Join": ["", ["demo-data-", {"Ref": "AWS::AccountId"}, "-", {"Ref": "AWS::Region"}]]
+                },
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [
+                        {
+                            "ServerSideEncryptionByDefault": {
+                                "SSEAlgorithm": "aws:kms",
+                                "KMSMasterKeyID": {"Fn::GetAtt": [KEY, "Arn"]},
+                            }
+                        }
+                    ]
+                },
+            },
+        },
+        "DataBucketPolicy11112222": {
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {
+                "Bucket": {"Ref": BUCKET},
+                "PolicyDocument": {
+                    "Statement": [
+                        {
+                            "Effect": "Deny",
+                            "Principal": {"AWS": "*"},
+                            "Action": "s3:*",
+                            "Resource": [{"Fn::Join": ["", [{"Fn::GetAtt": [BUCKET, "Arn"]}, "/*"]]}],
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        }
+                    ]
+                },
+            },
+        },
+        ROLE: {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "AssumeRolePolicyDocument": {
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "lambda.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ]
+                }
+            },
+        },
+        "WorkerRoleDefaultPolicy33334444": {
+            "Type": "AWS::IAM::Policy",
+            "Properties": {
+                "Roles": [{"Ref": ROLE}],
+                "PolicyDocument": {
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": ["s3:PutObject", "s3:GetObject"],
+                            "Resource": {
+                                "Fn::Join": [
+                                    "",
+                                    [
+                                        "arn:",
+                                        {"Ref": "AWS::Partition"},
+                                        ":s3:::demo-data-",
+                                        {"Ref": "AWS::AccountId"},
+                                        "-",
+                                        {"Ref": "AWS::Region"},
+                                        "/runs/*",
+                                    ],
+                                ]
+                            },
+                            "Condition": {"StringLike": {"s3:prefix": ["runs/*", "inbox/*"]}},
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Action": "lambda:InvokeFunction",
+                            "Resource": {"Fn::GetAtt": ["TrainFunction55556666", "Arn"]},
+                        },
+                        {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": {"Fn::Sub": "${" + KEY + ".Arn}"}},
+                    ]
+                },
+            },
+        },
+        "TrainFunction55556666": {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {"Role": {"Fn::GetAtt": [ROLE, "Arn"]}},
+        },
+        "ScheduleRule77778888": {
+            "Type": "AWS::Events::Rule",
+            "Properties": {
+                "ScheduleExpression": "rate(1 hour)",
+                "Targets": [{"Id": "Target0", "Arn": {"Fn::GetAtt": ["TrainFunction55556666", "Arn"]}}],
+            },
+        },
+    },
+    "Outputs": {
+        "KeyExport": {"Value": {"Fn::GetAtt": [KEY, "Arn"]}, "Export": {"Name": "Demo:KeyArn"}},
+    },
+}
+
+CONSUMER: dict[str, Any] = {
+    "Resources": {
+        "Topic12345678": {
+            "Type": "AWS::SNS::Topic",
+            "Properties": {"KmsMasterKeyId": {"Fn::ImportValue": "Demo:KeyArn"}},
+        }
+    }
+}
+
+
+@pytest.fixture
+def digest() -> str:
+    return render_digest({"Demo": TEMPLATE, "Consumer": CONSUMER})
+
+
+def test_tokens_render_as_readable_placeholders() -> None:
+    renderer = Renderer({"Demo": TEMPLATE, "Consumer": CONSUMER})
+    join = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::x-", {"Ref": "AWS::AccountId"}, "/*"]]}
+    assert renderer.render("Demo", join) == "arn:${Partition}:s3:::x-${AccountId}/*"
+    assert renderer.render("Demo", {"Fn::GetAtt": ["TrainFunction55556666", "Arn"]}) == "<TrainFunction.Arn>"
+    assert renderer.render("Demo", {"Ref": ROLE}) == "<WorkerRole>"
+    # A named bucket reads as its name and ARN, not as a logical id.
+    assert renderer.render("Demo", {"Ref": BUCKET}) == "demo-data-${AccountId}-${Region}"
+    assert (
+        renderer.render("Demo", {"Fn::GetAtt": [BUCKET, "Arn"]})
+        == "arn:${Partition}:s3:::demo-data-${AccountId}-${Region}"
+    )
+    assert renderer.render("Demo", {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:*"}) == (
+        "arn:${Partition}:logs:${Region}:*"
+    )
+    # A cross-stack import renders as what the other stack exports, qualified with that stack's name.
+    assert renderer.render("Consumer", {"Fn::ImportValue": "Demo:KeyArn"}) == "<Demo/PipelineKey.Arn>"
+    assert renderer.render("Demo", {"Fn::Select": [1, {"Fn::GetAZs": ""}]}) == "${AZ[1]}"
+
+
+def test_deny_statements_and_conditions_are_shown(digest: str) -> None:
+    assert (
+        "- **DENY** `s3:*`\n  - to anyone (`AWS: *`)\n"
+        "  - on `arn:${Partition}:s3:::demo-data-${AccountId}-${Region}/*`\n" in digest
+    )
+    assert "  - when `aws:SecureTransport` Bool `false`" in digest
+    assert "  - when `s3:prefix` StringLike `inbox/*`, `runs/*`" in digest  # values sorted
+    assert "  - when `aws:SourceAccount` StringEquals `${AccountId}`" in digest
+
+
+def test_roles_show_trust_users_and_grants(digest: str) -> None:
+    section = digest.split("### Demo / WorkerRole", 1)[1].split("\n## ", 1)[0]
+    assert "Used by: `Demo / TrainFunction` (AWS::Lambda::Function)" in section
+    assert "- **Allow** `sts:AssumeRole`\n  - to `Service: lambda.amazonaws.com`" in section
+    assert "- **Allow** `s3:GetObject`, `s3:PutObject`" in section  # actions sorted
+    assert "  - on `<TrainFunction.Arn>`" in section
+    assert "  - on `<PipelineKey.Arn>`" in section
+
+
+def test_key_lists_who_uses_it_across_stacks(digest: str) -> None:
+    section = digest.split("## KMS keys", 1)[1].split("\n## ", 1)[0]
+    assert "Automatic rotation: on" in section
+    assert "`Consumer / Topic` (AWS::SNS::Topic)" in section
+    assert "`Demo / DataBucket` (AWS::S3::Bucket)" in section
+
+
+def test_triggers_and_network(digest: str) -> None:
+    assert "  - schedule `rate(1 hour)`\n  - target `<TrainFunction.Arn>`" in digest
+    assert "No VPC." in digest
+
+
+def test_output_is_deterministic_whatever_the_input_order() -> None:
+    reordered = copy.deepcopy(TEMPLATE)
+    reordered["Resources"] = dict(reversed(list(reordered["Resources"].items())))
+    assert render_digest({"Consumer": CONSUMER, "Demo": reordered}) == render_digest(
+        {"Demo": TEMPLATE, "Consumer": CONSUMER}
+    )
+
+
+def test_hash_suffix_is_kept_when_stripping_it_would_collide() -> None:
+    template = {
+        "Resources": {"QueueAAAAAAAA": {"Type": "AWS::SQS::Queue"}, "QueueBBBBBBBB": {"Type": "AWS::SQS::Queue"}}
+    }
+    renderer = Renderer({"S": template})
+    assert renderer.render("S", {"Ref": "QueueAAAAAAAA"}) == "<QueueAAAAAAAA>"
+
+
+def test_templates_flag_reads_a_cloud_assembly(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    (tmp_path / "Demo.template.json").write_text(json.dumps(TEMPLATE))
+    assert main(["--templates", str(tmp_path)]) == 0
+    assert "### Demo / WorkerRole" in capsys.readouterr().out
+    assert main(["--templates", str(tmp_path / "missing")]) == 2
