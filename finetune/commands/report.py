@@ -44,6 +44,10 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+# The aggregate handler marks every report of a rehearsal with this phrase (pipeline_core.report).
+SIMULATED_MARK = "SIMULATED RUN"
+
+
 def first_table(markdown: str) -> str:
     """The report's first Markdown table (the quality table), or the whole text when it has none."""
     lines = markdown.splitlines()
@@ -88,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
             raise OperatorError(f"no report at s3://{bucket}/{prefix}{contracts.REPORT_MD} yet ({outcome})")
         text = markdown.decode("utf-8", errors="replace")
         table = text if args.full else first_table(text)
+        if not args.full and SIMULATED_MARK in text:
+            # A rehearsal's figures come from simulated models; the table alone must not lose that label.
+            print("SIMULATED RUN (local rehearsal): these figures are not from Amazon Bedrock.")
         sys.stdout.write(table if table.endswith("\n") else table + "\n")
         print(f"{description['status']}: {verdict(description)}")
         print(f"full report: s3://{bucket}/{prefix}{contracts.REPORT_HTML}", file=sys.stderr)

@@ -381,6 +381,9 @@ class RehearsalOptions:
     #: The stand-in's rate limits in requests per second (``SimulationConfig``); None turns a limit off.
     rps_per_model_unit: float | None = SimulationConfig.rps_per_model_unit
     on_demand_rps: float | None = SimulationConfig.on_demand_rps
+    #: Called with the local resources and the execution ARN once the run has ended, while moto still holds
+    #: them: lets tests operate the rehearsed pipeline (e.g. with the operator commands). Its result is kept.
+    after_run: Callable[[LocalCloud, str | None], Any] | None = None
 
 
 @dataclass
@@ -409,6 +412,8 @@ class RehearsalResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     #: The per-example records the Evaluate stage wrote (``evaluation/results/*.jsonl``), in key order.
     evaluation_records: list[dict[str, Any]] = field(default_factory=list)
+    #: What ``RehearsalOptions.after_run`` returned.
+    after_run_result: Any = None
 
     @property
     def promoted(self) -> bool:
@@ -652,6 +657,7 @@ def rehearse(
             output_dir.mkdir(parents=True, exist_ok=True)
         report_files, table_md = _copy_reports(s3, cloud, options.run_name, execution_arn, output_dir)
         records = _evaluation_records(s3, cloud, options.run_name, execution_arn)
+        after_run_result = options.after_run(cloud, execution_arn) if options.after_run else None
         result = RehearsalResult(
             status=status,
             error=error,
@@ -675,6 +681,7 @@ def rehearse(
             invocations=list(local_lambda.invocations),
             history=follower.events,
             evaluation_records=records,
+            after_run_result=after_run_result,
         )
     return result
 
