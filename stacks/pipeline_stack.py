@@ -357,9 +357,11 @@ class PipelineStack(Stack):
         for fn in (trigger, resolve, validate):
             allow(fn, ["s3:GetObject"], [data.arn_for_objects("inbox/*"), data.arn_for_objects("runs/*")])
         # Without ListBucket, S3 answers 403 instead of 404 for a file a manifest names but nobody uploaded.
+        # HeadObject carries no s3:prefix key, so the prefix limit must hold only where the key exists.
         for fn in (trigger, resolve):
-            allow(fn, ["s3:ListBucket"], [data.bucket_arn], StringLike={"s3:prefix": ["runs/*"]})
-        allow(validate, ["s3:PutObject"], [run_objects])
+            allow(fn, ["s3:ListBucket"], [data.bucket_arn], StringLikeIfExists={"s3:prefix": ["runs/*"]})
+        # The snapshot is uploaded in parts and the upload is aborted on error, leaving nothing half-written.
+        allow(validate, ["s3:PutObject", "s3:AbortMultipartUpload"], [run_objects])
         allow(train, ["s3:GetObject"], [artifacts.arn_for_objects("runs/*/*/training/*")])
         allow(train, ["s3:ListBucket"], [artifacts.bucket_arn], StringLike={"s3:prefix": ["runs/*"]})
         allow(evaluate, ["s3:GetObject", "s3:PutObject"], [run_objects])
@@ -408,7 +410,7 @@ class PipelineStack(Stack):
         )
         allow(
             promote,
-            ["ssm:PutParameter"],
+            ["ssm:GetParameter", "ssm:PutParameter"],
             [f"{account_arn('ssm')}:parameter{self.promotion_parameter_name}"],
         )
         allow(promote, ["bedrock:TagResource"], [custom_models, provisioned])

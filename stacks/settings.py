@@ -91,8 +91,12 @@ class ThroughputSettings:
     time_to_live_hours: int = 24
 
 
+# Hours a live run may hold its throughput after it comes into service (evaluation, aggregation, promotion).
+EVALUATION_ALLOWANCE_HOURS = 2
+
+
 def _throughput(r: _Reader) -> ThroughputSettings:
-    return ThroughputSettings(
+    settings = ThroughputSettings(
         # No-commitment Provisioned Throughput needs model units granted by AWS Support first
         # (https://docs.aws.amazon.com/bedrock/latest/userguide/prov-thru-purchase.html); 1 is the cheapest.
         model_units=r.number("modelUnits", 1, 1, 10, integer=True),
@@ -101,6 +105,16 @@ def _throughput(r: _Reader) -> ThroughputSettings:
         max_wait_minutes=r.number("maxWaitMinutes", 60, 10, 240, integer=True),
         time_to_live_hours=r.number("timeToLiveHours", 24, 1, 24 * 31, integer=True),
     )
+    # The janitor deletes unpromoted throughput past its time-to-live even while its run is still live.
+    floor = settings.max_wait_minutes / 60 + EVALUATION_ALLOWANCE_HOURS
+    if settings.time_to_live_hours < floor:
+        r.fail(
+            "timeToLiveHours",
+            settings.time_to_live_hours,
+            f"at least maxWaitMinutes/60 + {EVALUATION_ALLOWANCE_HOURS} = {floor:g} hours, so the janitor never "
+            "deletes the throughput of a run that is still evaluating",
+        )
+    return settings
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ LAMBDA_TRANSIENT_ERRORS = (
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
     contracts.ERROR_TRANSIENT,
 )
 
@@ -70,6 +71,7 @@ class WorkflowFunctions:
 
 
 # State names read as a timeline a person would say aloud.
+RECEIVE = "Receive upload"
 RESOLVE = "Resolve run"
 VALIDATE = "Validate dataset"
 START_TRAINING = "Start training"
@@ -309,10 +311,22 @@ class Workflow(Construct):
             state.add_catch(delete_throughput, errors=["States.ALL"], result_path="$.error")
         evaluate.add_catch(delete_throughput, errors=["States.ALL"], result_path="$.error")
 
-        definition = resolve.next(validate).next(
-            sfn.Choice(self, "Dataset valid?")
-            .when(sfn.Condition.boolean_equals("$.validation.valid", False), dataset_rejected)
-            .otherwise(start_training)
+        # The cleanup states read $.job and $.throughput; give them empty values up front so a failure before
+        # either exists still reaches its cleanup (the handlers then find the job or throughput by the name
+        # derived from the execution). A missing JSONPath would be a States.Runtime error no Catch handles.
+        receive = sfn.Pass(
+            self,
+            RECEIVE,
+            parameters={"source.$": "$.source", "job": {}, "throughput": {}},
+        )
+        definition = (
+            receive.next(resolve)
+            .next(validate)
+            .next(
+                sfn.Choice(self, "Dataset valid?")
+                .when(sfn.Condition.boolean_equals("$.validation.valid", False), dataset_rejected)
+                .otherwise(start_training)
+            )
         )
         start_training.next(wait_training).next(check_training).next(
             sfn.Choice(self, "Training finished?")

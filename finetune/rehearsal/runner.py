@@ -384,6 +384,8 @@ class RehearsalOptions:
     #: Called with the local resources and the execution ARN once the run has ended, while moto still holds
     #: them: lets tests operate the rehearsed pipeline (e.g. with the operator commands). Its result is kept.
     after_run: Callable[[LocalCloud, str | None], Any] | None = None
+    #: Handler folders whose first invocation raises (tests of the cleanup paths; see the handler-crash fault).
+    crash_handlers: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -610,6 +612,7 @@ def rehearse(
         for function in cloud.functions.values():
             function.handler = load_handler(function.folder, tag)
         crash = frozenset({CRASH_HANDLER}) if "handler-crash" in options.faults else frozenset()
+        crash |= options.crash_handlers
         local_lambda = LocalLambda(cloud.functions, crash_once=crash)
         stack.enter_context(patched_moto(local_lambda))
 

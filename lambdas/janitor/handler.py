@@ -1,9 +1,10 @@
 """Scheduled Lambda handler that stops the pipeline from paying for what no run needs any more.
 
-Deletes Provisioned Throughputs tagged with this pipeline, not approved, and older than the time-to-live
-(no-commitment throughput is billed hourly until deleted), stops customization jobs whose workflow execution
-has ended, and publishes the number of overdue throughputs found as a CloudWatch metric. One failed delete does
-not stop the others; the handler raises at the end so the alarm on Lambda errors fires.
+Deletes Provisioned Throughputs tagged with this pipeline and not approved that are older than the
+time-to-live or whose execution has ended (no-commitment throughput is billed hourly until deleted), stops
+customization jobs whose workflow execution has ended, and publishes the number of leaked throughputs found as
+a CloudWatch metric. One failed delete does not stop the others; the handler raises at the end so the alarm on
+Lambda errors fires.
 """
 
 from __future__ import annotations
@@ -75,13 +76,25 @@ def _ours(tags: Mapping[str, str], env: Environment) -> bool:
 
 
 def sweep_throughputs(env: Environment, now: datetime, sweep: Sweep) -> None:
+    """Delete our unpromoted throughput that is past its time-to-live or whose execution has ended.
+
+    An execution that ended (failed, timed out, stopped by hand) without deleting its throughput has leaked it;
+    waiting for the time-to-live would bill up to a day for nothing. Both count as overdue for the alarm.
+    """
     for summary in _pages("list_provisioned_model_throughputs", "provisionedModelSummaries"):
         arn = str(summary["provisionedModelArn"])
         created = summary.get("creationTime")
-        if not isinstance(created, datetime) or now - created <= env.ttl:
-            continue
         tags = _tags(arn)
         if not _ours(tags, env) or tags.get(contracts.TAG_APPROVED) == "true":
+            continue
+        execution = tags.get(contracts.TAG_EXECUTION)
+        past_ttl = isinstance(created, datetime) and now - created > env.ttl
+        try:
+            orphaned = not past_ttl and bool(execution) and not _execution_running(env, str(execution))
+        except Exception as err:  # cannot tell: leave it for the time-to-live rather than delete a live run's
+            log(LOGGER, "execution status unknown", level=30, arn=arn, execution=execution, error=repr(err))
+            orphaned = False
+        if not (past_ttl or orphaned):
             continue
         sweep.overdue += 1
         try:
@@ -92,7 +105,8 @@ def sweep_throughputs(env: Environment, now: datetime, sweep: Sweep) -> None:
             continue
         if result["deleted"]:
             sweep.deleted.append(arn)
-        log(LOGGER, "overdue throughput", created=created, execution=tags.get(contracts.TAG_EXECUTION), **result)
+        why = "past its time-to-live" if past_ttl else "its execution has ended"
+        log(LOGGER, "leaked throughput", why=why, created=created, execution=execution, **result)
 
 
 def _execution_running(env: Environment, execution_name: str) -> bool:

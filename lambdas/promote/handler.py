@@ -15,7 +15,7 @@ from typing import Any
 
 from pipeline_aws.bedrock import delete_throughput, resource_name, tag_list
 from pipeline_aws.clients import CLIENTS
-from pipeline_aws.errors import transient_errors
+from pipeline_aws.errors import is_code, transient_errors
 from pipeline_aws.logs import bind, log, setup_logging
 from pipeline_core import contracts
 
@@ -55,6 +55,7 @@ class Promotion:
     provisioned_model_arn: str | None
     report_uri: str | None
     throughput_kept: bool
+    replaced_throughput: str | None = None  # the previous promotion's throughput, deleted
 
 
 def _approve(arn: str) -> None:
@@ -79,9 +80,37 @@ def promote(request: PromoteInput, parameter_name: str) -> Promotion:
         "execution_name": request.execution_name,
         "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    previous = _previous_throughput(parameter_name)
     with transient_errors():
         CLIENTS.ssm.put_parameter(Name=parameter_name, Value=json.dumps(value), Type="String", Overwrite=True)
-    return Promotion(parameter_name, request.custom_model_arn, provisioned, request.report_uri, provisioned is not None)
+    if previous and previous != provisioned:
+        # The previous promotion's throughput is approved, so the janitor never deletes it; once applications
+        # read the new ARN from the parameter nothing uses it, and it would bill by the hour forever.
+        log(LOGGER, "replacing the previous promotion's throughput", **delete_throughput(previous))
+    return Promotion(
+        parameter_name,
+        request.custom_model_arn,
+        provisioned,
+        request.report_uri,
+        provisioned is not None,
+        replaced_throughput=previous if previous != provisioned else None,
+    )
+
+
+def _previous_throughput(parameter_name: str) -> str | None:
+    """The throughput ARN the parameter names now (the previous promotion), if any."""
+    try:
+        with transient_errors():
+            raw = CLIENTS.ssm.get_parameter(Name=parameter_name)["Parameter"]["Value"]
+    except Exception as err:
+        if is_code(err, "ParameterNotFound"):
+            return None
+        raise
+    try:
+        arn = json.loads(raw).get("provisioned_model_arn")
+    except (ValueError, AttributeError):
+        return None  # not written by this pipeline: leave whatever it names alone
+    return str(arn) if arn else None
 
 
 def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:

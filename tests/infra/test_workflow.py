@@ -115,6 +115,14 @@ def test_the_leak_check_finds_a_catch_that_skips_the_cleanup(asl: dict[str, Any]
     assert f"{wf.PLAN} has no catch-all" in throughput_leaks(broken)
 
 
+def test_the_cleanup_inputs_exist_from_the_first_state(asl: dict[str, Any]) -> None:
+    """Stop training and Delete throughput read $.job and $.throughput; a missing path would be an uncatchable
+    States.Runtime error, so the first state gives both an empty value."""
+    first = asl["States"][asl["StartAt"]]
+    assert first["Type"] == "Pass" and first["Next"] == wf.RESOLVE
+    assert first["Parameters"] == {"source.$": "$.source", "job": {}, "throughput": {}}
+
+
 def test_a_running_job_is_stopped_on_any_failure_while_training(asl: dict[str, Any]) -> None:
     for name in (wf.START_TRAINING, wf.CHECK_TRAINING):
         (catch,) = asl["States"][name]["Catch"]

@@ -78,6 +78,10 @@ def test_shipped_settings_are_the_safe_cheap_defaults() -> None:
             {"executionTimeoutHours": 1},
             "pipeline.executionTimeoutHours = 1 is not allowed: expected an integer from 2 to 168",
         ),
+        (
+            {"provisionedThroughput": {"timeToLiveHours": 2, "maxWaitMinutes": 120}},
+            "pipeline.provisionedThroughput.timeToLiveHours = 2 is not allowed: expected at least",
+        ),
     ],
 )
 def test_bad_values_name_key_value_and_range(overrides: dict[str, Any], expected: str) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipeline_aws.clients import CLIENTS
-from pipeline_aws.errors import is_code, transient_errors
+from pipeline_aws.errors import TransientServiceError, is_code, transient_errors
 
 # jobName, customModelName and provisionedModelName allow 1-63 characters; customModelName and
 # provisionedModelName must match ([0-9a-zA-Z][_-]?)+ (botocore bedrock service model), so no "--".
@@ -60,5 +60,10 @@ def delete_throughput(identifier: str, *, bedrock: Any = None) -> dict[str, Any]
     except Exception as err:
         if is_code(err, "ResourceNotFoundException"):
             return {"deleted": False, "reason": "not found", "arn": identifier}
+        if is_code(err, "ConflictException"):
+            # The throughput is still changing state (for example still Creating); DeleteProvisionedModelThroughput
+            # documents ConflictException for that. Retrying later is the only way to stop the bill, so it is
+            # transient: the workflow's retry policy tries again with backoff, and the janitor after that.
+            raise TransientServiceError(f"throughput {identifier} cannot be deleted yet: {err}") from err
         raise
     return {"deleted": True, "arn": identifier}

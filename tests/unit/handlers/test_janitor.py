@@ -105,7 +105,25 @@ def test_deletes_only_overdue_unapproved_pipeline_throughputs(env: str, bedrock:
         {"nextToken": "page-2"},
     )
     bedrock.add_response("list_tags_for_resource", tags("another-pipeline"), None)  # not ours
-    # pt 4 is younger than the TTL: not even its tags are read.
+    # pt 4 is younger than the TTL and its execution is still running: kept.
+    bedrock.add_response("list_tags_for_resource", tags(**{contracts.TAG_EXECUTION: "running-exec"}), None)
+    no_jobs(bedrock)
+    result = janitor.handler({}, None)
+    assert result == {"deleted": [pt_arn(1)], "stopped_jobs": [], "overdue": 1}
+    assert overdue_metric() == 1
+
+
+def test_deletes_young_throughput_whose_execution_has_ended(env: str, bedrock: Stubber) -> None:
+    """A run that ended without deleting its throughput leaked it: no need to wait for the time-to-live."""
+    bedrock.add_response(
+        "list_provisioned_model_throughputs",
+        {"provisionedModelSummaries": [summary(1, FRESH), summary(2, FRESH), summary(3, FRESH)]},
+        None,
+    )
+    bedrock.add_response("list_tags_for_resource", tags(**{contracts.TAG_EXECUTION: "gone-exec"}), None)
+    bedrock.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": pt_arn(1)})
+    bedrock.add_response("list_tags_for_resource", tags(**{contracts.TAG_EXECUTION: "running-exec"}), None)
+    bedrock.add_response("list_tags_for_resource", tags(), None)  # no execution tag: only the TTL applies
     no_jobs(bedrock)
     result = janitor.handler({}, None)
     assert result == {"deleted": [pt_arn(1)], "stopped_jobs": [], "overdue": 1}

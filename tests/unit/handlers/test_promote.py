@@ -53,6 +53,7 @@ def test_keep_tags_model_and_throughput_and_writes_ssm(env: None, bedrock: Stubb
         "provisioned_model_arn": PT_ARN,
         "report_uri": REPORT,
         "throughput_kept": True,
+        "replaced_throughput": None,
     }
     value = parameter()
     assert value["custom_model_arn"] == MODEL_ARN and value["provisioned_model_arn"] == PT_ARN
@@ -76,6 +77,30 @@ def test_promote_twice_overwrites_and_tolerates_an_already_deleted_throughput(en
     promote.handler(event(keep=False), None)
     promote.handler(event(keep=False), None)
     assert parameter()["provisioned_model_arn"] is None
+
+
+def test_a_new_promotion_deletes_the_previous_promotions_throughput(env: None, bedrock: Stubber) -> None:
+    """The previous throughput is approved (the janitor keeps it), so promote must delete it once replaced."""
+    old_pt = f"arn:aws:bedrock:us-west-2:{ACCOUNT}:provisioned-model/000000000000"
+    boto3.client("ssm").put_parameter(
+        Name=PARAMETER, Type="String", Value=json.dumps({"provisioned_model_arn": old_pt, "run_name": "earlier"})
+    )
+    bedrock.add_response("tag_resource", {}, {"resourceARN": MODEL_ARN, "tags": APPROVED})
+    bedrock.add_response("tag_resource", {}, {"resourceARN": PT_ARN, "tags": APPROVED})
+    bedrock.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": old_pt})
+    result = promote.handler(event(keep=True), None)
+    assert result["replaced_throughput"] == old_pt and result["provisioned_model_arn"] == PT_ARN
+    assert parameter()["provisioned_model_arn"] == PT_ARN
+    bedrock.assert_no_pending_responses()
+
+
+def test_a_retried_promotion_does_not_delete_its_own_throughput(env: None, bedrock: Stubber) -> None:
+    for _ in range(2):
+        bedrock.add_response("tag_resource", {}, {"resourceARN": MODEL_ARN, "tags": APPROVED})
+        bedrock.add_response("tag_resource", {}, {"resourceARN": PT_ARN, "tags": APPROVED})
+    promote.handler(event(keep=True), None)
+    assert promote.handler(event(keep=True), None)["replaced_throughput"] is None
+    bedrock.assert_no_pending_responses()
 
 
 def test_throttled_tagging_is_transient(env: None, bedrock: Stubber) -> None:

@@ -115,6 +115,13 @@ def test_delete_by_name_when_create_never_returned(bedrock: Stubber) -> None:
     assert throughput.handler({"action": "delete", "run": RUN, "throughput": None}, None)["deleted"] is True
 
 
+def test_delete_while_the_throughput_is_still_changing_is_retried(bedrock: Stubber) -> None:
+    """A throughput still Creating cannot be deleted yet (ConflictException): retry, never give up silently."""
+    bedrock.add_client_error("delete_provisioned_model_throughput", **client_error("ConflictException", 400))
+    with pytest.raises(TransientServiceError, match="cannot be deleted yet"):
+        throughput.handler({"action": "delete", "run": RUN, "throughput": {"arn": PT_ARN}}, None)
+
+
 def test_delete_is_idempotent(bedrock: Stubber) -> None:
     bedrock.add_client_error("delete_provisioned_model_throughput", **client_error("ResourceNotFoundException", 404))
     result = throughput.handler({"action": "delete", "run": RUN, "throughput": {"arn": PT_ARN}}, None)
