@@ -22,7 +22,7 @@ def test_happy_path_promotes_and_keeps_the_throughput(run_rehearsal: Run) -> Non
     result = run_rehearsal()
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     assert exit_code(result) == 0
-    assert result.states[0] == "Resolve run" and result.states[-1] == "Run promoted"
+    assert result.states[0] == "Receive upload" and result.states[-1] == "Run promoted"
     assert "Promote" in result.states and "Delete throughput" not in result.states
     assert len(result.jobs) == 1 and result.running_jobs == []
     assert len(result.provisioned_throughputs) == 1  # keepAfterPromotion is true in cdk.json
