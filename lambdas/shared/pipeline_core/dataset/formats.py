@@ -105,30 +105,52 @@ def _role(message: dict[str, Any], i: int, issues: list[Issue]) -> str | None:
     return str(role)
 
 
+def _message_list(obj: dict[str, Any], issues: list[Issue]) -> list[Any] | None:
+    """The record's `messages` array, or None after reporting why it is missing or not an array."""
+    messages = obj.get("messages")
+    if messages is None:
+        issues.append(("SCHEMA-MISSING-FIELD", "the record has no 'messages' list"))
+        return None
+    if not isinstance(messages, list):
+        issues.append(("SCHEMA-FIELD-TYPE", f"'messages' must be an array, found {_type_name(messages)}"))
+        return None
+    return messages
+
+
+def _message_head(message: Any, i: int, issues: list[Issue]) -> tuple[str | None, bool] | None:
+    """Checks shared by every messages format: an object, no extra keys, a valid role, a content field.
+
+    Returns None when the message is not an object (nothing more can be checked), else (role, has content).
+    """
+    if not isinstance(message, dict):
+        issues.append(("SCHEMA-FIELD-TYPE", f"messages[{i}] must be an object, found {_type_name(message)}"))
+        return None
+    issues.extend(_extra_keys(message, _CLAUDE_MESSAGE_KEYS, f"messages[{i}]"))
+    role = _role(message, i, issues)
+    if "content" not in message:
+        issues.append(("SCHEMA-MISSING-FIELD", f"messages[{i}] has no 'content'"))
+        return role, False
+    return role, True
+
+
 def check_claude(obj: dict[str, Any]) -> tuple[list[Issue], Conversation | None]:
     issues = _extra_keys(obj, _CLAUDE_KEYS, "the record")
     system = obj.get("system", "")
     if not isinstance(system, str):
         issues.append(("SCHEMA-FIELD-TYPE", f"'system' must be a string, found {_type_name(system)}"))
         system = ""
-    messages = obj.get("messages")
+    messages = _message_list(obj, issues)
     if messages is None:
-        issues.append(("SCHEMA-MISSING-FIELD", "the record has no 'messages' list"))
-        return issues, None
-    if not isinstance(messages, list):
-        issues.append(("SCHEMA-FIELD-TYPE", f"'messages' must be an array, found {_type_name(messages)}"))
         return issues, None
     turns: list[tuple[str, str]] = []
     roles: list[str] = []
     for i, message in enumerate(messages):
-        if not isinstance(message, dict):
-            issues.append(("SCHEMA-FIELD-TYPE", f"messages[{i}] must be an object, found {_type_name(message)}"))
+        checked = _message_head(message, i, issues)
+        if checked is None:
             continue
-        issues.extend(_extra_keys(message, _CLAUDE_MESSAGE_KEYS, f"messages[{i}]"))
-        role = _role(message, i, issues)
+        role, has_content = checked
         roles.append(role or "?")
-        if "content" not in message:
-            issues.append(("SCHEMA-MISSING-FIELD", f"messages[{i}] has no 'content'"))
+        if not has_content:
             continue
         content = message["content"]
         # The AWS sample validator requires a string; content-block arrays are UNCONFIRMED for Claude 3 Haiku
@@ -202,25 +224,19 @@ def check_converse(obj: dict[str, Any], *, nova: bool) -> tuple[list[Issue], Con
     if "system" in obj:
         # Media blocks only go in user turns [NOVA2_PREP]; system is text only.
         system, _ = _blocks_text(obj["system"], "system", issues, allow_media=False)
-    messages = obj.get("messages")
+    messages = _message_list(obj, issues)
     if messages is None:
-        issues.append(("SCHEMA-MISSING-FIELD", "the record has no 'messages' list"))
-        return issues, None
-    if not isinstance(messages, list):
-        issues.append(("SCHEMA-FIELD-TYPE", f"'messages' must be an array, found {_type_name(messages)}"))
         return issues, None
     turns: list[tuple[str, str]] = []
     roles: list[str] = []
     has_media = False
     for i, message in enumerate(messages):
-        if not isinstance(message, dict):
-            issues.append(("SCHEMA-FIELD-TYPE", f"messages[{i}] must be an object, found {_type_name(message)}"))
+        checked = _message_head(message, i, issues)
+        if checked is None:
             continue
-        issues.extend(_extra_keys(message, _CLAUDE_MESSAGE_KEYS, f"messages[{i}]"))
-        role = _role(message, i, issues)
+        role, has_content = checked
         roles.append(role or "?")
-        if "content" not in message:
-            issues.append(("SCHEMA-MISSING-FIELD", f"messages[{i}] has no 'content'"))
+        if not has_content:
             continue
         # Nova accepts image/video only in user turns; assistant content is text only [NOVA2_PREP].
         text, media = _blocks_text(
