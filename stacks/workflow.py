@@ -175,19 +175,8 @@ class Workflow(Construct):
         )
         for state in (start_training, check_training):
             state.add_catch(stop_training, errors=["States.ALL"], result_path="$.error")
-        training_failed = sfn.Pass(
-            self,
-            "Training did not complete",
-            parameters={
-                "Error": "TrainingFailed",
-                "Cause": sfn.JsonPath.format(
-                    "Customization job {} ended {}: {}",
-                    sfn.JsonPath.string_at("$.job.job_arn"),
-                    sfn.JsonPath.string_at("$.job.status"),
-                    sfn.JsonPath.string_at("$.job.failure_message"),
-                ),
-            },
-            result_path="$.error",
+        training_failed = self._ended_badly(
+            "Training did not complete", "TrainingFailed", "Customization job", "$.job", "job_arn"
         ).next(notify_failure)
         metrics_rejected = sfn.Pass(
             self,
@@ -212,19 +201,8 @@ class Workflow(Construct):
             {"action": "describe", "run.$": "$.run", "throughput.$": "$.throughput"},
             result_path="$.throughput",
         )
-        throughput_failed = sfn.Pass(
-            self,
-            "Throughput did not come into service",
-            parameters={
-                "Error": "ThroughputFailed",
-                "Cause": sfn.JsonPath.format(
-                    "Provisioned Throughput {} ended {}: {}",
-                    sfn.JsonPath.string_at("$.throughput.arn"),
-                    sfn.JsonPath.string_at("$.throughput.status"),
-                    sfn.JsonPath.string_at("$.throughput.failure_message"),
-                ),
-            },
-            result_path="$.error",
+        throughput_failed = self._ended_badly(
+            "Throughput did not come into service", "ThroughputFailed", "Provisioned Throughput", "$.throughput", "arn"
         ).next(delete_throughput)
 
         # ---- 6-7: evaluate over the test set, aggregate ----------------------------------------------------
@@ -421,6 +399,23 @@ class Workflow(Construct):
         )
         self._retry.apply(task, extra_errors=("SNS.SdkClientException", "SNS.InternalErrorException"))
         return task
+
+    def _ended_badly(self, name: str, error: str, noun: str, path: str, arn_field: str) -> sfn.Pass:
+        """Turn a resource's terminal failure status into $.error, e.g. "Customization job X ended Failed: ..."."""
+        return sfn.Pass(
+            self,
+            name,
+            parameters={
+                "Error": error,
+                "Cause": sfn.JsonPath.format(
+                    noun + " {} ended {}: {}",
+                    sfn.JsonPath.string_at(f"{path}.{arn_field}"),
+                    sfn.JsonPath.string_at(f"{path}.status"),
+                    sfn.JsonPath.string_at(f"{path}.failure_message"),
+                ),
+            },
+            result_path="$.error",
+        )
 
     def _metrics_gate(self, rejected: sfn.IChainable, accepted: sfn.IChainable) -> sfn.Choice:
         return (
