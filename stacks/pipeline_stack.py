@@ -353,9 +353,17 @@ class PipelineStack(Stack):
                 iam.PolicyStatement(actions=actions, resources=resources, conditions=conditions or None)
             )
 
-        # Uploads are read where users put them; nothing of the pipeline writes to the data bucket.
-        for fn in (trigger, resolve, validate):
-            allow(fn, ["s3:GetObject"], [data.arn_for_objects("inbox/*"), data.arn_for_objects("runs/*")])
+        # Uploads are read where users put them; nothing of the pipeline writes to the data bucket. The trigger and
+        # Resolve run read only manifests (runs/<name>/run.json) and check the files beside them. Validate reads
+        # the version each file had when the run started, which S3 authorizes as s3:GetObjectVersion:
+        # (GetObject with versionId, https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html).
+        for fn in (trigger, resolve):
+            allow(fn, ["s3:GetObject"], [data.arn_for_objects("runs/*")])
+        allow(
+            validate,
+            ["s3:GetObject", "s3:GetObjectVersion"],
+            [data.arn_for_objects("inbox/*"), data.arn_for_objects("runs/*")],
+        )
         # Without ListBucket, S3 answers 403 instead of 404 for a file a manifest names but nobody uploaded.
         # HeadObject carries no s3:prefix key, so the prefix limit must hold only where the key exists.
         for fn in (trigger, resolve):

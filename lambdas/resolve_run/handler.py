@@ -27,6 +27,7 @@ from pipeline_core.manifest import (
 )
 
 LOGGER = setup_logging("resolve_run")
+FILE_ROLES = ("train", "validation", "test")
 
 __all__ = ["InvalidManifest", "handler"]
 
@@ -37,6 +38,7 @@ class ResolveInput:
     key: str
     run_name: str
     execution_name: str
+    version_id: str | None = None  # of the upload that started the run (versioned data bucket)
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> ResolveInput:
@@ -46,6 +48,7 @@ class ResolveInput:
             key=str(source["key"]),
             run_name=str(source["run_name"]),
             execution_name=str(event["execution_name"]),
+            version_id=source.get("version_id") or None,
         )
 
 
@@ -75,12 +78,14 @@ def _manifest_choices(request: ResolveInput, env: Environment) -> tuple[RunChoic
         ) from None
     choices = parse_manifest(text, source=request.key, defaults=env.defaults, region=env.region)
     folder = manifest_folder(request.key)
-    keys: dict[str, str | None] = {"train_key": None, "validation_key": None, "test_key": None}
+    keys: dict[str, str | None] = {f"{role}_{field}": None for role in FILE_ROLES for field in ("key", "version_id")}
     for role, name in choices.files.items():
         key = folder + name
-        if head(request.bucket, key) is None:
+        found = head(request.bucket, key)
+        if found is None:
             raise InvalidManifest(f"{request.key}: {role} file {name!r} was not found at s3://{request.bucket}/{key}")
-        keys[f"{role}_key"] = key
+        # Later steps read this version, so a file replaced while the run is under way does not change the run.
+        keys[f"{role}_key"], keys[f"{role}_version_id"] = key, found.get("VersionId")
     return choices, {"kind": "manifest", **keys}
 
 
@@ -92,7 +97,12 @@ def resolve(request: ResolveInput, env: Environment) -> dict[str, Any]:
         choices, source = _manifest_choices(request, env)
     else:
         choices = default_choices(env.defaults, env.region)
-        source = {"kind": "single", "train_key": request.key, "validation_key": None, "test_key": None}
+        source = {
+            "kind": "single",
+            **{f"{role}_{field}": None for role in FILE_ROLES for field in ("key", "version_id")},
+            "train_key": request.key,
+            "train_version_id": request.version_id,
+        }
     return build_run_spec(
         choices,
         env.defaults,

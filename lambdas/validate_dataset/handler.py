@@ -8,7 +8,6 @@ summary for the state machine. Writes under the run's artifacts prefix (DESIGN.m
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -17,7 +16,17 @@ from dataclasses import asdict, dataclass
 from types import TracebackType
 from typing import Any
 
-from pipeline_core.dataset import POOL, DatasetFile, SplitConfig, ValidationResult, validate, write_snapshot
+from pipeline_aws.clients import CLIENTS
+from pipeline_aws.errors import is_code, transient_errors
+from pipeline_core.dataset import (
+    POOL,
+    DatasetFile,
+    SourceChangedError,
+    SplitConfig,
+    ValidationResult,
+    validate,
+    write_snapshot,
+)
 
 # Environment variable names, shared with the construct that sets them.
 ENV_KMS_KEY_ID = "KMS_KEY_ID"
@@ -55,6 +64,11 @@ class Source:
     train_key: str
     validation_key: str | None = None
     test_key: str | None = None
+    # The versions the run started with (Resolve run); None only for an unversioned bucket.
+    versions: tuple[tuple[str, str | None], ...] = ()
+
+    def version_of(self, key: str) -> str | None:
+        return dict(self.versions).get(key)
 
 
 @dataclass(frozen=True)
@@ -93,6 +107,11 @@ class RunInput:
                     train_key=str(source["train_key"]),
                     validation_key=source.get("validation_key"),
                     test_key=source.get("test_key"),
+                    versions=tuple(
+                        (str(source[f"{role}_key"]), source.get(f"{role}_version_id") or None)
+                        for role in ("train", "validation", "test")
+                        if source.get(f"{role}_key")
+                    ),
                 ),
                 split=SplitConfig(
                     validation_share=float(split.get("validation_share", 0.1)),
@@ -128,22 +147,16 @@ class StepOutput:
 # --- S3 I/O ----------------------------------------------------------------------------------------------------
 
 
-@functools.cache
-def _default_s3() -> Any:
-    """One client per container, created on first use (so importing the module needs no AWS configuration)."""
-    import boto3
-
-    return boto3.client("s3")
-
-
 class S3Source:
     """Re-openable S3 object read in raw chunks (line splitting is ours, so CR and the final newline stay visible).
 
-    Reopening pins the ETag seen first (IfMatch), so a second pass reads the very object the first pass validated.
+    Every pass reads the version the run started with, so an upload replaced while the run is under way changes
+    nothing here (it starts its own run). Without a version id (an unversioned bucket), passes after the first pin
+    the first pass's ETag (IfMatch) and a replaced object stops the run with SourceChangedError.
     """
 
-    def __init__(self, s3: Any, bucket: str, key: str) -> None:
-        self.s3, self.bucket, self.key = s3, bucket, key
+    def __init__(self, s3: Any, bucket: str, key: str, version_id: str | None = None) -> None:
+        self.s3, self.bucket, self.key, self.version_id = s3, bucket, key, version_id
         self.etag: str | None = None
 
     @property
@@ -152,9 +165,20 @@ class S3Source:
 
     def open(self) -> Iterator[bytes]:
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": self.key}
-        if self.etag is not None:
+        if self.version_id is not None:
+            kwargs["VersionId"] = self.version_id
+        elif self.etag is not None:
             kwargs["IfMatch"] = self.etag
-        response = self.s3.get_object(**kwargs)
+        try:
+            response = self.s3.get_object(**kwargs)
+        except Exception as err:
+            if is_code(err, "PreconditionFailed", "412"):
+                raise SourceChangedError(f"{self.uri} was replaced after validation; upload it again") from None
+            if is_code(err, "NoSuchVersion"):
+                raise SourceChangedError(
+                    f"{self.uri}: version {self.version_id} was deleted after the run started"
+                ) from None
+            raise
         self.etag = self.etag or response.get("ETag")
         body = response["Body"]
         try:
@@ -201,17 +225,30 @@ class S3Upload:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if exc_type is not None:
-            if self.upload_id is not None:
-                self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
+            self._abort()
             return
+        try:
+            if self.upload_id is None:
+                self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=bytes(self.buffer), **self.extra)
+                return
+            if self.buffer:
+                self._flush_part()
+            self.s3.complete_multipart_upload(
+                Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": self.parts}
+            )
+        except BaseException:
+            self._abort()
+            raise
+
+    def _abort(self) -> None:
+        """Abort the multipart upload, if any. Best effort: the error that got us here is the one to report, and
+        the bucket's lifecycle rule removes the parts of an upload whose abort failed."""
         if self.upload_id is None:
-            self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=bytes(self.buffer), **self.extra)
             return
-        if self.buffer:
-            self._flush_part()
-        self.s3.complete_multipart_upload(
-            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": self.parts}
-        )
+        try:
+            self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
+        except Exception as err:
+            _log("abort failed", key=self.key, upload_id=self.upload_id, error=str(err))
 
 
 # --- the step --------------------------------------------------------------------------------------------------
@@ -219,7 +256,7 @@ class S3Upload:
 
 def _dataset_files(run: RunInput, s3: Any) -> list[DatasetFile]:
     def file(split: str, key: str) -> DatasetFile:
-        source = S3Source(s3, run.data_bucket, key)
+        source = S3Source(s3, run.data_bucket, key, run.source.version_of(key))
         return DatasetFile(split, source.uri, source.open)
 
     if run.splits_upload:
@@ -281,6 +318,11 @@ def run_step(run: RunInput, s3: Any, kms_key_id: str | None) -> StepOutput:
 
 
 def handler(event: Mapping[str, Any], context: object = None, *, s3: Any = None) -> dict[str, Any]:
-    """Lambda entry point. `s3` is injectable for tests; otherwise one client per container."""
+    """Lambda entry point. `s3` is injectable for tests; otherwise the shared client (standard retries).
+
+    Throttling, 5xx answers and connections that break mid-stream surface as TransientServiceError, which the
+    workflow retries with backoff: the step writes the same keys again, so a retry is safe.
+    """
     run = RunInput.from_event(event)
-    return run_step(run, s3 if s3 is not None else _default_s3(), os.environ.get(ENV_KMS_KEY_ID)).to_dict()
+    with transient_errors():
+        return run_step(run, s3 if s3 is not None else CLIENTS.s3, os.environ.get(ENV_KMS_KEY_ID)).to_dict()

@@ -16,7 +16,9 @@ from botocore.exceptions import (
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
+    IncompleteReadError,
     ReadTimeoutError,
+    ResponseStreamingError,
 )
 
 P = ParamSpec("P")
@@ -40,7 +42,15 @@ TRANSIENT_CODES = frozenset(
         "RequestTimeoutException",
     }
 )
-_NETWORK_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
+# Connection failures, including a response body that broke off mid-stream (a long S3 read).
+_NETWORK_ERRORS = (
+    EndpointConnectionError,
+    ConnectTimeoutError,
+    ReadTimeoutError,
+    ConnectionClosedError,
+    ResponseStreamingError,
+    IncompleteReadError,
+)
 
 
 class TransientServiceError(Exception):

@@ -102,3 +102,32 @@ def test_nova_media_blocks_are_reported_as_unchecked(run: Run) -> None:
     bad = converse(1)
     bad["messages"][1]["content"].append({"image": {}})
     assert "SCHEMA-CONTENT-BLOCK" in rules(run(with_bad(bad, 40, converse), model=NOVA))
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"messages": [{"role": "key AKIAIOSFODNN7EXAMPLE", "content": "q"}, {"role": "assistant", "content": "a"}]},
+        {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}], "jane@example.com": 1},
+        {"schemaVersion": "bedrock-conversation-2024",
+         "messages": [{"role": "user", "content": [{"card 4111 1111 1111 1111": "q"}]},
+                      {"role": "assistant", "content": [{"text": "a"}]}]},
+    ],
+)  # fmt: skip
+def test_schema_findings_never_echo_a_secret(run: Run, record: dict[str, Any]) -> None:
+    if "schemaVersion" in record:
+        result = run(with_bad(record, 120, converse), model=LLAMA_32)
+    else:
+        result = run(with_bad(record))
+    text = result.report.to_text()
+    assert not result.valid
+    for secret in ("AKIAIOSFODNN7EXAMPLE", "jane@example.com", "4111 1111 1111 1111"):
+        assert secret not in text
+    assert "value withheld" in text
+
+
+def test_schema_findings_quote_long_values_cut_short(run: Run) -> None:
+    role = "narrator of a very long story that goes on and on"
+    result = run(with_bad({"messages": [{"role": role, "content": "q"}, {"role": "assistant", "content": "a"}]}))
+    finding = next(f for f in result.report.findings if f.rule_id == "SCHEMA-ROLE-INVALID")
+    assert role not in finding.message and repr(role[:32] + "...") in finding.message

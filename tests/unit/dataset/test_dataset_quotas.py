@@ -79,3 +79,16 @@ def test_token_estimate_rounds_up(run: Run) -> None:
     record = {"messages": [{"role": "user", "content": "abcd"}, {"role": "assistant", "content": "efg"}]}  # 7 chars
     result = run(jsonl([record]) + dataset(40, start=1))
     assert result.report.stats["train"]["min_tokens"] == 3  # ceil(7 / 3)
+
+
+def test_records_past_the_check_limit_are_counted_not_checked(run: Run, tiny_quotas: models.DatasetQuotas) -> None:
+    # 30 records with a broken one at line 28: past a check limit of 25, it is counted but not parsed.
+    data = dataset(27) + b"{not json\n" + dataset(2, start=27)
+    result = run(data, index_limit=25)
+    assert lines_of(result, "QUALITY-INDEX-FULL") == [26]
+    assert "JSON-INVALID" not in rules(result)
+    assert result.report.records("train") == 30
+    assert "QUOTA-MAX-TRAIN-RECORDS" in rules(result)  # the counts still reach the quota checks
+    assert not result.valid
+    # Under the limit, every record is checked.
+    assert lines_of(run(data, index_limit=30), "JSON-INVALID") == [28]

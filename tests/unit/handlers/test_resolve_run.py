@@ -19,23 +19,27 @@ def env(buckets: Any, defaults_env: dict[str, Any]) -> Any:
     return buckets
 
 
-def event(key: str, run_name: str = "demo") -> dict[str, Any]:
-    source = {"bucket": DATA, "key": key, "etag": "e", "version_id": None, "run_name": run_name}
+def event(key: str, run_name: str = "demo", version_id: str | None = None) -> dict[str, Any]:
+    source = {"bucket": DATA, "key": key, "etag": "e", "version_id": version_id, "run_name": run_name}
     return {"source": source, "execution_name": EXECUTION}
 
 
-def put(s3: Any, key: str, body: str | bytes) -> None:
-    s3.put_object(Bucket=DATA, Key=key, Body=body.encode() if isinstance(body, str) else body)
+def put(s3: Any, key: str, body: str | bytes) -> str | None:
+    response = s3.put_object(Bucket=DATA, Key=key, Body=body.encode() if isinstance(body, str) else body)
+    return response.get("VersionId")
 
 
 def test_inbox_file_is_a_single_source_with_the_defaults(env: Any) -> None:
     put(env, "inbox/demo.jsonl", "{}\n")
-    run = resolve_run.handler(event("inbox/demo.jsonl"), None)
+    run = resolve_run.handler(event("inbox/demo.jsonl", version_id="v-of-the-upload"), None)
     assert run["source"] == {
         "kind": "single",
         "train_key": "inbox/demo.jsonl",
         "validation_key": None,
         "test_key": None,
+        "train_version_id": "v-of-the-upload",  # every later read is pinned to the upload that started the run
+        "validation_version_id": None,
+        "test_version_id": None,
     }
     assert run["artifacts_prefix"] == contracts.run_prefix("demo", EXECUTION)
     assert run["base_model_id"] == HAIKU and run["runtime_model_id"] == "anthropic.claude-3-haiku-20240307-v1:0"
@@ -45,8 +49,8 @@ def test_inbox_file_is_a_single_source_with_the_defaults(env: Any) -> None:
 
 
 def test_manifest_names_files_beside_it(env: Any) -> None:
-    for name in ("train.jsonl", "val.jsonl", "test.jsonl"):
-        put(env, f"runs/Demo/{name}", "{}\n")
+    env.put_bucket_versioning(Bucket=DATA, VersioningConfiguration={"Status": "Enabled"})
+    versions = {name: put(env, f"runs/Demo/{name}", "{}\n") for name in ("train.jsonl", "val.jsonl", "test.jsonl")}
     manifest = {
         "train": "train.jsonl",
         "validation": "val.jsonl",
@@ -61,7 +65,11 @@ def test_manifest_names_files_beside_it(env: Any) -> None:
         "train_key": "runs/Demo/train.jsonl",
         "validation_key": "runs/Demo/val.jsonl",
         "test_key": "runs/Demo/test.jsonl",
+        "train_version_id": versions["train.jsonl"],
+        "validation_version_id": versions["val.jsonl"],
+        "test_version_id": versions["test.jsonl"],
     }
+    assert all(versions.values())
     assert run["hyperparameters"]["epochCount"] == "4" and run["epochs"] == 4
     assert run["throughput"]["keep_after_promotion"] is False
 

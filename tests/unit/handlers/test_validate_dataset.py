@@ -153,3 +153,109 @@ def test_large_snapshot_uses_multipart_upload(aws: tuple[Any, str], monkeypatch:
 def test_malformed_event_is_rejected() -> None:
     with pytest.raises(handler_module.EventError):
         handler_module.RunInput.from_event({"run": {"run_name": "x"}})
+
+
+class FaultyS3:
+    """The moto client with hooks: `before_get(n, kwargs)` runs before the n-th GetObject (1-based), and
+    `fail[name]` makes that API raise the given exception."""
+
+    def __init__(self, s3: Any, before_get: Any = None, fail: dict[str, BaseException] | None = None) -> None:
+        self._s3, self._before_get, self._fail, self.gets = s3, before_get, fail or {}, 0
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        real = getattr(self._s3, name)
+
+        def call(**kwargs: Any) -> Any:
+            self.calls.append(name)
+            if name == "get_object":
+                self.gets += 1
+                if self._before_get:
+                    self._before_get(self.gets, kwargs)
+            if name in self._fail:
+                raise self._fail[name]
+            return real(**kwargs)
+
+        return call
+
+
+def client_error(code: str, status: int) -> Exception:
+    from botocore.exceptions import ClientError
+
+    return ClientError({"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, "Op")
+
+
+def test_every_pass_reads_the_version_the_run_started_with(aws: tuple[Any, str]) -> None:
+    s3, _ = aws
+    s3.put_bucket_versioning(Bucket=DATA, VersioningConfiguration={"Status": "Enabled"})
+    first = s3.put_object(Bucket=DATA, Key="uploads/data.jsonl", Body=b"\n".join(record(i) for i in range(100)))
+    s3.put_object(Bucket=DATA, Key="uploads/data.jsonl", Body=b"\n".join(record(i) for i in range(200)))
+
+    def replace_again(n: int, kwargs: dict[str, Any]) -> None:
+        assert kwargs.get("VersionId") == first["VersionId"]
+        if n == 2:  # between the validation pass and the snapshot: a third upload changes nothing here
+            s3.put_object(Bucket=DATA, Key="uploads/data.jsonl", Body=b"\n".join(record(i) for i in range(300)))
+
+    client = FaultyS3(s3, before_get=replace_again)
+    out = handler_module.handler(event(train_version_id=first["VersionId"]), None, s3=client)
+    assert out["valid"] and sum(out["counts"][s] for s in ("train", "validation", "test")) == 100
+    assert client.gets >= 2
+
+
+def test_without_a_version_a_replaced_upload_stops_the_run_with_a_named_error(aws: tuple[Any, str]) -> None:
+    s3, _ = aws
+    s3.put_object(Bucket=DATA, Key="uploads/data.jsonl", Body=b"\n".join(record(i) for i in range(100)))
+
+    def replace(n: int, kwargs: dict[str, Any]) -> None:
+        if n == 2:
+            assert "IfMatch" in kwargs
+            s3.put_object(Bucket=DATA, Key="uploads/data.jsonl", Body=b"\n".join(record(i) for i in range(90)))
+
+    with pytest.raises(handler_module.SourceChangedError, match="replaced after validation"):
+        handler_module.handler(event(), None, s3=FaultyS3(s3, before_get=replace))
+    assert not any(k.startswith(PREFIX + "data/") for k in keys(s3))
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        client_error("SlowDown", 503),
+        client_error("InternalError", 500),
+        pytest.param("streaming", id="ResponseStreamingError"),
+    ],
+)
+def test_throttling_and_broken_streams_are_retryable(aws: tuple[Any, str], error: Any) -> None:
+    from botocore.exceptions import ResponseStreamingError
+
+    from pipeline_aws.errors import TransientServiceError
+
+    s3, _ = aws
+    s3.put_object(Bucket=DATA, Key="uploads/data.jsonl", Body=b"\n".join(record(i) for i in range(100)))
+    if error == "streaming":
+        error = ResponseStreamingError(error="connection reset mid-body")
+    with pytest.raises(TransientServiceError):
+        handler_module.handler(event(), None, s3=FaultyS3(s3, fail={"get_object": error}))
+
+
+def test_a_permanent_error_is_not_retried(aws: tuple[Any, str]) -> None:
+    from botocore.exceptions import ClientError
+
+    s3, _ = aws
+    with pytest.raises(ClientError, match="NoSuchKey"):
+        handler_module.handler(event(), None, s3=s3)
+
+
+def test_a_failed_multipart_completion_aborts_and_reports_the_first_error(
+    aws: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3, key_id = aws
+    monkeypatch.setattr(handler_module, "UPLOAD_PART_BYTES", 5 * 1024 * 1024)
+    complete = client_error("InvalidPart", 400)
+    client = FaultyS3(
+        s3, fail={"complete_multipart_upload": complete, "abort_multipart_upload": client_error("AccessDenied", 403)}
+    )
+    upload = handler_module.S3Upload(client, ARTIFACTS, "big.bin", key_id, "application/octet-stream")
+    with pytest.raises(type(complete)) as raised, upload as out:
+        out.write(b"x" * (6 * 1024 * 1024))
+    assert raised.value is complete  # the failed abort is logged, not raised in its place
+    assert client.calls[-2:] == ["complete_multipart_upload", "abort_multipart_upload"]

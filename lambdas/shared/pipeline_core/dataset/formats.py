@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from pipeline_core.dataset.quality import find_sensitive
 from pipeline_core.models import DataFormat
 
 Issue = tuple[str, str]  # (rule id, message)
@@ -56,6 +57,24 @@ class Conversation(NamedTuple):
         return len(self.system) + sum(len(text) for _, text in self.turns)
 
 
+# A finding quotes at most this many characters of a value the user wrote where a fixed word belongs (a role, a key).
+SHOWN_CHARS = 32
+WITHHELD = "(value withheld: it looks like a secret or personal data)"
+
+
+def shown(value: object) -> str:
+    """A user's value for a finding: quoted and cut short, or withheld when it holds a secret or personal data.
+
+    Records that fail the schema never reach the secret/personal-data check, so anything echoed from them is
+    checked here: a report must not repeat a secret in full.
+    """
+    text = value if isinstance(value, str) else repr(value)
+    if next(find_sensitive(text), None) is not None:
+        return WITHHELD
+    cut = text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "..."
+    return repr(cut) if isinstance(value, str) else cut
+
+
 def _type_name(value: object) -> str:
     if value is None:
         return "null"
@@ -68,9 +87,8 @@ def _extra_keys(obj: dict[str, Any], allowed: frozenset[str], where: str) -> lis
     extra = sorted(k for k in obj if k not in allowed)
     if not extra:
         return []
-    return [
-        ("SCHEMA-EXTRA-KEY", f"{where} has unexpected key(s) {', '.join(map(repr, extra))}; allowed: {sorted(allowed)}")
-    ]
+    keys = ", ".join(map(shown, extra))
+    return [("SCHEMA-EXTRA-KEY", f"{where} has unexpected key(s) {keys}; allowed: {sorted(allowed)}")]
 
 
 def _check_roles(roles: list[str], issues: list[Issue]) -> None:
@@ -100,7 +118,7 @@ def _role(message: dict[str, Any], i: int, issues: list[Issue]) -> str | None:
         return None
     role = message["role"]
     if role not in ROLES:
-        issues.append(("SCHEMA-ROLE-INVALID", f"messages[{i}].role is {role!r}; expected 'user' or 'assistant'"))
+        issues.append(("SCHEMA-ROLE-INVALID", f"messages[{i}].role is {shown(role)}; expected 'user' or 'assistant'"))
         return None
     return str(role)
 
@@ -209,7 +227,7 @@ def _blocks_text(blocks: object, where: str, issues: list[Issue], *, allow_media
         elif allow_media and key in _MEDIA_BLOCKS:
             media = True
         else:
-            issues.append(("SCHEMA-CONTENT-BLOCK", f"{where}[{j}] has unsupported block type {key!r}"))
+            issues.append(("SCHEMA-CONTENT-BLOCK", f"{where}[{j}] has unsupported block type {shown(key)}"))
     return "\n".join(texts), media
 
 

@@ -28,8 +28,9 @@ from pipeline_core.models import get_base_model
 BOM = b"\xef\xbb\xbf"
 NEAR_LIMIT_RATIO = 0.95  # a record within 5% of the token limit gets a warning
 MIN_ANSWER_CHARS = 3  # answers shorter than this (after trimming) are reported as very short
-# Duplicate/leakage detection keeps ~200 bytes per record in two dicts; this bounds them to ~80 MB whatever the
-# input. Every quota is far below (Nova's 20,000 records is the largest).
+# Records checked per run. Duplicate/leakage detection keeps ~200 bytes per record in two dicts, so this bounds
+# them to ~80 MB whatever the input; records past it are counted, not checked, so an upload far over every quota
+# (Nova's 20,000 records is the largest) ends with a quota finding in seconds instead of a Lambda timeout.
 DEFAULT_INDEX_LIMIT = 200_000
 POOL = "pool"  # the single file that will be split
 
@@ -75,7 +76,7 @@ class _Validator:
         self.max_line_bytes = max_line_bytes
         self.records: dict[bytes, tuple[str, int, int]] = {}  # record digest -> (split, line, hash of the raw line)
         self.prompts: dict[bytes, tuple[bytes, str, int]] = {}  # prompt digest -> (answer digest, split, line)
-        self.index_full_reported = False
+        self.checked = 0  # records checked so far in this run (up to index_limit)
         self.stats: dict[str, TokenStats] = {s: TokenStats() for s in (*SPLITS, POOL)}
         self.pool_keys: array[int] = array("Q")
         self.seed = 0
@@ -109,6 +110,10 @@ class _Validator:
                 log.add("FILE-BLANK-LINE", name, raw.number, "blank line")
                 continue
             records += 1
+            if self.checked >= self.index_limit:
+                self._count_only(data, raw, split, name)
+                continue
+            self.checked += 1
             try:
                 text = data.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -134,6 +139,18 @@ class _Validator:
             log.add("FILE-EMPTY", name, None, "the file has no records" if lines else "the file is empty (0 bytes)")
         summary = FileSummary(split, name, reader.bytes_read, lines, records, reader.sha256)
         return summary, reader.sha256
+
+    def _count_only(self, data: bytes, raw: RawLine, split: str, name: str) -> None:
+        """Past the check limit: count the record (bytes / chars-per-token as its size) and check nothing."""
+        if self.checked == self.index_limit:
+            self.checked += 1  # report once
+            self.log.add(
+                "QUALITY-INDEX-FULL",
+                name,
+                raw.number,
+                f"checked {self.index_limit:,} records; this one and the rest are counted, not checked",
+            )
+        self._count(split, math.ceil(len(data) / self.cpt), raw, None)
 
     def _line(self, text: str, data: bytes, raw: RawLine, split: str, name: str) -> None:
         try:
@@ -183,21 +200,15 @@ class _Validator:
 
     def _index(self, record: bytes, prompt: bytes, answer: bytes, exact: int, split: str, name: str, line: int) -> None:
         log = self.log
-        room = len(self.prompts) < self.index_limit
         seen = self.records.get(record)
         if seen is None:
-            if room:
-                self.records[record] = (split, line, exact)
+            self.records[record] = (split, line, exact)
         elif seen[0] == split:
             how = "exact" if seen[2] == exact else "near-exact (differs only in case, whitespace or punctuation)"
             log.add("QUALITY-DUPLICATE", name, line, f"{how} duplicate of line {seen[1]}")
         first = self.prompts.get(prompt)
         if first is None:
-            if room:
-                self.prompts[prompt] = (answer, split, line)
-            elif not self.index_full_reported:
-                self.index_full_reported = True
-                log.add("QUALITY-INDEX-FULL", name, line, f"duplicate index full at {self.index_limit:,} prompts")
+            self.prompts[prompt] = (answer, split, line)  # at most index_limit entries: one per checked record
             return
         if first[1] != split and TRAIN in (first[1], split):
             log.add("QUALITY-LEAKAGE", name, line, f"the same prompt is in {first[1]} (line {first[2]}) and {split}")
