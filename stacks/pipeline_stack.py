@@ -46,14 +46,9 @@ PIPELINE_WILDCARDS = (
     ),
     WildcardReason(
         r"Resource::arn:<AWS::Partition>:s3:::[a-z0-9-]+-(data|artifacts)-<AWS::AccountId>-<AWS::Region>"
-        r"/(inbox|runs)/\*(/\*/training/\*)?",
+        r"/(inbox|runs)/\*(/\*/(training/\*|evaluation/plan\.json))?",
         "Each run reads and writes under its own run and execution prefix, which is only known at run time; the "
         "grant is limited to that prefix family of the pipeline's own bucket.",
-    ),
-    WildcardReason(
-        r"Resource::arn:<AWS::Partition>:s3:::[a-z0-9-]+-artifacts-<AWS::AccountId>-<AWS::Region>/\*",
-        "The Distributed Map reads the batch plan of the current run, whose key is only known at run time, from "
-        "the pipeline's own artifacts bucket.",
     ),
     WildcardReason(
         r"Resource::arn:<AWS::Partition>:bedrock:<AWS::Region>:<AWS::AccountId>:"
@@ -165,6 +160,7 @@ class PipelineStack(Stack):
         self.data_bucket = s3.Bucket.from_bucket_name(self, "DataBucket", bucket_name(settings, "data"))
         self.artifacts_bucket = s3.Bucket.from_bucket_name(self, "ArtifactsBucket", bucket_name(settings, "artifacts"))
         self.promotion_parameter_name = f"/{settings.name}/promoted-model"
+        self.alarm_prefix = f"{settings.name}-"
 
         self.topic = sns.Topic(
             self,
@@ -175,6 +171,20 @@ class PipelineStack(Stack):
         )
         if settings.notification_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(settings.notification_email))
+        # A topic policy replaces SNS's default one, so the alarms may publish only if it says so: the pipeline's
+        # own alarms in this account, by name (https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger).
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowPipelineAlarmsToPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {"aws:SourceArn": f"{account_arn('cloudwatch')}:alarm:{self.alarm_prefix}*"},
+                },
+            )
+        )
 
         common_env = {
             contracts.ENV_PIPELINE_NAME: settings.name,
@@ -251,10 +261,27 @@ class PipelineStack(Stack):
             ),
             topic=self.topic,
             key=key,
-            artifacts_bucket=self.artifacts_bucket,
         )
         state_machine = self.workflow.state_machine
-        key.grant_encrypt_decrypt(state_machine)
+        # Beyond its own encryption (CDK's statement, bound to the state machine's encryption context), the
+        # state machine uses the key only to publish to the encrypted topic and to read the evaluation plan.
+        state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=[key.key_arn],
+                conditions={
+                    "StringEquals": {
+                        "kms:ViaService": [f"sns.{Aws.REGION}.amazonaws.com", f"s3.{Aws.REGION}.amazonaws.com"]
+                    }
+                },
+            )
+        )
+        state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[self.artifacts_bucket.arn_for_objects(f"runs/*/*/{contracts.EVALUATION_PLAN}")],
+            )
+        )
 
         self.trigger_dlq = self._dead_letter_queue("TriggerDeadLetters")
         self.janitor_dlq = self._dead_letter_queue("JanitorDeadLetters")
@@ -561,6 +588,7 @@ class PipelineStack(Stack):
             alarm = cloudwatch.Alarm(
                 self,
                 construct_id,
+                alarm_name=self.alarm_prefix + construct_id.removesuffix("Alarm"),
                 alarm_description=description,
                 metric=metric,
                 threshold=1,

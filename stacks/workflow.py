@@ -13,7 +13,6 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -105,7 +104,6 @@ class Workflow(Construct):
         functions: WorkflowFunctions,
         topic: sns.ITopic,
         key: kms.IKey,
-        artifacts_bucket: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
         self._retry = RetryPolicy()
@@ -215,7 +213,13 @@ class Workflow(Construct):
         evaluate = sfn.DistributedMap(
             self,
             EVALUATE,
-            item_reader=sfn.S3JsonItemReader(bucket=artifacts_bucket, key=sfn.JsonPath.string_at("$.plan.key")),
+            # The bucket by path, not by construct: given a bucket, CDK grants s3:GetObject on all of it. The
+            # pipeline stack grants the plan's own key pattern instead. (A plain "$..." string would render as a
+            # literal bucket name: the path must be a JsonPath token.)
+            item_reader=sfn.S3JsonItemReader(
+                bucket_name_path=sfn.JsonPath.string_at("$.run.artifacts_bucket"),
+                key=sfn.JsonPath.string_at("$.plan.key"),
+            ),
             item_selector={
                 "action": "batch",
                 "run.$": "$.run",

@@ -159,6 +159,8 @@ def test_evaluation_reads_its_plan_from_s3_with_bounded_concurrency(asl: dict[st
     evaluate = asl["States"][wf.EVALUATE]
     assert evaluate["ItemReader"]["Resource"] == "arn:aws:states:::s3:getObject"
     assert evaluate["ItemReader"]["ReaderConfig"]["InputType"] == "JSON"
+    # Both by path: a literal bucket name here would make CDK grant s3:GetObject on the whole bucket.
+    assert evaluate["ItemReader"]["Parameters"] == {"Bucket.$": "$.run.artifacts_bucket", "Key.$": "$.plan.key"}
     assert evaluate["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
     assert evaluate["MaxConcurrencyPath"] == "$.run.evaluation.concurrency"
     assert evaluate["ResultPath"] is None, "per-example records never travel through the state document"
