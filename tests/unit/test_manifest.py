@@ -202,3 +202,32 @@ def test_config_reader_without_a_root_path_names_bare_keys() -> None:
     with pytest.raises(ConfigError) as err:
         reader.number("a", 1, 0, 1, integer=True)
     assert str(err.value) == "a = 5 is not allowed: expected an integer from 0 to 1" and err.value.key == "a"
+
+
+def test_reference_models_must_be_ones_deployed_with_the_stack() -> None:
+    # None deployed: the evaluation role may invoke no reference model, so a run may not ask for one.
+    message = error('{"train": "t.jsonl", "evaluation": {"referenceModels": ["us.anthropic.claude-3-5-sonnet"]}}')
+    assert "us.anthropic.claude-3-5-sonnet is not a deployed reference model (none are deployed)" in message
+    assert "pipeline.evaluation.referenceModels in cdk.json" in message and "line 1" in message
+    deployed = RunDefaults.from_json(json.dumps({**_raw_defaults(), "evaluation": {
+        **_raw_defaults()["evaluation"], "reference_models": ["ref-a", "ref-b"]}}))  # fmt: skip
+    choices = parse_manifest(
+        '{"train": "t.jsonl", "evaluation": {"referenceModels": ["ref-b"]}}',
+        source=SOURCE,
+        defaults=deployed,
+        region="us-west-2",
+    )
+    assert choices.evaluation["reference_models"] == ["ref-b"]
+    with pytest.raises(InvalidManifest, match=r"ref-c is not a deployed reference model \(ref-a, ref-b\)"):
+        parse_manifest(
+            '{"train": "t.jsonl", "evaluation": {"referenceModels": ["ref-c"]}}',
+            source=SOURCE,
+            defaults=deployed,
+            region="us-west-2",
+        )
+
+
+def _raw_defaults() -> dict[str, Any]:
+    import dataclasses
+
+    return dataclasses.asdict(DEFAULTS)

@@ -143,7 +143,19 @@ def _evaluation(r: ConfigReader, defaults: Mapping[str, Any]) -> dict[str, Any]:
     if r.present("concurrency"):
         result["concurrency"] = r.number("concurrency", 0, 1, 64, integer=True)
     if r.present("referenceModels"):
-        result["reference_models"] = r.string_list("referenceModels", [], 3, "a list of at most 3 Bedrock model ids")
+        chosen = r.string_list("referenceModels", [], 3, "a list of at most 3 Bedrock model ids")
+        # The evaluation role may invoke only the references deployed with the stack (cdk.json); another model
+        # would fail every call with AccessDenied, so a run may pick among those and no other.
+        deployed = [str(m) for m in defaults.get("reference_models") or []]
+        unknown = [m for m in chosen if m not in deployed]
+        if unknown:
+            allowed = ", ".join(deployed) if deployed else "none are deployed"
+            raise ConfigError(
+                f"{', '.join(unknown)} is not a deployed reference model ({allowed}); add it to "
+                "pipeline.evaluation.referenceModels in cdk.json and deploy",
+                key="referenceModels",
+            )
+        result["reference_models"] = chosen
     if r.present("systemPrompt"):
         result["system_prompt"] = r.string("systemPrompt", "", r"(?s).{1,20000}", "a string of 1 to 20000 characters")
     for key, name, lo, hi in (
