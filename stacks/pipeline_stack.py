@@ -46,7 +46,8 @@ PIPELINE_WILDCARDS = (
     ),
     WildcardReason(
         r"Resource::arn:<AWS::Partition>:s3:::[a-z0-9-]+-(data|artifacts)-<AWS::AccountId>-<AWS::Region>"
-        r"/(inbox|runs)/\*(/\*/(training/\*|evaluation/plan\.json))?",
+        r"/(inbox|runs)/\*(/\*/((training|validation|data|evaluation|evaluation/results)/\*"
+        r"|evaluation/plan\.json|data/test\.jsonl|report\.\*))?",
         "Each run reads and writes under its own run and execution prefix, which is only known at run time; the "
         "grant is limited to that prefix family of the pipeline's own bucket.",
     ),
@@ -369,7 +370,11 @@ class PipelineStack(Stack):
     ) -> None:
         """Each handler gets exactly the calls it makes, on the resources this stack creates or names."""
         data, artifacts = self.data_bucket, self.artifacts_bucket
-        run_objects = artifacts.arn_for_objects("runs/*")
+
+        def run_objects(*paths: str) -> list[str]:
+            """ARNs of `paths` under every run's prefix, runs/<run>/<execution>/ (contracts.run_prefix)."""
+            return [artifacts.arn_for_objects(f"runs/*/*/{path}") for path in paths]
+
         bedrock = account_arn("bedrock")
         jobs = f"{bedrock}:model-customization-job/*"
         custom_models = f"{bedrock}:custom-model/*"
@@ -396,12 +401,17 @@ class PipelineStack(Stack):
         for fn in (trigger, resolve):
             allow(fn, ["s3:ListBucket"], [data.bucket_arn], StringLikeIfExists={"s3:prefix": ["runs/*"]})
         # The snapshot is uploaded in parts and the upload is aborted on error, leaving nothing half-written.
-        allow(validate, ["s3:PutObject", "s3:AbortMultipartUpload"], [run_objects])
+        # Each stage writes only its own part of the run's prefix, so no stage can rewrite another's output (the
+        # snapshot training reads, the metrics the gate reads, the report promotion links to).
+        allow(validate, ["s3:PutObject", "s3:AbortMultipartUpload"], run_objects("validation/*", "data/*"))
         allow(train, ["s3:GetObject"], [artifacts.arn_for_objects("runs/*/*/training/*")])
         allow(train, ["s3:ListBucket"], [artifacts.bucket_arn], StringLike={"s3:prefix": ["runs/*"]})
-        allow(evaluate, ["s3:GetObject", "s3:PutObject"], [run_objects])
-        allow(aggregate, ["s3:GetObject", "s3:PutObject"], [run_objects])
-        allow(aggregate, ["s3:ListBucket"], [artifacts.bucket_arn], StringLike={"s3:prefix": ["runs/*"]})
+        allow(evaluate, ["s3:GetObject"], run_objects(contracts.DATA_TEST))
+        allow(evaluate, ["s3:PutObject"], run_objects("evaluation/*"))
+        results = f"{contracts.EVALUATION_RESULTS}*"
+        allow(aggregate, ["s3:GetObject"], run_objects(results))
+        allow(aggregate, ["s3:PutObject"], run_objects("report.*"))
+        allow(aggregate, ["s3:ListBucket"], [artifacts.bucket_arn], StringLike={"s3:prefix": [f"runs/*/*/{results}"]})
 
         allow(
             train,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from cfn import resources
+from cfn import as_list, resources
 from pipeline_core import contracts
 from stacks import workflow as wf
 
@@ -250,3 +250,33 @@ def test_passrole_is_only_for_the_bedrock_role_and_only_to_bedrock(template_json
                 assert "BedrockCustomizationRole" in json.dumps(statement["Resource"])
                 assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}
     assert found == 1
+
+
+def _artifact_paths(statement: dict[str, Any]) -> set[str]:
+    """The object paths under runs/<run>/<execution>/ a statement names, e.g. {"data/*"}."""
+    paths = set()
+    for resource in as_list(statement["Resource"]):
+        text = json.dumps(resource)
+        if "-artifacts-" in text:
+            tail = resource["Fn::Join"][1][-1] if isinstance(resource, dict) else text
+            paths.add(str(tail).split("/runs/*/*/", 1)[-1])
+    return paths
+
+
+def test_each_stage_reads_and_writes_only_its_own_part_of_a_run(template_json: dict[str, dict[str, Any]]) -> None:
+    """A stage cannot rewrite another's output: the snapshot, the training metrics, the evaluation, the report."""
+    expected = {
+        "ValidateDataset": {"s3:PutObject": {"validation/*", "data/*"}},
+        "Train": {"s3:GetObject": {"training/*"}},
+        "Evaluate": {"s3:GetObject": {"data/test.jsonl"}, "s3:PutObject": {"evaluation/*"}},
+        "Aggregate": {"s3:GetObject": {"evaluation/results/*"}, "s3:PutObject": {"report.*"}},
+        "WorkflowStateMachine": {"s3:GetObject": {"evaluation/plan.json"}},
+    }
+    found: dict[str, dict[str, set[str]]] = {}
+    for lid, policy in resources(_pipeline(template_json), "AWS::IAM::Policy").items():
+        owner = next((name for name in expected if lid.startswith(name + "Role")), lid)
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            for action in as_list(statement["Action"]):
+                if action in ("s3:GetObject", "s3:PutObject") and (paths := _artifact_paths(statement)):
+                    found.setdefault(owner, {}).setdefault(action, set()).update(paths)
+    assert found == expected
