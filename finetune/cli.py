@@ -38,7 +38,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    code: int = func(args)
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        code: int = func(args)
+    except BotoCoreError as err:
+        # The AWS commands turn access errors into one line themselves; what is left is the network or the
+        # endpoint (no connection, a timeout, a broken response): one line too, never a traceback.
+        print(f"finetune {args.command}: could not complete the AWS call: {err}", file=sys.stderr)
+        return EXIT_USAGE
     return code
 
 

@@ -263,8 +263,8 @@ class Workflow(Construct):
             parameters={
                 "Error": "CandidateRejected",
                 "Cause": sfn.JsonPath.format(
-                    "The fine-tuned model did not pass the quality gate: {} Report: {}",
-                    sfn.JsonPath.json_to_string(sfn.JsonPath.list_at("$.evaluation.reasons")),
+                    "The fine-tuned model did not pass the quality gate: {}. Report: {}",
+                    sfn.JsonPath.string_at("$.evaluation.reasons_text"),
                     sfn.JsonPath.string_at("$.evaluation.report_uri"),
                 ),
             },

@@ -77,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         return _usage(f"cannot read {args.dataset}: no such file")
     if args.records < 1:
         return _usage("--records must be at least 1")
+    if args.output is not None and args.output.exists() and not args.output.is_dir():
+        return _usage(f"--output {args.output} is a file; give a folder for the reports")
     options = RehearsalOptions(
         run_name=args.run_name,
         dataset=args.dataset,

@@ -95,15 +95,25 @@ def synthesize(settings_overrides: Mapping[str, Any] | None = None, outdir: str 
     import aws_cdk as cdk
 
     from app import build_app  # type: ignore[import-not-found,unused-ignore]
-    from stacks.settings import CONTEXT_KEY, load_settings  # type: ignore[import-not-found,unused-ignore]
+    from stacks.settings import (  # type: ignore[import-not-found,unused-ignore]
+        CONTEXT_KEY,
+        SettingsError,
+        load_settings,
+    )
 
-    context = project_context()
-    pipeline_settings = _merge(context[CONTEXT_KEY], settings_overrides or {})
+    try:
+        context = project_context()
+    except (OSError, ValueError, KeyError) as err:
+        raise RehearsalError(f"cannot read the settings in {ROOT / 'cdk.json'}: {err}") from None
+    pipeline_settings = _merge(context.get(CONTEXT_KEY) or {}, settings_overrides or {})
     context[CONTEXT_KEY] = pipeline_settings
     context["aws:cdk:bundling-stacks"] = []  # no asset is deployed, so none is built
     with tempfile.TemporaryDirectory(prefix="rehearsal-synth-") as tmp:
         app = cdk.App(analytics_reporting=False, outdir=outdir or tmp, context=context)
-        settings = load_settings(pipeline_settings)
+        try:
+            settings = load_settings(pipeline_settings)
+        except SettingsError as err:
+            raise RehearsalError(f"cdk.json: {err}") from None
         stacks = build_app(app, settings, nag=False)
         assembly = app.synth()
         templates = {
@@ -698,12 +708,17 @@ def _describe_trigger(payload: Mapping[str, Any]) -> str:
 def _copy_reports(
     s3: Any, cloud: LocalCloud, run_name: str, execution_arn: str | None, output_dir: Path
 ) -> tuple[list[Path], str | None]:
-    """Copy the run's reports (and the validation report) out of moto's S3 into ``output_dir``."""
+    """Copy the run's reports (and the validation report) out of moto's S3 into ``output_dir``.
+
+    Reports an earlier rehearsal left there are removed first: the folder shows this run's outcome only.
+    """
+    names = ("report.json", "report.md", "report.html", "validation/report.json", "validation/report.txt")
+    for name in names:
+        (output_dir / name.replace("/", "-")).unlink(missing_ok=True)
     if execution_arn is None:
         return [], None
     execution = execution_arn.rsplit(":", 1)[1]
     prefix = f"runs/{run_name}/{execution}/"
-    names = ("report.json", "report.md", "report.html", "validation/report.json", "validation/report.txt")
     copied: list[Path] = []
     table_md: str | None = None
     for name in names:

@@ -206,6 +206,9 @@ def aggregate(step: AggregateInput, s3: Any, *, simulated: bool) -> tuple[Evalua
     output = {
         "verdict": report.gate.verdict.value,
         "reasons": list(report.gate.reasons),
+        # The same reasons as one sentence for the notification (the workflow's Cause), so no client has to
+        # decode a JSON array from a message.
+        "reasons_text": "; ".join(report.gate.reasons),
         **uris,
         "table_md": _first_table(markdown),
     }

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from finetune.cli import main
-from finetune.rehearsal.runner import RehearsalResult, exit_code, summary_lines, synthesize
+from finetune.rehearsal.runner import RehearsalError, RehearsalResult, exit_code, summary_lines, synthesize
 
 Run = Callable[..., RehearsalResult]
 
@@ -51,7 +51,11 @@ def test_invalid_dataset_stops_before_any_job(run_rehearsal: Run, tmp_path: Path
     dataset = tmp_path / "bad.jsonl"
     good = '{"messages": [{"role": "user", "content": "q%d"}, {"role": "assistant", "content": "answer %d"}]}\n'
     dataset.write_text("".join(good % (i, i) for i in range(40)) + "{not json\n" + '{"prompt": "x"}\n')
+    stale = tmp_path / "out" / "report.md"  # what an earlier, promoted rehearsal left in the folder
+    stale.parent.mkdir(parents=True)
+    stale.write_text("Verdict: promote")
     result = run_rehearsal(dataset=dataset, run_name="broken")
+    assert not stale.exists(), "the folder shows this run's outcome only"
     assert result.status == "FAILED" and exit_code(result) == 1
     assert result.error == "InvalidDataset"
     assert "validation/report.json" in (result.cause or "")
@@ -130,3 +134,15 @@ def test_help_lists_every_fault(capsys: pytest.CaptureFixture[str]) -> None:
     text = capsys.readouterr().out
     for fault in [*FAULTS, "throttle-burst", "duplicate-event"]:
         assert f"  {fault} " in text
+
+
+def test_output_that_is_a_file_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "data.jsonl"
+    target.write_text("{}\n")
+    assert main(["rehearse", "--output", str(target)]) == 2
+    assert f"--output {target} is a file" in capsys.readouterr().err
+
+
+def test_bad_settings_are_one_line_naming_the_key() -> None:
+    with pytest.raises(RehearsalError, match=r"^cdk.json: pipeline\.provisionedThroughput\.modelUnits = -1"):
+        synthesize({"provisionedThroughput": {"modelUnits": -1}})

@@ -437,3 +437,19 @@ def test_no_region_is_a_usage_error(monkeypatch: pytest.MonkeyPatch, capsys: pyt
     monkeypatch.setenv("AWS_CONFIG_FILE", str(Path(sys.prefix) / "no-such-config"))
     assert main(["runs"]) == 2
     assert "no AWS Region configured" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["runs"], ["status", "demo"], ["report", "demo"]])
+def test_an_unreachable_endpoint_is_one_line_not_a_traceback(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Nothing listens on the discard port of the loopback address: every call fails to connect at once.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"finetune {argv[0]}: ") and "127.0.0.1:9" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
