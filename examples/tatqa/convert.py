@@ -105,24 +105,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-records", type=int, help="stop after this many records")
     args = parser.parse_args(argv)
     documents: list[Mapping[str, Any]] = []
+    records: list[dict[str, Any]] = []
+    skipped: Counter[str] = Counter()
     for path in args.inputs:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             print(f"convert: cannot read {path}: {exc}", file=sys.stderr)
             return 2
-        if not isinstance(data, list):
-            print(f"convert: {path} is not a TAT-QA file (expected a JSON list of documents)", file=sys.stderr)
+        not_tatqa = f"convert: {path} is not a TAT-QA file (expected a JSON list of documents with questions)"
+        if not isinstance(data, list) or not all(isinstance(document, dict) for document in data):
+            print(not_tatqa, file=sys.stderr)
+            return 2
+        try:  # the files are a few MB: convert each whole, so a malformed one is named before anything is written
+            records.extend(convert(data, skipped))
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            print(f"{not_tatqa}: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 2
         documents.extend(data)
-    skipped: Counter[str] = Counter()
-    written = 0
+    if args.max_records is not None:
+        records = records[: args.max_records]
     with args.output.open("w", encoding="utf-8") as out:
-        for record in convert(documents, skipped):
-            if args.max_records is not None and written >= args.max_records:
-                break
+        for record in records:
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
-            written += 1
+    written = len(records)
     details = ", ".join(f"{count} {reason}" for reason, count in sorted(skipped.items())) or "none"
     print(
         f"convert: {len(documents)} documents -> {written} records in {args.output} (skipped: {details})",

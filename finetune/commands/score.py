@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
         help="score predictions against references (offline)",
         description="Score predictions against references. Each line of FILE is "
         '{"prediction": "...", "references": ["...", ...]}. Prints each metric\'s mean (0-100) '
-        "and its 95%% percentile-bootstrap confidence interval.",
+        "and its 95% percentile-bootstrap confidence interval.",
     )
     parser.add_argument("file", metavar="FILE", type=Path, help="JSON Lines file of predictions and references")
     parser.add_argument(

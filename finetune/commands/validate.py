@@ -44,9 +44,9 @@ def register(subparsers: Any) -> None:
         metavar="OUT_DIR",
         help="split FILE into train/validation/test and, when valid, write the three files to OUT_DIR",
     )
-    parser.add_argument("--validation-share", type=float, default=0.1, help="share of records for validation (0.1)")
-    parser.add_argument("--test-share", type=float, default=0.1, help="share of records for test (0.1)")
-    parser.add_argument("--seed", type=int, default=13, help="split seed (13)")
+    parser.add_argument("--validation-share", type=float, help="with --split: share of records for validation (0.1)")
+    parser.add_argument("--test-share", type=float, help="with --split: share of records for test (0.1)")
+    parser.add_argument("--seed", type=int, help="with --split: split seed (13)")
     parser.add_argument("--epochs", type=int, help="epochs for the cost estimate (default: the model's default)")
     parser.add_argument(
         "--price-per-1k-tokens", type=float, metavar="USD", help="training price per 1,000 tokens for the cost estimate"
@@ -82,20 +82,35 @@ def run(args: argparse.Namespace) -> int:
     for _, path in inputs:
         if path is None:
             continue
-        if not path.is_file():
+        if not path.exists():
             return _usage(f"cannot read {path}: no such file")
+        if path.is_dir():
+            return _usage(f"cannot read {path}: it is a directory; give a JSON Lines file")
+        if not path.is_file():
+            return _usage(f"cannot read {path}: not a regular file (the validator reads a file twice)")
         try:
             path.open("rb").close()
         except OSError as exc:
             return _usage(f"cannot read {path}: {exc.strerror or exc}")
+    if args.epochs is not None and args.epochs < 1:
+        return _usage(f"--epochs must be 1 or more, got {args.epochs}")
+    if args.price_per_1k_tokens is not None and args.price_per_1k_tokens < 0:
+        return _usage(f"--price-per-1k-tokens must be 0 or more, got {args.price_per_1k_tokens:g}")
+    split_flags = {"--validation-share": args.validation_share, "--test-share": args.test_share, "--seed": args.seed}
     split: SplitConfig | None = None
-    if args.split is not None:
+    if args.split is None:
+        given = [flag for flag, value in split_flags.items() if value is not None]
+        if given:
+            return _usage(f"{', '.join(given)} only apply with --split OUT_DIR")
+    else:
         if args.validation is not None or args.test is not None:
             return _usage("--split splits one file; do not combine it with --validation or --test")
         try:
-            split = SplitConfig(args.validation_share, args.test_share, args.seed)
+            chosen = {"validation_share": args.validation_share, "test_share": args.test_share, "seed": args.seed}
+            split = SplitConfig(**{name: value for name, value in chosen.items() if value is not None})
         except ValueError as exc:
-            return _usage(str(exc))
+            message = str(exc).replace("validation_share", "--validation-share").replace("test_share", "--test-share")
+            return _usage(message)
     if split is not None:
         files = [DatasetFile(POOL, str(args.file), _opener(args.file))]
     else:

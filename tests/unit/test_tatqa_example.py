@@ -71,7 +71,11 @@ def test_script_writes_jsonl_the_validator_accepts(tmp_path: Path, capsys: pytes
     assert main(["validate", str(out)]) == 0
 
 
-def test_script_rejects_a_file_that_is_not_tatqa(tmp_path: Path) -> None:
-    source = tmp_path / "x.json"
-    source.write_text("{}")
-    assert _module().main([str(source), "-o", str(tmp_path / "o.jsonl")]) == 2
+@pytest.mark.parametrize("text", ["{}", "[1, 2]", '[{"questions": [7]}]', '[{"questions": [{"question": "q"}]}, 3]'])
+def test_script_rejects_a_file_that_is_not_tatqa(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str) -> None:
+    source, out = tmp_path / "x.json", tmp_path / "o.jsonl"
+    source.write_text(text)
+    assert _module().main([str(source), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{source} is not a TAT-QA file" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()

@@ -267,6 +267,13 @@ def get_base_model(model_id: str) -> BaseModel:
     try:
         return CATALOGUE[model_id]
     except KeyError:
+        # Customization ids carry a context-length suffix the runtime ids lack (":200k" for Claude 3 Haiku).
+        close = sorted(known for known in CATALOGUE if known.startswith(model_id + ":"))
+        if close:
+            raise UnsupportedModelError(
+                f"unknown base model {model_id!r}: fine-tuning uses the customization id, did you mean "
+                f"{' or '.join(map(repr, close))}?"
+            ) from None
         choices = ", ".join(sorted(CATALOGUE))
         raise UnsupportedModelError(f"unknown base model {model_id!r}; customizable models are: {choices}") from None
 

@@ -53,3 +53,32 @@ def test_split_with_validation_file_is_a_usage_error(tmp_path: Path) -> None:
     path = tmp_path / "all.jsonl"
     path.write_bytes(dataset(40))
     assert main(["validate", str(path), "--validation", str(path), "--split", str(tmp_path / "o")]) == 2
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (["--epochs", "0"], "--epochs must be 1 or more, got 0"),
+        (["--price-per-1k-tokens", "-1"], "--price-per-1k-tokens must be 0 or more, got -1"),
+        (["--validation-share", "0.2"], "--validation-share only apply with --split OUT_DIR"),
+        (["--split", "OUT", "--validation-share", "1.5"], "--validation-share must be in [0, 1), got 1.5"),
+        (["--base-model", "anthropic.claude-3-haiku-20240307-v1:0"], "did you mean "
+         "'anthropic.claude-3-haiku-20240307-v1:0:200k'?"),
+    ],
+)  # fmt: skip
+def test_nonsense_options_are_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], expected: str
+) -> None:
+    path = tmp_path / "train.jsonl"
+    path.write_bytes(dataset(40))
+    argv = [str(tmp_path / "out") if arg == "OUT" else arg for arg in extra]
+    assert main(["validate", str(path), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert expected in err and len(err.splitlines()) == 1
+
+
+def test_a_directory_or_device_is_named_for_what_it_is(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(tmp_path)]) == 2
+    assert "it is a directory" in capsys.readouterr().err
+    assert main(["validate", "/dev/null"]) == 2
+    assert "not a regular file" in capsys.readouterr().err

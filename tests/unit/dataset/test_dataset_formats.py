@@ -72,7 +72,9 @@ def test_converse_family_llama_32(run: Run) -> None:
     assert run(dataset(120, converse), model=LLAMA_32).valid
     string_content = converse(1)
     string_content["messages"][0]["content"] = "plain string"
-    assert "SCHEMA-CONTENT-BLOCK" in rules(run(with_bad(string_content, 120, converse), model=LLAMA_32))
+    string_content_rules = rules(run(with_bad(string_content, 120, converse), model=LLAMA_32))
+    assert "SCHEMA-CONTENT-BLOCK" in string_content_rules
+    assert "SCHEMA-EMPTY-CONTENT" not in string_content_rules  # the content is not empty, it is not a block list
     no_version = converse(1)
     del no_version["schemaVersion"]
     result = run(with_bad(no_version, 120, converse), model=LLAMA_32)
