@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 
@@ -42,8 +45,19 @@ def build_app(app: cdk.App, settings: PipelineSettings, *, nag: bool = True) -> 
     return {"data_plane": data_plane, "pipeline": pipeline}
 
 
+def context_when_run_directly() -> dict[str, Any] | None:
+    """cdk.json's context when `python app.py` runs without the CDK CLI (which otherwise hands it over).
+
+    The settings and CDK's feature flags live there; without them the app would build different resources.
+    """
+    if "CDK_OUTDIR" in os.environ or "CDK_CONTEXT_JSON" in os.environ:
+        return None
+    context: dict[str, Any] = json.loads((Path(__file__).resolve().parent / "cdk.json").read_text())["context"]
+    return context
+
+
 def main() -> None:
-    app = cdk.App()
+    app = cdk.App(context=context_when_run_directly())
     try:
         settings = load_settings(app.node.try_get_context(CONTEXT_KEY))
     except SettingsError as err:
