@@ -305,4 +305,15 @@ def load_settings(context: Any) -> PipelineSettings:
         max_validation_loss=max_validation_loss,
     )
     r.finish()
+    # A price is looked up by the id a report compares: the base model's runtime id or a reference model's.
+    # Any other key (a typo, a customization id with its ":200k" suffix) would silently never be used.
+    priced = {model.runtime_model_id, *evaluation.reference_models}
+    pricing = r.raw.get("pricing")
+    given = pricing.get("onDemand") if isinstance(pricing, dict) else None
+    for model_id in given if isinstance(given, dict) else {}:
+        if model_id not in priced:
+            raise SettingsError(
+                f"{CONTEXT_KEY}.pricing.onDemand: {model_id!r} is neither the base model's runtime id "
+                f"({model.runtime_model_id!r}) nor one of evaluation.referenceModels, so its price would never be used"
+            )
     return settings

@@ -168,3 +168,16 @@ def test_bad_prices_name_the_model_key() -> None:
         load_settings({"pricing": {"onDemand": {"m1": {"inputPer1k": -1, "outputPer1k": 0.1}}}})
     with pytest.raises(SettingsError, match=r"pipeline\.pricing\.date = 'yesterday' is not allowed"):
         load_settings({"pricing": {"date": "yesterday"}})
+
+
+def test_a_price_for_a_model_the_pipeline_never_calls_is_refused() -> None:
+    prices = {"inputPer1k": 0.001, "outputPer1k": 0.002}
+    with pytest.raises(SettingsError, match=r"onDemand: 'anthropic.claude-3-haiku-20240307-v1:0:200k' is neither"):
+        load_settings({"pricing": {"onDemand": {"anthropic.claude-3-haiku-20240307-v1:0:200k": prices}}})
+    runtime = "anthropic.claude-3-haiku-20240307-v1:0"
+    assert runtime in load_settings({"pricing": {"onDemand": {runtime: prices}}}).pricing.on_demand
+    reference = "us.anthropic.claude-3-5-sonnet-20240620-v1:0"
+    settings = load_settings(
+        {"evaluation": {"referenceModels": [reference]}, "pricing": {"onDemand": {runtime: prices, reference: prices}}}
+    )
+    assert set(settings.pricing.on_demand) == {runtime, reference}
