@@ -82,3 +82,11 @@ def test_a_directory_or_device_is_named_for_what_it_is(tmp_path: Path, capsys: p
     assert "it is a directory" in capsys.readouterr().err
     assert main(["validate", "/dev/null"]) == 2
     assert "not a regular file" in capsys.readouterr().err
+
+
+def test_an_unknown_option_shows_the_subcommands_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["validate", "train.jsonl", "--frobnicate"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: finetune validate") and "unrecognized arguments: --frobnicate" in err
