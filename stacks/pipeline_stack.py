@@ -161,7 +161,8 @@ class PipelineStack(Stack):
         self.data_bucket = s3.Bucket.from_bucket_name(self, "DataBucket", bucket_name(settings, "data"))
         self.artifacts_bucket = s3.Bucket.from_bucket_name(self, "ArtifactsBucket", bucket_name(settings, "artifacts"))
         self.promotion_parameter_name = f"/{settings.name}/promoted-model"
-        self.alarm_prefix = f"{settings.name}-"
+        # "." cannot occur in a pipeline name, so another pipeline's alarms ("finetune-dev.") never match this one's.
+        self.alarm_prefix = f"{settings.name}."
 
         self.topic = sns.Topic(
             self,
@@ -386,11 +387,11 @@ class PipelineStack(Stack):
             )
 
         # Uploads are read where users put them; nothing of the pipeline writes to the data bucket. The trigger and
-        # Resolve run read only manifests (runs/<name>/run.json) and check the files beside them. Validate reads
-        # the version each file had when the run started, which S3 authorizes as s3:GetObjectVersion:
+        # Resolve run read only manifests (runs/<name>/run.json) and check the files beside them. Every read is of
+        # the version the run started with, which S3 authorizes as s3:GetObjectVersion
         # (GetObject with versionId, https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html).
         for fn in (trigger, resolve):
-            allow(fn, ["s3:GetObject"], [data.arn_for_objects("runs/*")])
+            allow(fn, ["s3:GetObject", "s3:GetObjectVersion"], [data.arn_for_objects("runs/*")])
         allow(
             validate,
             ["s3:GetObject", "s3:GetObjectVersion"],

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from pipeline_core.config import ConfigError, ConfigReader
 from pipeline_core.models import (
+    CATALOGUE,
     DEFAULT_BASE_MODEL_ID,
     BaseModel,
     UnsupportedModelError,
@@ -305,15 +306,16 @@ def load_settings(context: Any) -> PipelineSettings:
         max_validation_loss=max_validation_loss,
     )
     r.finish()
-    # A price is looked up by the id a report compares: the base model's runtime id or a reference model's.
-    # Any other key (a typo, a customization id with its ":200k" suffix) would silently never be used.
-    priced = {model.runtime_model_id, *evaluation.reference_models}
+    # A price is looked up by the id a report compares: a base model's runtime id (a run's manifest may pick any
+    # catalogued model) or a reference model's. Any other key (a typo, a customization id with its ":200k"
+    # suffix) would silently never be used.
+    priced = {m.runtime_model_id for m in CATALOGUE.values()} | set(evaluation.reference_models)
     pricing = r.raw.get("pricing")
     given = pricing.get("onDemand") if isinstance(pricing, dict) else None
     for model_id in given if isinstance(given, dict) else {}:
         if model_id not in priced:
             raise SettingsError(
-                f"{CONTEXT_KEY}.pricing.onDemand: {model_id!r} is neither the base model's runtime id "
-                f"({model.runtime_model_id!r}) nor one of evaluation.referenceModels, so its price would never be used"
+                f"{CONTEXT_KEY}.pricing.onDemand: {model_id!r} is neither a base model's runtime id (such as "
+                f"{model.runtime_model_id!r}) nor one of evaluation.referenceModels, so its price would never be used"
             )
     return settings

@@ -208,7 +208,7 @@ def aggregate(step: AggregateInput, s3: Any, *, simulated: bool) -> tuple[Evalua
         "reasons": list(report.gate.reasons),
         # The same reasons as one sentence for the notification (the workflow's Cause), so no client has to
         # decode a JSON array from a message.
-        "reasons_text": "; ".join(report.gate.reasons),
+        "reasons_text": " | ".join(report.gate.reasons),  # a reason may itself hold "; "
         **uris,
         "table_md": _first_table(markdown),
     }

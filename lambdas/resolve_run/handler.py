@@ -71,7 +71,8 @@ class Environment:
 
 def _manifest_choices(request: ResolveInput, env: Environment) -> tuple[RunChoices, dict[str, Any]]:
     try:
-        text, _ = read_text(request.bucket, request.key, max_bytes=MAX_MANIFEST_BYTES)
+        # The manifest version whose upload started the run, not whatever run.json holds by now.
+        text, _ = read_text(request.bucket, request.key, max_bytes=MAX_MANIFEST_BYTES, version_id=request.version_id)
     except ObjectTooLarge:
         raise InvalidManifest(
             f"{request.key}: larger than {MAX_MANIFEST_BYTES} bytes; a manifest is a small JSON object"

@@ -55,7 +55,7 @@ def _fingerprints(upload: Upload) -> list[str]:
     if not upload.key.endswith("/" + contracts.MANIFEST_NAME):
         return prints
     try:
-        text, _ = read_text(upload.bucket, upload.key, max_bytes=MAX_MANIFEST_BYTES)
+        text, _ = read_text(upload.bucket, upload.key, max_bytes=MAX_MANIFEST_BYTES, version_id=upload.version_id)
     except ObjectTooLarge:
         return prints  # Resolve run reports the problem; the trigger only starts the execution
     folder = manifest_folder(upload.key)

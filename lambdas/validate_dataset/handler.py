@@ -16,8 +16,10 @@ from dataclasses import asdict, dataclass
 from types import TracebackType
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from pipeline_aws.clients import CLIENTS
-from pipeline_aws.errors import is_code, transient_errors
+from pipeline_aws.errors import error_code, is_code, transient_errors
 from pipeline_core.dataset import (
     POOL,
     DatasetFile,
@@ -171,12 +173,15 @@ class S3Source:
             kwargs["IfMatch"] = self.etag
         try:
             response = self.s3.get_object(**kwargs)
-        except Exception as err:
+        except ClientError as err:
             if is_code(err, "PreconditionFailed", "412"):
                 raise SourceChangedError(f"{self.uri} was replaced after validation; upload it again") from None
-            if is_code(err, "NoSuchVersion"):
+            # A version deleted since the run started: S3 answers 404 NoSuchVersion to a caller that may list the
+            # bucket, 403 to one that may not (this role), and 405 when the version became a delete marker.
+            if self.version_id is not None and is_code(err, "NoSuchVersion", "AccessDenied", "MethodNotAllowed"):
                 raise SourceChangedError(
-                    f"{self.uri}: version {self.version_id} was deleted after the run started"
+                    f"{self.uri}: version {self.version_id} cannot be read ({error_code(err)}): it was deleted "
+                    "after the run started, or the pipeline may not read it; upload the file again"
                 ) from None
             raise
         self.etag = self.etag or response.get("ETag")

@@ -165,7 +165,7 @@ def test_only_the_pipelines_own_alarms_may_publish_to_its_topic(template_json: d
     """A topic policy replaces SNS's default one: without this statement no alarm would ever notify anyone."""
     template = template_json["FinetunePipeline"]
     names = {a["Properties"].get("AlarmName") for a in resources(template, "AWS::CloudWatch::Alarm").values()}
-    assert names and all(isinstance(n, str) and n.startswith("finetune-") for n in names), names
+    assert names and all(isinstance(n, str) and n.startswith("finetune.") for n in names), names
     publish = [
         st
         for _, kind, st in policy_statements(template)
@@ -175,7 +175,7 @@ def test_only_the_pipelines_own_alarms_may_publish_to_its_topic(template_json: d
     conditions = publish[0]["Condition"]
     assert conditions["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
     source_arn = json.dumps(conditions["ArnLike"]["aws:SourceArn"])
-    assert ":alarm:finetune-*" in source_arn and ":cloudwatch:" in source_arn
+    assert ":alarm:finetune.*" in source_arn and ":cloudwatch:" in source_arn
 
 
 def test_bedrock_role_trust_is_limited_to_this_accounts_customization_jobs(

@@ -90,7 +90,7 @@ def test_worse_candidate_is_rejected_because_it_is_below_base(run_rehearsal: Run
     assert improvement["reason"] in gate["reasons"]
     # The execution's cause (and so the notification) carries the gate's reasons as readable text.
     cause = result.cause or ""
-    assert f"quality gate: {'; '.join(gate['reasons'])}. Report: s3://" in cause
+    assert f"quality gate: {' | '.join(gate['reasons'])}. Report: s3://" in cause
     assert "\\u" not in cause, "no JSON escapes in what a person reads"
     assert "Delete throughput" in result.states and "Promote" not in result.states
     assert result.provisioned_throughputs == []

@@ -176,6 +176,9 @@ def test_a_price_for_a_model_the_pipeline_never_calls_is_refused() -> None:
         load_settings({"pricing": {"onDemand": {"anthropic.claude-3-haiku-20240307-v1:0:200k": prices}}})
     runtime = "anthropic.claude-3-haiku-20240307-v1:0"
     assert runtime in load_settings({"pricing": {"onDemand": {runtime: prices}}}).pricing.on_demand
+    # A manifest may choose another catalogued base model, so its runtime id may be priced too.
+    llama = "meta.llama3-1-8b-instruct-v1:0"
+    assert llama in load_settings({"pricing": {"onDemand": {llama: prices}}}).pricing.on_demand
     reference = "us.anthropic.claude-3-5-sonnet-20240620-v1:0"
     settings = load_settings(
         {"evaluation": {"referenceModels": [reference]}, "pricing": {"onDemand": {runtime: prices, reference: prices}}}

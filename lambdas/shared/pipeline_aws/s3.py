@@ -23,11 +23,14 @@ def split_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def read_text(bucket: str, key: str, *, max_bytes: int, s3: Any = None) -> tuple[str, str]:
-    """The object's text and ETag; refuses objects over `max_bytes` (checked on the response's length)."""
+def read_text(
+    bucket: str, key: str, *, max_bytes: int, s3: Any = None, version_id: str | None = None
+) -> tuple[str, str]:
+    """The object's text and ETag (of `version_id` when given); refuses objects over `max_bytes`."""
     s3 = s3 or CLIENTS.s3
+    extra = {"VersionId": version_id} if version_id else {}
     with transient_errors():
-        response = s3.get_object(Bucket=bucket, Key=key)
+        response = s3.get_object(Bucket=bucket, Key=key, **extra)
         if int(response.get("ContentLength") or 0) > max_bytes:
             response["Body"].close()
             raise ObjectTooLarge(f"s3://{bucket}/{key} is larger than {max_bytes} bytes")

@@ -92,3 +92,10 @@ def test_records_past_the_check_limit_are_counted_not_checked(run: Run, tiny_quo
     assert not result.valid
     # Under the limit, every record is checked.
     assert lines_of(run(data, index_limit=30), "JSON-INVALID") == [28]
+
+
+def test_unchecked_records_make_the_dataset_invalid_even_without_a_quota(run: Run) -> None:
+    # No quota bounds the test file: past the check limit, its records would reach the snapshot unchecked.
+    result = run(dataset(40), test=dataset(9, start=100) + b'{"not": "checked AKIAIOSFODNN7EXAMPLE"}\n', index_limit=45)
+    assert lines_of(result, "QUALITY-INDEX-FULL") == [6]
+    assert not result.valid

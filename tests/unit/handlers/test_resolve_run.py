@@ -110,3 +110,13 @@ def test_event_from_another_bucket_is_refused(env: Any) -> None:
     bad["source"]["bucket"] = "someone-elses"
     with pytest.raises(ValueError, match="not the pipeline's data bucket"):
         resolve_run.handler(bad, None)
+
+
+def test_the_manifest_read_is_the_version_that_started_the_run(env: Any) -> None:
+    env.put_bucket_versioning(Bucket=DATA, VersioningConfiguration={"Status": "Enabled"})
+    for name in ("first.jsonl", "second.jsonl"):
+        put(env, f"runs/demo/{name}", "{}\n")
+    started = put(env, "runs/demo/run.json", '{"train": "first.jsonl"}')
+    put(env, "runs/demo/run.json", '{"train": "second.jsonl"}')  # replaced while the first run was starting
+    run = resolve_run.handler(event("runs/demo/run.json", version_id=started), None)
+    assert run["source"]["train_key"] == "runs/demo/first.jsonl"

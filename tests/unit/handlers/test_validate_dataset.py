@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 HANDLER = Path(__file__).resolve().parents[3] / "lambdas" / "validate_dataset" / "handler.py"
@@ -259,3 +260,16 @@ def test_a_failed_multipart_completion_aborts_and_reports_the_first_error(
         out.write(b"x" * (6 * 1024 * 1024))
     assert raised.value is complete  # the failed abort is logged, not raised in its place
     assert client.calls[-2:] == ["complete_multipart_upload", "abort_multipart_upload"]
+
+
+@pytest.mark.parametrize(("code", "status"), [("AccessDenied", 403), ("NoSuchVersion", 404), ("MethodNotAllowed", 405)])
+def test_a_pinned_version_that_is_gone_is_named(aws: tuple[Any, str], code: str, status: int) -> None:
+    s3, _ = aws
+    s3.put_object(Bucket=DATA, Key="uploads/data.jsonl", Body=b"\n".join(record(i) for i in range(100)))
+    client = FaultyS3(s3, fail={"get_object": client_error(code, status)})
+    with pytest.raises(handler_module.SourceChangedError, match=rf"version v1 cannot be read \({code}\)"):
+        handler_module.handler(event(train_version_id="v1"), None, s3=client)
+    # Without a pinned version an AccessDenied is a permissions problem, reported as it is.
+    if code == "AccessDenied":
+        with pytest.raises(ClientError, match="AccessDenied"):
+            handler_module.handler(event(), None, s3=FaultyS3(s3, fail={"get_object": client_error(code, status)}))

@@ -285,9 +285,9 @@ _RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "QUALITY-INDEX-FULL",
-        Severity.INFO,
+        Severity.ERROR,
         "Every record was checked (checking stops after 200,000 records, so memory and time stay bounded).",
-        "Records past the limit were counted, not checked: the dataset is far beyond every quota; remove records.",
+        "Records past the limit were counted, not checked, so the dataset cannot pass: remove records.",
         PIPELINE,
     ),
     Rule(

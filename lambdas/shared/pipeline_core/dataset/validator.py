@@ -29,8 +29,9 @@ BOM = b"\xef\xbb\xbf"
 NEAR_LIMIT_RATIO = 0.95  # a record within 5% of the token limit gets a warning
 MIN_ANSWER_CHARS = 3  # answers shorter than this (after trimming) are reported as very short
 # Records checked per run. Duplicate/leakage detection keeps ~200 bytes per record in two dicts, so this bounds
-# them to ~80 MB whatever the input; records past it are counted, not checked, so an upload far over every quota
-# (Nova's 20,000 records is the largest) ends with a quota finding in seconds instead of a Lambda timeout.
+# them to ~80 MB whatever the input; records past it are counted, not checked, and the dataset is invalid
+# (QUALITY-INDEX-FULL is an error: an unchecked record must never reach a snapshot). An upload far over every
+# quota (Nova's 20,000 records is the largest) thus ends with findings in seconds instead of a Lambda timeout.
 DEFAULT_INDEX_LIMIT = 200_000
 POOL = "pool"  # the single file that will be split
 
