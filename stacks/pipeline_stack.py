@@ -281,7 +281,7 @@ class PipelineStack(Stack):
         state_machine.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject"],
-                resources=[self.artifacts_bucket.arn_for_objects(f"runs/*/*/{contracts.EVALUATION_PLAN}")],
+                resources=self._run_objects(contracts.EVALUATION_PLAN),
             )
         )
 
@@ -357,6 +357,10 @@ class PipelineStack(Stack):
         self.functions[folder] = function
         return function
 
+    def _run_objects(self, *paths: str) -> list[str]:
+        """ARNs of `paths` under every run's prefix in the artifacts bucket, runs/<run>/<execution>/."""
+        return [self.artifacts_bucket.arn_for_objects(f"runs/*/*/{path}") for path in paths]
+
     def _grant(
         self,
         resolve: PipelineFunction,
@@ -371,11 +375,6 @@ class PipelineStack(Stack):
     ) -> None:
         """Each handler gets exactly the calls it makes, on the resources this stack creates or names."""
         data, artifacts = self.data_bucket, self.artifacts_bucket
-
-        def run_objects(*paths: str) -> list[str]:
-            """ARNs of `paths` under every run's prefix, runs/<run>/<execution>/ (contracts.run_prefix)."""
-            return [artifacts.arn_for_objects(f"runs/*/*/{path}") for path in paths]
-
         bedrock = account_arn("bedrock")
         jobs = f"{bedrock}:model-customization-job/*"
         custom_models = f"{bedrock}:custom-model/*"
@@ -404,14 +403,14 @@ class PipelineStack(Stack):
         # The snapshot is uploaded in parts and the upload is aborted on error, leaving nothing half-written.
         # Each stage writes only its own part of the run's prefix, so no stage can rewrite another's output (the
         # snapshot training reads, the metrics the gate reads, the report promotion links to).
-        allow(validate, ["s3:PutObject", "s3:AbortMultipartUpload"], run_objects("validation/*", "data/*"))
-        allow(train, ["s3:GetObject"], [artifacts.arn_for_objects("runs/*/*/training/*")])
+        allow(validate, ["s3:PutObject", "s3:AbortMultipartUpload"], self._run_objects("validation/*", "data/*"))
+        allow(train, ["s3:GetObject"], self._run_objects("training/*"))
         allow(train, ["s3:ListBucket"], [artifacts.bucket_arn], StringLike={"s3:prefix": ["runs/*"]})
-        allow(evaluate, ["s3:GetObject"], run_objects(contracts.DATA_TEST))
-        allow(evaluate, ["s3:PutObject"], run_objects("evaluation/*"))
+        allow(evaluate, ["s3:GetObject"], self._run_objects(contracts.DATA_TEST))
+        allow(evaluate, ["s3:PutObject"], self._run_objects("evaluation/*"))
         results = f"{contracts.EVALUATION_RESULTS}*"
-        allow(aggregate, ["s3:GetObject"], run_objects(results))
-        allow(aggregate, ["s3:PutObject"], run_objects("report.*"))
+        allow(aggregate, ["s3:GetObject"], self._run_objects(results))
+        allow(aggregate, ["s3:PutObject"], self._run_objects("report.*"))
         allow(aggregate, ["s3:ListBucket"], [artifacts.bucket_arn], StringLike={"s3:prefix": [f"runs/*/*/{results}"]})
 
         allow(

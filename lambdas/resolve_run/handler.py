@@ -79,15 +79,23 @@ def _manifest_choices(request: ResolveInput, env: Environment) -> tuple[RunChoic
         ) from None
     choices = parse_manifest(text, source=request.key, defaults=env.defaults, region=env.region)
     folder = manifest_folder(request.key)
-    keys: dict[str, str | None] = {f"{role}_{field}": None for role in FILE_ROLES for field in ("key", "version_id")}
+    files: dict[str, tuple[str, str | None]] = {}
     for role, name in choices.files.items():
         key = folder + name
         found = head(request.bucket, key)
         if found is None:
             raise InvalidManifest(f"{request.key}: {role} file {name!r} was not found at s3://{request.bucket}/{key}")
         # Later steps read this version, so a file replaced while the run is under way does not change the run.
-        keys[f"{role}_key"], keys[f"{role}_version_id"] = key, found.get("VersionId")
-    return choices, {"kind": "manifest", **keys}
+        files[role] = (key, found.get("VersionId"))
+    return choices, _source("manifest", files)
+
+
+def _source(kind: str, files: Mapping[str, tuple[str, str | None]]) -> dict[str, Any]:
+    """The run spec's `source`: each role's key and version id, None for a role without a file."""
+    source: dict[str, Any] = {"kind": kind}
+    for role in FILE_ROLES:
+        source[f"{role}_key"], source[f"{role}_version_id"] = files.get(role, (None, None))
+    return source
 
 
 def resolve(request: ResolveInput, env: Environment) -> dict[str, Any]:
@@ -98,12 +106,7 @@ def resolve(request: ResolveInput, env: Environment) -> dict[str, Any]:
         choices, source = _manifest_choices(request, env)
     else:
         choices = default_choices(env.defaults, env.region)
-        source = {
-            "kind": "single",
-            **{f"{role}_{field}": None for role in FILE_ROLES for field in ("key", "version_id")},
-            "train_key": request.key,
-            "train_version_id": request.version_id,
-        }
+        source = _source("single", {"train": (request.key, request.version_id)})
     return build_run_spec(
         choices,
         env.defaults,

@@ -66,11 +66,10 @@ class Source:
     train_key: str
     validation_key: str | None = None
     test_key: str | None = None
-    # The versions the run started with (Resolve run); None only for an unversioned bucket.
-    versions: tuple[tuple[str, str | None], ...] = ()
-
-    def version_of(self, key: str) -> str | None:
-        return dict(self.versions).get(key)
+    # The version of each file the run started with (Resolve run); None only for an unversioned bucket.
+    train_version_id: str | None = None
+    validation_version_id: str | None = None
+    test_version_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,11 +108,9 @@ class RunInput:
                     train_key=str(source["train_key"]),
                     validation_key=source.get("validation_key"),
                     test_key=source.get("test_key"),
-                    versions=tuple(
-                        (str(source[f"{role}_key"]), source.get(f"{role}_version_id") or None)
-                        for role in ("train", "validation", "test")
-                        if source.get(f"{role}_key")
-                    ),
+                    train_version_id=source.get("train_version_id") or None,
+                    validation_version_id=source.get("validation_version_id") or None,
+                    test_version_id=source.get("test_version_id") or None,
                 ),
                 split=SplitConfig(
                     validation_share=float(split.get("validation_share", 0.1)),
@@ -260,17 +257,18 @@ class S3Upload:
 
 
 def _dataset_files(run: RunInput, s3: Any) -> list[DatasetFile]:
-    def file(split: str, key: str) -> DatasetFile:
-        source = S3Source(s3, run.data_bucket, key, run.source.version_of(key))
+    def file(split: str, key: str, version_id: str | None) -> DatasetFile:
+        source = S3Source(s3, run.data_bucket, key, version_id)
         return DatasetFile(split, source.uri, source.open)
 
+    src = run.source
     if run.splits_upload:
-        return [file(POOL, run.source.train_key)]
-    files = [file("train", run.source.train_key)]
-    if run.source.validation_key:
-        files.append(file("validation", run.source.validation_key))
-    if run.source.test_key:
-        files.append(file("test", run.source.test_key))
+        return [file(POOL, src.train_key, src.train_version_id)]
+    files = [file("train", src.train_key, src.train_version_id)]
+    if src.validation_key:
+        files.append(file("validation", src.validation_key, src.validation_version_id))
+    if src.test_key:
+        files.append(file("test", src.test_key, src.test_version_id))
     return files
 
 
