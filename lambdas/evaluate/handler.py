@@ -54,9 +54,15 @@ LOGGER = setup_logging("evaluate")
 __all__ = ["EvaluationFailed", "handler"]
 
 READ_CHUNK_BYTES = 1 << 20
-# Converse errors worth another attempt besides throttling and 5xx (pipeline_aws.errors.is_transient):
-# ModelNotReadyException is bedrock-runtime's "the model is not ready to serve inference yet, retry" (HTTP 429).
-RETRYABLE_CONVERSE_CODES = frozenset({"ModelNotReadyException"})
+# Converse errors worth another attempt besides throttling and 5xx (pipeline_aws.errors.is_transient), with the
+# same policy and the same bound on attempts; only a call that still fails after them becomes a failed record.
+# From botocore's bedrock-runtime service model (Converse errors, read 2026-12-01):
+# - ModelNotReadyException (429): "not ready to serve inference requests", the SDK itself retries it.
+# - ModelTimeoutException (408): "processing time exceeded the model timeout length"; a busy model answers in time
+#   on a later attempt, and recording it at once would count load against the model's score.
+# - ModelErrorException (424): "an error while processing the model"; usually passing, and a prompt that fails every
+#   time is still recorded as failed once the attempts run out.
+RETRYABLE_CONVERSE_CODES = frozenset({"ModelNotReadyException", "ModelTimeoutException", "ModelErrorException"})
 # Time kept back from the Lambda's remaining time for writing the results once the calls are done.
 RESULTS_WRITE_MARGIN_SECONDS = 20.0
 # A long answer (maxTokens up to 4,096) can take a minute or more to generate; botocore's default read

@@ -306,7 +306,7 @@ def test_persistent_failures_are_recorded_and_never_scored(s3: Any, policy: Retr
         if model == PT_ARN:
             return client_error("ThrottlingException", 429)  # retried until the policy gives up
         if model == BASE:
-            return client_error("ModelErrorException", 424)  # not retryable: recorded at once
+            return client_error("ValidationException", 400)  # not retryable: recorded at once
         return None
 
     run = spec()
@@ -319,7 +319,7 @@ def test_persistent_failures_are_recorded_and_never_scored(s3: Any, policy: Retr
     candidate = records[0]
     assert candidate["error"] == "ThrottlingException: simulated ThrottlingException"
     assert (candidate["prediction"], candidate["latency_ms"], candidate["input_tokens"]) == (None, None, None)
-    assert records[1]["error"] == "ModelErrorException: simulated ModelErrorException"
+    assert records[1]["error"] == "ValidationException: simulated ValidationException"
 
     aggregator = Aggregator(
         roles=ModelRoles(candidate=PT_ARN, base=BASE), metrics=[get_metric("token_f1")], thresholds=GateThresholds()
@@ -329,6 +329,32 @@ def test_persistent_failures_are_recorded_and_never_scored(s3: Any, policy: Retr
     report = aggregator.finish(RunInfo(run_name="demo", dataset_sha256="0" * 64, simulated=False))
     assert report.candidate.failed_calls == 5
     assert report.candidate.metrics["token_f1"] is None
+
+
+@pytest.mark.parametrize(("code", "status"), [("ModelTimeoutException", 408), ("ModelErrorException", 424)])
+@pytest.mark.parametrize("failures", [3, 4])  # the policy fixture allows 4 attempts: one below the bound, and at it
+def test_model_timeouts_and_model_errors_are_retried_like_throttling(
+    s3: Any, policy: RetryPolicy, sleeps: Sleeps, code: str, status: int, failures: int
+) -> None:
+    def behaviour(model: str, attempt: int) -> BaseException | None:
+        return client_error(code, status) if model == PT_ARN and attempt <= failures else None
+
+    run = spec()
+    fake = FakeRuntime(behaviour)
+    outputs = list(run_batches(s3, run, fake, policy))
+    attempts = {count for (model, _), count in fake.attempts.items() if model == PT_ARN}
+    candidate = [r for i in range(3) for r in read_records(s3, run, i) if r["model"] == PT_ARN]
+    assert len(candidate) == 5
+    if failures < policy.max_attempts:
+        assert attempts == {failures + 1} and sum(o["failed"] for o in outputs) == 0
+        assert all(r["error"] is None and r["prediction"] for r in candidate)
+    else:
+        assert attempts == {policy.max_attempts} and sum(o["failed"] for o in outputs) == 5
+        assert all(r["error"] == f"{code}: simulated {code}" for r in candidate)
+    # The throttling backoff: three sleeps at most per call, half (random() = 0.5) of the 1, 2 and 4 s caps.
+    assert len(sleeps.calls) == 5 * min(failures, policy.max_attempts - 1)
+    assert set(sleeps.calls) == {0.5, 1.0, 2.0}
+    assert {count for (model, _), count in fake.attempts.items() if model == BASE} == {1}
 
 
 def test_unknown_5xx_and_timeouts_are_retried(s3: Any, policy: RetryPolicy) -> None:
