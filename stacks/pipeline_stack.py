@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_cdk import Aws, CfnOutput, Duration, Stack
+from aws_cdk import Annotations, Aws, CfnOutput, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
@@ -156,6 +156,9 @@ class PipelineStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         self.settings = settings
         self.dp = data_plane
+        if settings.lifecycle_warning:
+            # Documented as Legacy, or end-of-life without AWS's own confirmation: the run checks the live account.
+            Annotations.of(self).add_warning_v2("finetune:base-model-lifecycle", settings.lifecycle_warning)
         key = data_plane.key
         # The buckets are referenced by their derived names, not by cross-stack exports (see bucket_name).
         self.data_bucket = s3.Bucket.from_bucket_name(self, "DataBucket", bucket_name(settings, "data"))

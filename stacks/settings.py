@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from pipeline_core.config import ConfigError, ConfigReader
@@ -18,6 +19,7 @@ from pipeline_core.models import (
     BaseModel,
     UnsupportedModelError,
     get_base_model,
+    lifecycle_verdict,
     require_customizable,
 )
 
@@ -253,6 +255,9 @@ class PipelineSettings:
     vpc_enabled: bool = True
     execution_timeout_hours: int = 36
     max_validation_loss: float | None = None
+    # The catalogue's documented lifecycle of the base model, when it is not Active but not (confirmed) end-of-life:
+    # synthesis goes on and shows this as a warning; the run checks the live account before it trains.
+    lifecycle_warning: str | None = None
 
     @property
     def base_model(self) -> BaseModel:
@@ -267,8 +272,11 @@ def _hyperparameters(r: _Reader, model: BaseModel) -> dict[str, str]:
     return rendered
 
 
-def load_settings(context: Any) -> PipelineSettings:
-    """Build the settings from the `pipeline` context object, raising SettingsError on the first bad value."""
+def load_settings(context: Any, *, today: date | None = None) -> PipelineSettings:
+    """Build the settings from the `pipeline` context object, raising SettingsError on the first bad value.
+
+    ``today`` (default: the current UTC date) decides whether a documented end-of-life date has passed.
+    """
     r = _Reader(context, CONTEXT_KEY)
     name = r.string(
         "name",
@@ -282,6 +290,9 @@ def load_settings(context: Any) -> PipelineSettings:
         model = require_customizable(base_model_id, region)
     except UnsupportedModelError as err:
         raise SettingsError(f"{CONTEXT_KEY}.baseModelId / {CONTEXT_KEY}.region: {err}") from None
+    blocking, lifecycle_message = lifecycle_verdict(model, region, today or datetime.now(UTC).date())
+    if blocking:
+        raise SettingsError(f"{CONTEXT_KEY}.baseModelId = {base_model_id!r}: {lifecycle_message}")
     hyperparameters = _section(r, "hyperparameters", lambda child: _hyperparameters(child, model))
     evaluation = _section(r, "evaluation", _evaluation)
     email = r.string(
@@ -304,6 +315,7 @@ def load_settings(context: Any) -> PipelineSettings:
         # Jobs take "several hours"; 36 h bounds a run that would otherwise hold Provisioned Throughput forever.
         execution_timeout_hours=r.number("executionTimeoutHours", 36, 2, 24 * 7, integer=True),
         max_validation_loss=max_validation_loss,
+        lifecycle_warning=lifecycle_message,
     )
     r.finish()
     # A price is looked up by the id a report compares: a base model's runtime id (a run's manifest may pick any

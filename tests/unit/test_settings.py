@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 import subprocess
 import sys
 from pathlib import Path
@@ -25,16 +26,12 @@ def test_shipped_settings_are_the_safe_cheap_defaults() -> None:
     s = load_settings(shipped())
     assert s == load_settings({}), "cdk.json should spell out exactly the defaults"
     assert s.region == "us-west-2"
-    assert s.base_model_id == DEFAULT_BASE_MODEL_ID == "anthropic.claude-3-haiku-20240307-v1:0:200k"
+    assert s.base_model_id == DEFAULT_BASE_MODEL_ID == "meta.llama3-1-70b-instruct-v1:0:128k"
     assert s.throughput.model_units == 1
     assert s.vpc_enabled is True
-    assert s.hyperparameters == {
-        "epochCount": "2",
-        "batchSize": "32",
-        "learningRateMultiplier": "1.0",
-        "earlyStoppingThreshold": "0.001",
-        "earlyStoppingPatience": "2",
-    }
+    # Llama 3.1's documented defaults (docs.aws.amazon.com/bedrock/latest/userguide/cm-hp-meta-llama31.html).
+    assert s.hyperparameters == {"epochCount": "5", "batchSize": "1", "learningRate": "0.0001"}
+    assert s.lifecycle_warning is None, "the default base model is documented as Active"
 
 
 @pytest.mark.parametrize(
@@ -46,11 +43,11 @@ def test_shipped_settings_are_the_safe_cheap_defaults() -> None:
         ),
         (
             {"hyperparameters": {"batchSize": 2}},
-            "pipeline.hyperparameters.batchSize = 2 is not allowed: expected an integer from 4 to 256",
+            "pipeline.hyperparameters.batchSize = 2 is not allowed: expected an integer from 1 to 1",
         ),
         (
-            {"hyperparameters": {"learningRateMultiplier": "1"}},
-            "pipeline.hyperparameters.learningRateMultiplier = '1' is not allowed",
+            {"hyperparameters": {"learningRate": "1"}},
+            "pipeline.hyperparameters.learningRate = '1' is not allowed",
         ),
         (
             {"evaluation": {"maxFailedShare": 1.5}},
@@ -106,14 +103,15 @@ def test_unknown_base_model_lists_the_choices() -> None:
 def test_region_where_the_model_cannot_be_customized_fails() -> None:
     with pytest.raises(SettingsError) as err:
         load_settings({"region": "us-east-1"})
-    assert "Claude 3 Haiku" in str(err.value) and "cannot be fine-tuned in us-east-1" in str(err.value)
+    assert "Llama 3.1 70B Instruct" in str(err.value) and "cannot be fine-tuned in us-east-1" in str(err.value)
     assert "supported Regions: us-west-2" in str(err.value)
 
 
 @pytest.mark.parametrize("model_id", sorted(CATALOGUE))
 def test_every_catalogued_model_loads_in_its_first_region(model_id: str) -> None:
     model = CATALOGUE[model_id]
-    s = load_settings({"baseModelId": model_id, "region": model.regions[0]})
+    # Before any documented end of life, every catalogued model synthesizes in its first Region.
+    s = load_settings({"baseModelId": model_id, "region": model.regions[0]}, today=date(2025, 1, 1))
     assert isinstance(s, PipelineSettings)
     assert set(s.hyperparameters) == {hp.name for hp in model.hyperparameters}
 

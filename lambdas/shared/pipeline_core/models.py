@@ -3,9 +3,13 @@
 This is the one place that says which base model can be fine-tuned where and with which limits. Synthesis
 (settings validation), the dataset validator and the workflow all read it.
 
-Sources (checked 2026-11-25):
-- [SUPPORTED] https://docs.aws.amazon.com/bedrock/latest/userguide/custom-model-fine-tuning.html
-  ("Supported models and Regions for fine-tuning").
+Sources (checked 2026-11-25; lifecycle and the supported-models table re-read 2026-12-01):
+- [SUPPORTED] https://docs.aws.amazon.com/bedrock/latest/userguide/custom-model-fine-tuning.md
+  ("Supported models and Regions for fine-tuning"; the .md copy is newer than the .html one and no longer lists
+  Titan Text G1 - Express).
+- [LIFECYCLE] https://docs.aws.amazon.com/bedrock/latest/userguide/model-lifecycle.html: Active, Legacy,
+  End-of-Life; a Legacy model gets no new Provisioned Throughput, and under the policy for models launched from
+  2026-09-07 no new fine-tuning jobs either. GetFoundationModel returns the live state in `modelLifecycle`.
 - [PREP] https://docs.aws.amazon.com/bedrock/latest/userguide/model-customization-prepare.html
   (data formats and the per-model quota tables).
 - [HP-CLAUDE] https://docs.aws.amazon.com/bedrock/latest/userguide/cm-hp-anth-claude-3.html
@@ -13,8 +17,11 @@ Sources (checked 2026-11-25):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
+from types import MappingProxyType
 
 
 class DataFormat(StrEnum):
@@ -54,6 +61,38 @@ class DatasetQuotas:
     chars_per_token: float  # the documented planning ratio, used for conservative token estimates
 
 
+class LifecycleStatus(StrEnum):
+    """A model's state on Bedrock [LIFECYCLE]. The API returns ACTIVE or LEGACY; an end-of-life model is gone
+    (GetFoundationModel and InvokeModel answer ResourceNotFoundException), so END_OF_LIFE is ours."""
+
+    ACTIVE = "ACTIVE"
+    LEGACY = "LEGACY"
+    END_OF_LIFE = "END_OF_LIFE"
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """What AWS's documentation said about a model's lifecycle in a Region, when it was read, and how sure we are.
+
+    The catalogue's copy is a fact frozen in code: synthesis uses it to refuse a model that is documented as
+    end-of-life, and `Resolve run` and `finetune doctor` ask the live account (GetFoundationModel) before any
+    money is spent. ``confirmed`` is False where AWS's own pages could not be found; such a status only warns.
+    """
+
+    status: LifecycleStatus
+    source: str
+    read_on: str = "2026-12-01"
+    end_of_life: str | None = None  # YYYY-MM-DD
+    confirmed: bool = True
+    note: str = ""
+
+    def status_on(self, today: date) -> LifecycleStatus:
+        """The status on ``today``: a documented end-of-life date that has passed makes the model end-of-life."""
+        if self.end_of_life and today >= date.fromisoformat(self.end_of_life):
+            return LifecycleStatus.END_OF_LIFE
+        return self.status
+
+
 @dataclass(frozen=True)
 class BaseModel:
     """A customizable foundation model and everything the pipeline needs to know about it."""
@@ -65,7 +104,17 @@ class BaseModel:
     regions: tuple[str, ...]
     quotas: DatasetQuotas
     hyperparameters: tuple[HyperParameter, ...] = field(default_factory=tuple)
-    legacy_end_of_life: str | None = None
+    lifecycle: Lifecycle = Lifecycle(LifecycleStatus.ACTIVE, "not reviewed", confirmed=False)
+    # Regions whose lifecycle differs from ``lifecycle`` (a model may retire in one Region and live on in another).
+    lifecycle_by_region: Mapping[str, Lifecycle] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def foundation_model_id(self) -> str:
+        """The id GetFoundationModel takes: the customization id without its context-length suffix."""
+        return ":".join(self.model_id.split(":")[:2])
+
+    def lifecycle_in(self, region: str) -> Lifecycle:
+        return self.lifecycle_by_region.get(region, self.lifecycle)
 
     def hyperparameter(self, name: str) -> HyperParameter:
         for hp in self.hyperparameters:
@@ -102,9 +151,32 @@ _CLAUDE_3_HAIKU = BaseModel(
         HyperParameter("earlyStoppingThreshold", 0.001, 0.0, 0.1),
         HyperParameter("earlyStoppingPatience", 2, 1, 10, integer=True),
     ),
-    # Model card: Legacy, end of life 2026-09-10 in some Regions.
-    # https://docs.aws.amazon.com/bedrock/latest/userguide/model-card-anthropic-claude-3-haiku.html
-    legacy_end_of_life="2026-09-10",
+    # Model card, read 2026-12-01 in its newest copy (a translation of the English page):
+    # https://docs.aws.amazon.com/zh_tw/bedrock/latest/userguide/model-card-anthropic-claude-3-haiku.md
+    # End of life on 2026-09-10 in most Regions ("This model version has reached the end of its life"); still
+    # served in ca-central-1, eu-central-2 and sa-east-1, Legacy in ap-northeast-2. us-west-2, the only Region
+    # where it could be fine-tuned, is not among them. (The fine-tuning table [SUPPORTED] still lists it: stale.)
+    lifecycle=Lifecycle(
+        LifecycleStatus.LEGACY,  # until the end-of-life date, which status_on applies
+        "docs.aws.amazon.com/bedrock/latest/userguide/model-card-anthropic-claude-3-haiku",
+        end_of_life="2026-09-10",
+    ),
+    lifecycle_by_region=MappingProxyType(
+        {
+            **{
+                region: Lifecycle(
+                    LifecycleStatus.ACTIVE,
+                    "docs.aws.amazon.com/bedrock/latest/userguide/model-card-anthropic-claude-3-haiku",
+                    note="still served here after the 2026-09-10 end of life elsewhere; not fine-tunable here",
+                )
+                for region in ("ca-central-1", "eu-central-2", "sa-east-1")
+            },
+            "ap-northeast-2": Lifecycle(
+                LifecycleStatus.LEGACY,
+                "docs.aws.amazon.com/bedrock/latest/userguide/model-card-anthropic-claude-3-haiku",
+            ),
+        }
+    ),
 )
 
 # Llama limits: [PREP] "Meta Llama 3.1/3.2/3.3": 16,000 tokens per record, 100-10,000 records in total.
@@ -131,7 +203,7 @@ _EPOCHS_BATCH_LR = (
 )
 
 
-def _llama(model_id: str, runtime_id: str, name: str, data_format: DataFormat) -> BaseModel:
+def _llama(model_id: str, runtime_id: str, name: str, data_format: DataFormat, lifecycle: Lifecycle) -> BaseModel:
     return BaseModel(
         model_id=model_id,
         runtime_model_id=runtime_id,
@@ -140,7 +212,33 @@ def _llama(model_id: str, runtime_id: str, name: str, data_format: DataFormat) -
         regions=("us-west-2",),
         quotas=_LLAMA_QUOTAS,
         hyperparameters=_EPOCHS_BATCH_LR,
+        lifecycle=lifecycle,
     )
+
+
+# Lifecycles read 2026-12-01.
+# Llama 3.1 70B: its model card (newest copy, a translation) says "Model lifecycle: Active", launched 2024-07-23,
+# EOL no sooner than 2025-07-23.
+_LLAMA31_70B_LIFECYCLE = Lifecycle(
+    LifecycleStatus.ACTIVE,
+    "docs.aws.amazon.com/zh_cn/bedrock/latest/userguide/model-card-meta-llama-3-1-70b-instruct.md",
+)
+# Llama 3.1 8B: UNCONFIRMED. Its AWS model card was not found in the documentation search; an older copy of the
+# card said Active and no Legacy notice was found. The live check decides.
+_LLAMA31_8B_LIFECYCLE = Lifecycle(
+    LifecycleStatus.ACTIVE,
+    "docs.aws.amazon.com/bedrock/latest/userguide/model-card-meta-llama-3-1-8b-instruct (not found; older copy)",
+    confirmed=False,
+)
+# Llama 3.2 (all sizes): UNCONFIRMED end of life on 2026-07-07. Only third-party sources were found (a listing of
+# Bedrock's lifecycle table in github.com/awslabs/startups pull request 131); AWS's own card was not. Unconfirmed,
+# so synthesis warns instead of refusing and the live check decides.
+_LLAMA32_LIFECYCLE = Lifecycle(
+    LifecycleStatus.LEGACY,
+    "docs.aws.amazon.com/bedrock/latest/userguide/model-lifecycle.html (third-party copy of its table)",
+    end_of_life="2026-07-07",
+    confirmed=False,
+)
 
 
 # Titan Text Express: [PREP] 4,096 tokens per record at batch size 1, 1 GB training and 100 MB validation file.
@@ -172,6 +270,14 @@ _TITAN_EXPRESS = BaseModel(
         HyperParameter("learningRate", 0.00001, 0.0, 1.0),
         HyperParameter("learningRateWarmupSteps", 5, 0, 250, integer=True),
     ),
+    # UNCONFIRMED end of life (read 2026-12-01): the newest [SUPPORTED] table no longer lists Titan Text G1 -
+    # Express (an older copy did, in us-east-1 and us-west-2), and third-party projects removed it as end-of-life
+    # during 2025; no AWS page with its date was found. Synthesis warns; the live check decides.
+    lifecycle=Lifecycle(
+        LifecycleStatus.END_OF_LIFE,
+        "docs.aws.amazon.com/bedrock/latest/userguide/custom-model-fine-tuning.md (no longer listed)",
+        confirmed=False,
+    ),
 )
 
 # Nova: Converse format, https://docs.aws.amazon.com/nova/latest/userguide/fine-tune-prepare-data-understanding.html
@@ -191,7 +297,19 @@ _NOVA_QUOTAS = DatasetQuotas(
 )
 
 
-def _nova(model_id: str, runtime_id: str, name: str) -> BaseModel:
+# Nova Micro, Lite and Pro: UNCONFIRMED Active (read 2026-12-01). The lifecycle table lists them as launched
+# 2024-12-04 with "EOL no sooner than 2025-12-04"; no Legacy notice was found, and no current model card was read.
+_NOVA_LIFECYCLE = Lifecycle(
+    LifecycleStatus.ACTIVE, "docs.aws.amazon.com/bedrock/latest/userguide/model-lifecycle.html", confirmed=False
+)
+# Nova 2 Lite's model card (read 2026-12-01): "Model lifecycle: Active", launched 2025-12-02, no EOL date.
+# https://docs.aws.amazon.com/bedrock/latest/userguide/model-card-amazon-nova-2-lite
+_NOVA2_LIFECYCLE = Lifecycle(
+    LifecycleStatus.ACTIVE, "docs.aws.amazon.com/bedrock/latest/userguide/model-card-amazon-nova-2-lite"
+)
+
+
+def _nova(model_id: str, runtime_id: str, name: str, lifecycle: Lifecycle = _NOVA_LIFECYCLE) -> BaseModel:
     return BaseModel(
         model_id=model_id,
         runtime_model_id=runtime_id,
@@ -200,11 +318,13 @@ def _nova(model_id: str, runtime_id: str, name: str) -> BaseModel:
         regions=("us-east-1",),
         quotas=_NOVA_QUOTAS,
         # Verified 2026-11-25: https://docs.aws.amazon.com/bedrock/latest/userguide/cm-hp-nova-mm.html
+        # Nova 2 Lite's Bedrock hyperparameters are UNCONFIRMED (no page found 2026-12-01): it takes Nova's.
         hyperparameters=(
             HyperParameter("epochCount", 2, 1, 5, integer=True),
             HyperParameter("learningRate", 0.00001, 0.000001, 0.0001),
             HyperParameter("learningRateWarmupSteps", 10, 0, 100, integer=True),
         ),
+        lifecycle=lifecycle,
     )
 
 
@@ -217,45 +337,59 @@ CATALOGUE: dict[str, BaseModel] = {
             "meta.llama3-1-8b-instruct-v1:0",
             "Llama 3.1 8B Instruct",
             DataFormat.PROMPT_COMPLETION,
+            _LLAMA31_8B_LIFECYCLE,
         ),
         _llama(
             "meta.llama3-1-70b-instruct-v1:0:128k",
             "meta.llama3-1-70b-instruct-v1:0",
             "Llama 3.1 70B Instruct",
             DataFormat.PROMPT_COMPLETION,
+            _LLAMA31_70B_LIFECYCLE,
         ),
         _llama(
             "meta.llama3-2-1b-instruct-v1:0:128k",
             "meta.llama3-2-1b-instruct-v1:0",
             "Llama 3.2 1B Instruct",
             DataFormat.CONVERSE,
+            _LLAMA32_LIFECYCLE,
         ),
         _llama(
             "meta.llama3-2-3b-instruct-v1:0:128k",
             "meta.llama3-2-3b-instruct-v1:0",
             "Llama 3.2 3B Instruct",
             DataFormat.CONVERSE,
+            _LLAMA32_LIFECYCLE,
         ),
         _llama(
             "meta.llama3-2-11b-instruct-v1:0:128k",
             "meta.llama3-2-11b-instruct-v1:0",
             "Llama 3.2 11B Instruct",
             DataFormat.CONVERSE,
+            _LLAMA32_LIFECYCLE,
         ),
         _llama(
             "meta.llama3-2-90b-instruct-v1:0:128k",
             "meta.llama3-2-90b-instruct-v1:0",
             "Llama 3.2 90B Instruct",
             DataFormat.CONVERSE,
+            _LLAMA32_LIFECYCLE,
         ),
         _TITAN_EXPRESS,
         _nova("amazon.nova-micro-v1:0:128k", "amazon.nova-micro-v1:0", "Nova Micro"),
         _nova("amazon.nova-lite-v1:0:300k", "amazon.nova-lite-v1:0", "Nova Lite"),
         _nova("amazon.nova-pro-v1:0:300k", "amazon.nova-pro-v1:0", "Nova Pro"),
+        # [SUPPORTED] lists amazon.nova-2-lite-v1:0:256k in us-east-1. Its data format is Nova's Converse format
+        # plus optional reasoning content (docs.aws.amazon.com/bedrock/latest/userguide/nova-2-sft-data-prep.html,
+        # read 2026-12-01). The model has no in-Region on-demand inference: the base model is called through the
+        # US cross-Region inference profile.
+        _nova("amazon.nova-2-lite-v1:0:256k", "us.amazon.nova-2-lite-v1:0", "Nova 2 Lite", _NOVA2_LIFECYCLE),
     )
 }
 
-DEFAULT_BASE_MODEL_ID = _CLAUDE_3_HAIKU.model_id
+# The default: the strongest text model that Bedrock can fine-tune in us-west-2 whose lifecycle AWS documents as
+# Active on 2026-12-01 ([SUPPORTED] and _LLAMA31_70B_LIFECYCLE). Claude 3 Haiku, the first default, reached end
+# of life there on 2026-09-10. Llama 3.1 8B is the cheaper choice in the same Region.
+DEFAULT_BASE_MODEL_ID = "meta.llama3-1-70b-instruct-v1:0:128k"
 
 
 class UnsupportedModelError(ValueError):
@@ -276,6 +410,55 @@ def get_base_model(model_id: str) -> BaseModel:
             ) from None
         choices = ", ".join(sorted(CATALOGUE))
         raise UnsupportedModelError(f"unknown base model {model_id!r}; customizable models are: {choices}") from None
+
+
+def alternatives(region: str, today: date, *, exclude: str = "") -> list[BaseModel]:
+    """Catalogued models that can be fine-tuned in ``region`` and are documented as Active on ``today``."""
+    return [
+        m
+        for m in CATALOGUE.values()
+        if m.model_id != exclude
+        and region in m.regions
+        and m.lifecycle_in(region).status_on(today) is LifecycleStatus.ACTIVE
+    ]
+
+
+def _choose_instead(region: str, today: date, exclude: str) -> str:
+    here = alternatives(region, today, exclude=exclude)
+    if here:
+        return "choose one of: " + ", ".join(f"{m.model_id} ({m.display_name})" for m in here)
+    elsewhere = [
+        f"{m.model_id} in {r}"
+        for m in CATALOGUE.values()
+        if m.model_id != exclude
+        for r in m.regions
+        if m.lifecycle_in(r).status_on(today) is LifecycleStatus.ACTIVE
+    ]
+    return "no catalogued model is Active in this Region; choose one of: " + ", ".join(elsewhere)
+
+
+def lifecycle_verdict(model: BaseModel, region: str, today: date) -> tuple[bool, str | None]:
+    """(blocking, message) for the documented lifecycle of ``model`` in ``region`` on ``today``.
+
+    Blocking: documented end-of-life, confirmed by AWS's pages. Unconfirmed end-of-life and Legacy only warn:
+    the live check (`Resolve run`, `finetune doctor`) has the last word. ``message`` is one line, or None.
+    """
+    facts = model.lifecycle_in(region)
+    status = facts.status_on(today)
+    if status is LifecycleStatus.ACTIVE:
+        return False, None
+    when = f" on {facts.end_of_life}" if facts.end_of_life else ""
+    source = f"source: {facts.source}, read {facts.read_on}" + ("" if facts.confirmed else ", UNCONFIRMED")
+    instead = _choose_instead(region, today, model.model_id)
+    if status is LifecycleStatus.END_OF_LIFE:
+        text = f"{model.display_name} ({model.model_id}) reached end of life in {region}{when} ({source}); {instead}"
+        return facts.confirmed, text
+    text = (
+        f"{model.display_name} ({model.model_id}) is Legacy in {region}"
+        + (f" and reaches end of life{when}" if when else "")
+        + f" ({source}): AWS creates no new Provisioned Throughput for a Legacy model; {instead}"
+    )
+    return False, text
 
 
 def require_customizable(model_id: str, region: str) -> BaseModel:
