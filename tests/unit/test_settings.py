@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
