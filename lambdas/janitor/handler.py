@@ -3,12 +3,14 @@
 Deletes Provisioned Throughputs tagged with this pipeline and not approved that are older than the
 time-to-live or whose execution has ended (no-commitment throughput is billed hourly until deleted), stops
 customization jobs whose workflow execution has ended, and publishes the number of leaked throughputs found as
-a CloudWatch metric. One failed delete does not stop the others; the handler raises at the end so the alarm on
-Lambda errors fires.
+a CloudWatch metric. It then looks up how many days the promoted model's base model and the configured base
+model have before their end of life, and publishes those too. One failed delete or lookup does not stop the
+rest; the handler raises at the end so the alarm on Lambda errors fires.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -20,12 +22,20 @@ from pipeline_aws.clients import CLIENTS
 from pipeline_aws.errors import is_code, transient_errors
 from pipeline_aws.logs import bind, log, setup_logging
 from pipeline_core import contracts
+from pipeline_core.end_of_life import ModelLifecycle, foundation_model_id, is_end_of_life_message, within_warning
 
 LOGGER = setup_logging("janitor")
 
 
+# The lifecycle lookups run after the sweep and only with this much of the invocation left, so a slow Bedrock
+# answer can never cost the sweep or the metrics the time it needs (the function's timeout is 5 minutes).
+LIFECYCLE_RESERVE_SECONDS = 60
+# A promoted model trained from another custom model names that model as its base; follow at most this many.
+MAX_CUSTOM_MODEL_HOPS = 5
+
+
 class JanitorIncomplete(RuntimeError):
-    """Some overdue resource could not be cleaned up; the details are in the log lines before this error."""
+    """Some overdue resource could not be cleaned up or some lifecycle could not be read; see the log lines."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,9 @@ class Environment:
     ttl: timedelta
     namespace: str
     state_machine_arn: str
+    promotion_parameter: str
+    base_model_id: str
+    lifecycle_warning_days: int
 
     @classmethod
     def from_env(cls) -> Environment:
@@ -42,6 +55,9 @@ class Environment:
             ttl=timedelta(hours=float(os.environ[contracts.ENV_TTL_HOURS])),
             namespace=os.environ.get(contracts.ENV_METRIC_NAMESPACE) or contracts.METRIC_NAMESPACE,
             state_machine_arn=os.environ[contracts.ENV_STATE_MACHINE_ARN],
+            promotion_parameter=os.environ[contracts.ENV_PROMOTION_PARAMETER],
+            base_model_id=os.environ[contracts.ENV_BASE_MODEL_ID],
+            lifecycle_warning_days=int(os.environ[contracts.ENV_LIFECYCLE_WARNING_DAYS]),
         )
 
     def execution_arn(self, execution_name: str) -> str:
@@ -55,9 +71,17 @@ class Sweep:
     stopped_jobs: list[str] = field(default_factory=list)
     overdue: int = 0
     failures: list[str] = field(default_factory=list)
+    # Days to end of life by model role (contracts.MODEL_PROMOTED / MODEL_CONFIGURED); a role is absent when
+    # nothing is promoted, when its lookup failed, or while Bedrock gives its base model no end-of-life date.
+    days_to_end_of_life: dict[str, int] = field(default_factory=dict)
 
     def result(self) -> dict[str, Any]:
-        return {"deleted": self.deleted, "stopped_jobs": self.stopped_jobs, "overdue": self.overdue}
+        return {
+            "deleted": self.deleted,
+            "stopped_jobs": self.stopped_jobs,
+            "overdue": self.overdue,
+            "days_to_end_of_life": self.days_to_end_of_life,
+        }
 
 
 def _pages(operation: str, items: str, **kwargs: Any) -> Iterator[Mapping[str, Any]]:
@@ -140,19 +164,104 @@ def sweep_jobs(env: Environment, sweep: Sweep) -> None:
         log(LOGGER, "orphaned training job stopped", job_arn=arn, execution=execution)
 
 
-def publish(env: Environment, overdue: int) -> None:
-    with transient_errors():
-        CLIENTS.cloudwatch.put_metric_data(
-            Namespace=env.namespace,
-            MetricData=[
-                {
-                    "MetricName": contracts.METRIC_OVERDUE_THROUGHPUTS,
-                    "Dimensions": [{"Name": "Pipeline", "Value": env.pipeline_name}],
-                    "Value": overdue,
-                    "Unit": "Count",
-                }
-            ],
+def promoted_base_model(env: Environment) -> str | None:
+    """The foundation model the promoted custom model was trained from; None when nothing has been promoted."""
+    try:
+        with transient_errors():
+            raw = CLIENTS.ssm.get_parameter(Name=env.promotion_parameter)["Parameter"]["Value"]
+    except Exception as err:
+        if is_code(err, "ParameterNotFound"):
+            return None
+        raise
+    try:
+        model_arn = str(json.loads(raw)["custom_model_arn"])
+    except (ValueError, TypeError, KeyError) as err:
+        raise ValueError(f"{env.promotion_parameter} does not hold the JSON Promote writes: {err!r}") from None
+    for _ in range(MAX_CUSTOM_MODEL_HOPS):
+        with transient_errors():
+            base = str(CLIENTS.bedrock.get_custom_model(modelIdentifier=model_arn)["baseModelArn"])
+        if ":custom-model/" not in base:
+            return base
+        model_arn = base
+    raise ValueError(f"{env.promotion_parameter}: no foundation model within {MAX_CUSTOM_MODEL_HOPS} custom models")
+
+
+def foundation_model_lifecycle(model_id: str) -> ModelLifecycle:
+    try:
+        with transient_errors():
+            details = CLIENTS.bedrock.get_foundation_model(modelIdentifier=model_id)["modelDetails"]
+    except Exception as err:
+        message = str(getattr(err, "response", {}).get("Error", {}).get("Message", ""))
+        if is_code(err, "ResourceNotFoundException") and is_end_of_life_message(message):
+            return ModelLifecycle.ended(model_id)
+        raise
+    return ModelLifecycle.from_details(model_id, details)
+
+
+def check_end_of_life(env: Environment, now: datetime, sweep: Sweep) -> None:
+    """Days to end of life of the promoted model's base model and of the configured one, one lookup per model."""
+    roles = {contracts.MODEL_CONFIGURED: foundation_model_id(env.base_model_id)}
+    try:
+        promoted = promoted_base_model(env)
+        if promoted:
+            roles[contracts.MODEL_PROMOTED] = foundation_model_id(promoted)
+    except Exception as err:  # the configured model is still checked; the error fails the invocation at the end
+        sweep.failures.append(f"lifecycle of the promoted model ({env.promotion_parameter})")
+        log(LOGGER, "promoted model lookup failed", level=40, parameter=env.promotion_parameter, error=repr(err))
+    lifecycles: dict[str, ModelLifecycle] = {}
+    for model_id in sorted(set(roles.values())):
+        try:
+            lifecycles[model_id] = foundation_model_lifecycle(model_id)
+        except Exception as err:
+            sweep.failures.append(f"lifecycle of {model_id}")
+            log(LOGGER, "model lifecycle lookup failed", level=40, model_id=model_id, error=repr(err))
+    for role, model_id in sorted(roles.items()):
+        lifecycle = lifecycles.get(model_id)
+        if lifecycle is None:
+            continue
+        days = lifecycle.days_left(now)
+        warn = within_warning(days, env.lifecycle_warning_days)
+        log(
+            LOGGER,
+            "base model nearing end of life" if warn else "base model lifecycle",
+            level=30 if warn else 20,
+            model=role,
+            model_id=model_id,
+            status=lifecycle.status,
+            end_of_life=lifecycle.end_of_life,
+            days_to_end_of_life=days,
+            warning_days=env.lifecycle_warning_days,
         )
+        if days is not None:
+            sweep.days_to_end_of_life[role] = days
+
+
+def _remaining_seconds(context: object) -> float:
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return remaining() / 1000 if callable(remaining) else float("inf")
+
+
+def publish(env: Environment, sweep: Sweep) -> None:
+    pipeline = {"Name": "Pipeline", "Value": env.pipeline_name}
+    data: list[dict[str, Any]] = [
+        {
+            "MetricName": contracts.METRIC_OVERDUE_THROUGHPUTS,
+            "Dimensions": [pipeline],
+            "Value": sweep.overdue,
+            "Unit": "Count",
+        }
+    ]
+    data += [
+        {
+            "MetricName": contracts.METRIC_DAYS_TO_END_OF_LIFE,
+            "Dimensions": [pipeline, {"Name": contracts.DIMENSION_MODEL, "Value": role}],
+            "Value": days,
+            "Unit": "None",
+        }
+        for role, days in sorted(sweep.days_to_end_of_life.items())
+    ]
+    with transient_errors():
+        CLIENTS.cloudwatch.put_metric_data(Namespace=env.namespace, MetricData=data)
 
 
 def handler(event: Mapping[str, Any] | None = None, context: object = None) -> dict[str, Any]:
@@ -161,8 +270,13 @@ def handler(event: Mapping[str, Any] | None = None, context: object = None) -> d
     sweep = Sweep()
     sweep_throughputs(env, datetime.now(UTC), sweep)
     sweep_jobs(env, sweep)
-    publish(env, sweep.overdue)
+    if _remaining_seconds(context) >= LIFECYCLE_RESERVE_SECONDS:
+        check_end_of_life(env, datetime.now(UTC), sweep)
+    else:
+        sweep.failures.append("lifecycle lookups (no time left after the sweep)")
+        log(LOGGER, "lifecycle lookups skipped", level=40, remaining_seconds=_remaining_seconds(context))
+    publish(env, sweep)
     log(LOGGER, "janitor finished", failures=sweep.failures, **sweep.result())
     if sweep.failures:
-        raise JanitorIncomplete(f"could not clean up {len(sweep.failures)} resource(s): {', '.join(sweep.failures)}")
+        raise JanitorIncomplete(f"{len(sweep.failures)} janitor task(s) failed: {', '.join(sweep.failures)}")
     return sweep.result()

@@ -1,9 +1,10 @@
 """Lambda handler for the "Validate dataset" step: stream the upload from S3, validate it, write report and snapshot.
 
 Thin by design: parse the event into typed inputs, call `pipeline_core.dataset`, do the S3 I/O, return a compact
-summary for the state machine. Writes under the run's artifacts prefix (DESIGN.md, "Run layout in S3"):
-`validation/report.json`, `validation/report.txt` and, only when the dataset is valid, `data/train.jsonl`,
-`data/validation.jsonl`, `data/test.jsonl`, all with SSE-KMS under the pipeline's key.
+summary for the state machine, with the one-line reason a rejection is notified with. Writes under the run's
+artifacts prefix (DESIGN.md, "Run layout in S3"): `validation/report.json`, `validation/report.txt` and, only when
+the dataset is valid, `data/train.jsonl`, `data/validation.jsonl`, `data/test.jsonl`, all with SSE-KMS under the
+pipeline's key.
 """
 
 from __future__ import annotations
@@ -132,6 +133,9 @@ class RunInput:
 @dataclass(frozen=True)
 class StepOutput:
     valid: bool
+    # One line for the workflow's failure cause and the notification: the failing rules with counts, never a
+    # record's content, bounded by pipeline_core.dataset.report.MAX_REASON_CHARS (Report.reason).
+    reason: str
     report_uri: str
     counts: dict[str, int]
     train_uri: str | None
@@ -303,6 +307,7 @@ def run_step(run: RunInput, s3: Any, kms_key_id: str | None) -> StepOutput:
         out.write(report.to_text().encode())
     output = StepOutput(
         valid=report.valid,
+        reason=report.reason(),
         report_uri=f"s3://{bucket}/{prefix}{REPORT_JSON_KEY}",
         counts={
             "errors": report.errors,

@@ -44,6 +44,8 @@ ENV_METRIC_NAMESPACE = "METRIC_NAMESPACE"
 ENV_JOB_POLL_SECONDS = "JOB_POLL_SECONDS"
 ENV_THROUGHPUT_POLL_SECONDS = "THROUGHPUT_POLL_SECONDS"
 ENV_SIMULATION = "FINETUNE_SIMULATION"  # "1" in the local rehearsal: every report is labelled simulated
+ENV_BASE_MODEL_ID = "BASE_MODEL_ID"  # the configured base model (settings baseModelId), for the janitor
+ENV_LIFECYCLE_WARNING_DAYS = "LIFECYCLE_WARNING_DAYS"
 
 # ---- Errors the state machine routes on (raised by handlers; Lambda reports the class name) -----------
 ERROR_TRANSIENT = "TransientServiceError"  # throttling / 5xx from an AWS API: retried with backoff
@@ -62,6 +64,11 @@ TAG_APPROVED = "finetune:approved"
 
 METRIC_NAMESPACE = "BedrockFinetunePipeline"
 METRIC_OVERDUE_THROUGHPUTS = "OverdueProvisionedThroughputs"
+# Whole days until a base model's end of life, published by the janitor per Pipeline and Model dimension.
+METRIC_DAYS_TO_END_OF_LIFE = "DaysToEndOfLife"
+DIMENSION_MODEL = "Model"
+MODEL_PROMOTED = "promoted"  # the base model of the custom model the promotion parameter names
+MODEL_CONFIGURED = "configured"  # the base model new runs train from (settings baseModelId)
 
 
 def run_prefix(run_name: str, execution_name: str) -> str:

@@ -16,6 +16,10 @@ from typing import Any
 from pipeline_core.dataset.rules import RULES, Severity
 
 MAX_FINDINGS_PER_RULE = 100
+# The one-line reason a rejected run gives (the workflow's failure Cause, the notification): the rules with the
+# most failing lines, at most this many, within this many characters. The report holds the rest.
+MAX_REASON_RULES = 3
+MAX_REASON_CHARS = 400
 SPLITS = ("train", "validation", "test")
 REPORT_VERSION = 1
 
@@ -47,16 +51,26 @@ class Finding:
 
 
 class FindingLog:
-    """Collects findings, listing at most MAX_FINDINGS_PER_RULE per rule and counting the rest."""
+    """Collects findings, listing at most MAX_FINDINGS_PER_RULE per rule and counting the rest.
+
+    It also counts the lines each rule found something on: one record can break a rule twice (a first message
+    that is not the user's and a last one that is not the assistant's), and a person fixes lines, not findings.
+    """
 
     def __init__(self, max_per_rule: int = MAX_FINDINGS_PER_RULE) -> None:
         self._max = max_per_rule
         self.listed: list[Finding] = []
         self.per_rule: Counter[str] = Counter()
+        self.lines_per_rule: Counter[str] = Counter()
+        self._last_line: dict[str, tuple[str, int]] = {}
 
     def add(self, rule_id: str, file: str, line: int | None, message: str) -> None:
         rule = RULES[rule_id]
         self.per_rule[rule_id] += 1
+        # Findings of one rule arrive in line order within a file, so a repeat is always the previous one.
+        if line is not None and self._last_line.get(rule_id) != (file, line):
+            self._last_line[rule_id] = (file, line)
+            self.lines_per_rule[rule_id] += 1
         if self.per_rule[rule_id] <= self._max:
             self.listed.append(Finding(rule_id, rule.severity, file, line, message, rule.fix))
 
@@ -136,10 +150,38 @@ class Report:
     infos: int
     cost: CostEstimate | None = None
     split: dict[str, Any] | None = None
+    lines_per_rule: dict[str, int] = field(default_factory=dict)
 
     @property
     def valid(self) -> bool:
         return self.errors == 0
+
+    def reason(self) -> str:
+        """One short line for a notification: the verdict and the failing rules with the most lines, with counts.
+
+        It never quotes a record: a rule found on lines gets its number of lines; a file- or dataset-level rule
+        (no line) gets its first finding's message, which the validator builds from counts and sizes only.
+        """
+        if self.valid:
+            return f"The dataset passed validation ({self.warnings:,} warning(s))"
+        first: dict[str, Finding] = {}
+        for finding in self.findings:
+            first.setdefault(finding.rule_id, finding)
+        failing = [r for r in first if RULES[r].severity is Severity.ERROR]
+        order = {rule_id: i for i, rule_id in enumerate(failing)}
+        failing.sort(key=lambda r: (-self.lines_per_rule.get(r, 0), order[r]))
+        parts = []
+        for rule_id in failing[:MAX_REASON_RULES]:
+            lines = self.lines_per_rule.get(rule_id, 0)
+            detail = f"{lines:,} line{'s' if lines != 1 else ''}" if lines else first[rule_id].message
+            parts.append(f"{rule_id} ({detail})")
+        more = len(failing) - MAX_REASON_RULES
+        if more > 0:
+            parts.append(f"and {more} more rule{'s' if more != 1 else ''}")
+        text = "The dataset failed validation: " + ", ".join(parts)
+        if len(text) > MAX_REASON_CHARS:
+            text = text[: MAX_REASON_CHARS - 3] + "..."
+        return text
 
     def records(self, split: str) -> int:
         return int(self.stats.get(split, {}).get("records", 0))
@@ -214,7 +256,7 @@ class Report:
         rule_ids = sorted(self.per_rule, key=lambda r: (order[RULES[r].severity], r))
         for rule_id in rule_ids:
             rule = RULES[rule_id]
-            lines += ["", f"{rule.severity.value.upper()} {rule_id} ({self.per_rule[rule_id]:,}): {rule.checks}"]
+            lines += ["", f"{rule.severity.value.upper()} {rule_id} ({self.per_rule[rule_id]:,}): {rule.found}"]
             lines.append(f"  fix: {rule.fix}")
             lines += [f"  {f.location}: {f.message}" for f in self.findings if f.rule_id == rule_id]
             if rule_id in self.omitted:

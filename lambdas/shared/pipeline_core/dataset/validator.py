@@ -6,6 +6,7 @@ record for statistics and splitting, never the records themselves.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from array import array
@@ -22,6 +23,7 @@ from pipeline_core.dataset.quality import (
 )
 from pipeline_core.dataset.report import SPLITS, CostEstimate, FileSummary, FindingLog, Report, TokenStats
 from pipeline_core.dataset.rules import Severity
+from pipeline_core.dataset.sniff import Head, diagnose
 from pipeline_core.dataset.split import TEST, TRAIN, VALIDATION, SplitConfig, SplitPlan, plan_split, split_key
 from pipeline_core.models import get_base_model
 
@@ -81,11 +83,24 @@ class _Validator:
         self.stats: dict[str, TokenStats] = {s: TokenStats() for s in (*SPLITS, POOL)}
         self.pool_keys: array[int] = array("Q")
         self.seed = 0
+        self.not_text: set[str] = set()  # splits with a file that is not UTF-8 text: their record counts mean nothing
 
     # --- per file ------------------------------------------------------------------------------------------------
     def scan(self, f: DatasetFile, progress: Progress | None) -> tuple[FileSummary, str]:
-        reader = LineReader(f.open(), max_line_bytes=self.max_line_bytes)
+        chunks = Head(f.open())
         name, split, log = f.name, f.split, self.log
+        not_text = diagnose(chunks.head)
+        if not_text is not None:
+            # One finding for the file, not one per "line" of an archive or a wide encoding. The rest is read only
+            # for the size and digest the report shows.
+            log.add("FILE-NOT-UTF8-TEXT", name, None, not_text)
+            self.not_text.add(split)
+            size, sha = 0, hashlib.sha256()
+            for chunk in chunks:
+                size += len(chunk)
+                sha.update(chunk)
+            return FileSummary(split, name, size, 0, 0, sha.hexdigest()), sha.hexdigest()
+        reader = LineReader(chunks, max_line_bytes=self.max_line_bytes)
         lines = records = crlf = 0
         first_crlf: int | None = None
         seen_content = array_mode = False
@@ -266,7 +281,10 @@ class _Validator:
         q, log = self.quotas, self.log
         n = {s: len(self.stats[s].tokens) for s in SPLITS}
         train, validation = names.get(TRAIN, TRAIN), names.get(VALIDATION, VALIDATION)
-        if n[TRAIN] < q.min_records:
+        # A training file that is not text has no countable records: FILE-NOT-UTF8-TEXT says why, "0 records" would
+        # not. (Its 0 records and 0 bytes never exceed a maximum, so the other checks need no such guard.)
+        train_unread = bool(self.not_text & {TRAIN, POOL})
+        if not train_unread and n[TRAIN] < q.min_records:
             log.add(
                 "QUOTA-MIN-RECORDS", train, None, f"{n[TRAIN]:,} training records; the minimum is {q.min_records:,}"
             )
@@ -375,5 +393,6 @@ def validate(
         infos=log.count(Severity.INFO),
         cost=cost,
         split=split_info,
+        lines_per_rule=dict(sorted(log.lines_per_rule.items())),
     )
     return ValidationResult(report, ordered, shas, plan, v.pool_keys)
