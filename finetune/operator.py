@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -34,12 +35,183 @@ _EXECUTION_SUFFIX = re.compile(r"-[0-9a-f]{16}$")
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok (for status and report: the run promoted or is still running), 1 the run failed or was "
-    "rejected (or, for submit, no execution started in time), 2 usage error or not found (stack, file, execution)."
+    "rejected (for submit: no execution started in time), or AWS could not complete a call (throttled, "
+    "unavailable, timed out: try again), 2 usage error, not found (stack, file, execution), or AWS refused "
+    "the credentials or the permission, 130 interrupted (Ctrl-C)."
 )
+# The exit codes an OperatorError carries (the same as finetune.cli's, which imports this module lazily).
+_EXIT_FAILED = 1
+_EXIT_USAGE = 2
+# Packages whose exceptions are AWS call failures: boto3's S3 transfers raise s3transfer's (and awscrt's).
+_AWS_PACKAGES = frozenset({"botocore", "boto3", "s3transfer", "awscrt"})
+# An AWS message is a sentence or two; anything longer is cut so the error stays one readable line.
+_MAX_DETAIL_CHARS = 400
 
 
 class OperatorError(Exception):
-    """A problem the user can fix: a bad argument, or a stack, file, execution or credential not found."""
+    """A problem the user can fix (exit 2), or an AWS call that did not complete (exit 1); one line."""
+
+    def __init__(self, message: str, exit_code: int = _EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def is_aws_error(err: BaseException) -> bool:
+    """True for any exception botocore, boto3 or their transfer libraries raise (judged by module, no import)."""
+    return any(kind.__module__.split(".")[0] in _AWS_PACKAGES for kind in type(err).__mro__)
+
+
+def _one_line(text: object) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= _MAX_DETAIL_CHARS else line[: _MAX_DETAIL_CHARS - 3] + "..."
+
+
+def error_code(err: BaseException) -> str:
+    """The AWS error code of a ClientError (``NoSuchBucket``, ``AccessDenied``...), else ""."""
+    response = getattr(err, "response", None)
+    error = response.get("Error", {}) if isinstance(response, dict) else {}
+    return str(error.get("Code") or "") if isinstance(error, dict) else ""
+
+
+def _unwrap(err: BaseException) -> BaseException:
+    """The AWS error inside a transfer failure: S3UploadFailedError wraps the ClientError it was raised from."""
+    seen: set[int] = set()
+    while id(err) not in seen and type(err).__name__ in (
+        "S3UploadFailedError",
+        "S3DownloadFailedError",
+        "RetriesExceededError",
+    ):
+        seen.add(id(err))
+        inner = getattr(err, "last_exception", None) or err.__cause__ or err.__context__
+        if inner is None or not is_aws_error(inner):
+            break
+        err = inner
+    return err
+
+
+_CREDENTIAL_CODES = frozenset(
+    {
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "RequestExpired",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "SignatureDoesNotMatch",
+        "InvalidAccessKeyId",
+        "InvalidToken",
+        "AuthFailure",
+        "MissingAuthenticationToken",
+    }
+)
+_THROTTLING_CODES = frozenset(
+    {"TooManyRequestsException", "SlowDown", "RequestLimitExceeded", "ProvisionedThroughputExceededException"}
+)
+_SERVICE_CODES = frozenset(
+    {
+        "InternalError",
+        "InternalFailure",
+        "InternalServerError",
+        "InternalServerException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "ServiceFailure",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
+_HINT_CREDENTIALS = "configure AWS credentials (`aws configure` or `aws sso login`), or pass --profile"
+_HINT_REFRESH = "AWS refused the credentials: refresh them (`aws sso login`, new keys) or pass --profile"
+_HINT_KMS = (
+    "your identity may not use the pipeline's KMS key: the key policy must allow it kms:GenerateDataKey "
+    "(upload) and kms:Decrypt (download); check --kms-key"
+)
+_HINT_DENIED = "your identity lacks this permission: ask for it, or pass --profile for one that has it"
+_HINT_THROTTLED = "AWS throttled the call after retries: try again in a minute"
+_HINT_SERVICE = "AWS could not complete the call: try again"
+_HINT_NOT_FOUND = "check the name, --region and --stack-prefix (or the resource flags)"
+_HINT_INVALID = "check the value given"
+
+
+def _client_error(err: BaseException, hint: str) -> tuple[str, str, int]:
+    response = getattr(err, "response", {}) or {}
+    error = response.get("Error", {}) or {}
+    code = str(error.get("Code") or "Error")
+    message = str(error.get("Message") or "") or str(err)
+    status = int((response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
+    detail = f"{code}: {message}" if message != code else code
+    if code in _CREDENTIAL_CODES:
+        return detail, _HINT_REFRESH, _EXIT_USAGE
+    if code.startswith(("KMS.", "KMS", "Kms")) or "kms:" in message.lower():
+        return detail, _HINT_KMS, _EXIT_USAGE
+    if "AccessDenied" in code or code in ("Forbidden", "AuthorizationError", "AllAccessDisabled") or status == 403:
+        return detail, _HINT_DENIED, _EXIT_USAGE
+    if "Throttl" in code or code in _THROTTLING_CODES or status == 429:
+        return detail, _HINT_THROTTLED, _EXIT_FAILED
+    if code in _SERVICE_CODES or status >= 500:
+        return detail, _HINT_SERVICE, _EXIT_FAILED
+    lowered = message.lower()
+    if "NotFound" in code or code.startswith("NoSuch") or "DoesNotExist" in code or status == 404:
+        return detail, hint or _HINT_NOT_FOUND, _EXIT_USAGE
+    if "does not exist" in lowered or "not found" in lowered:
+        return detail, hint or _HINT_NOT_FOUND, _EXIT_USAGE
+    return detail, hint or _HINT_INVALID, _EXIT_USAGE
+
+
+def aws_failure(err: BaseException, doing: str, hint: str = "") -> OperatorError | None:
+    """One line for any AWS failure: what was being done, what AWS said, what to do; None if not an AWS error.
+
+    Exit 2 when the user must change something (credentials, Region, profile, permission, key, name, value);
+    exit 1 when AWS did not complete a valid call (throttled, unavailable, timed out) and a retry may succeed.
+    ``hint`` replaces the generic advice for a name not found or a value refused.
+    """
+    if not is_aws_error(err):
+        return None
+    err = _unwrap(err)
+    kind = type(err).__name__
+    text = _one_line(err)
+    if hasattr(err, "response") and isinstance(getattr(err, "response", None), dict):
+        detail, advice, code = _client_error(err, hint)
+    elif kind in ("NoCredentialsError", "PartialCredentialsError"):
+        detail, advice, code = text, _HINT_CREDENTIALS, _EXIT_USAGE
+    elif kind in (
+        "CredentialRetrievalError",
+        "TokenRetrievalError",
+        "SSOError",
+        "SSOTokenLoadError",
+        "UnauthorizedSSOTokenError",
+    ):
+        detail, advice, code = text, _HINT_REFRESH, _EXIT_USAGE
+    elif kind == "NoRegionError":
+        detail, advice, code = text, "pass --region (the pipeline's default is us-west-2)", _EXIT_USAGE
+    elif kind == "ProfileNotFound":
+        detail, advice, code = text, "check --profile or AWS_PROFILE against ~/.aws/config", _EXIT_USAGE
+    elif kind == "ParamValidationError":
+        detail, advice, code = text, hint or _HINT_INVALID, _EXIT_USAGE
+    elif kind in ("ConnectTimeoutError", "ReadTimeoutError", "ConnectionClosedError"):
+        detail, advice, code = text, "check your network and try again", _EXIT_FAILED
+    elif kind in ("EndpointConnectionError", "ProxyConnectionError", "SSLError"):
+        detail, advice, code = text, "check --region, AWS_ENDPOINT_URL and your network", _EXIT_USAGE
+    else:
+        detail, advice, code = f"{kind}: {text}", _HINT_SERVICE, _EXIT_FAILED
+    return OperatorError(f"{doing}: {_one_line(detail)} ({advice})", code)
+
+
+@contextmanager
+def aws_step(doing: str, *, let_through: Collection[str] = (), hint: str = "") -> Iterator[None]:
+    """Turn any AWS failure inside the block into a one-line OperatorError naming ``doing``.
+
+    ClientErrors whose code is in ``let_through`` are re-raised unchanged, for callers that expect them (an
+    execution that does not exist yet, a report not written yet).
+    """
+    try:
+        yield
+    except Exception as err:
+        if let_through and error_code(err) in let_through:
+            raise
+        failure = aws_failure(err, doing, hint)
+        if failure is None:
+            raise
+        raise failure from None
 
 
 @dataclass(frozen=True)
@@ -64,8 +236,10 @@ class Aws:
         return str(self.session.region_name)
 
     def client(self, service: str) -> Any:
+        """The one client of ``service``: every AWS call of the commands goes through a client made here."""
         if service not in self._clients:
-            self._clients[service] = self.session.client(service)
+            with aws_step(f"creating the {service} client"):
+                self._clients[service] = self.session.client(service)
         return self._clients[service]
 
     def set(self, service: str, client: Any) -> None:
@@ -97,31 +271,18 @@ def add_aws_arguments(parser: argparse.ArgumentParser, *resources: str) -> None:
 def connect(args: argparse.Namespace) -> Aws:
     """A session from the standard credential chain, honouring --profile and --region."""
     import boto3
-    from botocore.exceptions import ProfileNotFound
 
-    try:
+    with aws_step("opening an AWS session"):
         session = boto3.Session(profile_name=args.profile, region_name=args.region)
-    except ProfileNotFound as err:
-        raise OperatorError(str(err)) from None
     if not session.region_name:
         raise OperatorError("no AWS Region configured: pass --region (the pipeline's default is us-west-2)")
     return Aws(session)
 
 
-def call(description: str, fn: Any, /, **kwargs: Any) -> Any:
-    """Call an AWS API, turning missing credentials and access errors into one-line OperatorErrors."""
-    from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
-
-    try:
+def call(description: str, fn: Any, /, *, let_through: Collection[str] = (), hint: str = "", **kwargs: Any) -> Any:
+    """Call an AWS API; any failure becomes a one-line OperatorError (see `aws_step`)."""
+    with aws_step(description, let_through=let_through, hint=hint):
         return fn(**kwargs)
-    except (NoCredentialsError, NoRegionError) as err:
-        raise OperatorError(f"{description}: {err} (configure AWS credentials, or pass --profile)") from None
-    except ClientError as err:
-        error = err.response.get("Error", {})
-        code, message = error.get("Code", "Error"), error.get("Message", str(err))
-        if code in ("AccessDenied", "AccessDeniedException", "UnrecognizedClientException", "ExpiredToken"):
-            raise OperatorError(f"{description}: {code}: {message}") from None
-        raise
 
 
 def stack_outputs(aws: Aws, stack_name: str) -> dict[str, str]:
@@ -129,7 +290,10 @@ def stack_outputs(aws: Aws, stack_name: str) -> dict[str, str]:
 
     try:
         response = call(
-            f"reading stack {stack_name}", aws.client("cloudformation").describe_stacks, StackName=stack_name
+            f"reading stack {stack_name}",
+            aws.client("cloudformation").describe_stacks,
+            let_through=("ValidationError",),
+            StackName=stack_name,
         )
     except ClientError as err:
         if "does not exist" in str(err):
@@ -137,7 +301,7 @@ def stack_outputs(aws: Aws, stack_name: str) -> dict[str, str]:
                 f"stack {stack_name} not found in {aws.region}: deploy the pipeline, or pass --stack-prefix, "
                 "--region or the resource flags"
             ) from None
-        raise
+        raise aws_failure(err, f"reading stack {stack_name}") or err from None
     stacks = response.get("Stacks", [])
     outputs = stacks[0].get("Outputs", []) if stacks else []
     return {str(o["OutputKey"]): str(o["OutputValue"]) for o in outputs}
@@ -163,6 +327,10 @@ def discover(aws: Aws, args: argparse.Namespace, *resources: str) -> Pipeline:
 
 
 # ---- executions ------------------------------------------------------------------------------------------------
+_NO_EXECUTION = ("ExecutionDoesNotExist", "InvalidArn", "InvalidName")
+_STATE_MACHINE_HINT = "check --state-machine (an ARN arn:aws:states:REGION:ACCOUNT:stateMachine:NAME) and --region"
+
+
 def execution_arn(state_machine_arn: str, name: str) -> str:
     """arn:...:stateMachine:<machine> + name -> arn:...:execution:<machine>:<name>."""
     return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":" + name
@@ -175,14 +343,13 @@ def run_name_of(execution_name: str) -> str:
 def describe(aws: Aws, arn: str) -> dict[str, Any]:
     from botocore.exceptions import ClientError
 
+    client = aws.client("stepfunctions")
     try:
         result: dict[str, Any] = call(
-            "describing the execution", aws.client("stepfunctions").describe_execution, executionArn=arn
+            "describing the execution", client.describe_execution, let_through=_NO_EXECUTION, executionArn=arn
         )
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") in ("ExecutionDoesNotExist", "InvalidArn"):
-            raise OperatorError(f"no such execution: {arn}") from None
-        raise
+    except ClientError:
+        raise OperatorError(f"no such execution: {arn}") from None
     return result
 
 
@@ -192,7 +359,12 @@ def executions(aws: Aws, state_machine_arn: str, *, limit: int = 1000) -> Iterat
     kwargs: dict[str, Any] = {"stateMachineArn": state_machine_arn, "maxResults": min(limit, 1000)}
     count = 0
     while True:
-        page = call("listing executions", client.list_executions, **kwargs)
+        page = call(
+            f"listing the executions of {state_machine_arn}",
+            client.list_executions,
+            hint=_STATE_MACHINE_HINT,
+            **kwargs,
+        )
         items = sorted(page.get("executions", []), key=lambda e: e["startDate"], reverse=True)
         for item in items:
             yield item
@@ -212,13 +384,13 @@ def find_execution(aws: Aws, state_machine_arn: str, ref: str | None) -> str:
         describe(aws, ref)
         return ref
     if ref:
+        client = aws.client("stepfunctions")
         try:
             arn = execution_arn(state_machine_arn, ref)
-            call("describing the execution", aws.client("stepfunctions").describe_execution, executionArn=arn)
+            call("describing the execution", client.describe_execution, let_through=_NO_EXECUTION, executionArn=arn)
             return arn
-        except ClientError as err:
-            if err.response.get("Error", {}).get("Code") not in ("ExecutionDoesNotExist", "InvalidArn", "InvalidName"):
-                raise
+        except ClientError:
+            pass  # not an execution name: look for a run of that name below
     for item in executions(aws, state_machine_arn):
         if ref is None or item["name"] == ref or run_name_of(str(item["name"])) == ref or item["name"].startswith(ref):
             return str(item["executionArn"])

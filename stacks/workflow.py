@@ -138,7 +138,12 @@ class Workflow(Construct):
         resolve = self._invoke(
             RESOLVE,
             functions.resolve_run,
-            {"source.$": "$.source", "execution_name.$": "$$.Execution.Name"},
+            {
+                "source.$": "$.source",
+                "execution_name.$": "$$.Execution.Name",
+                # The name alone comes back after 90 days; with the start time, Bedrock names stay unique.
+                "execution_start_time.$": "$$.Execution.StartTime",
+            },
             result_path="$.run",
         )
         validate = self._invoke(VALIDATE, functions.validate_dataset, {"run.$": "$.run"}, result_path="$.validation")

@@ -20,10 +20,19 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from finetune.atomic import OutputIsInput, atomic_write, refuse_input_as_output
+
 SYSTEM_PROMPT = (
     "You answer questions about a company's financial report. Use the table and the text. Reply with the answer "
     "only, with its unit or scale when it has one."
 )
+# More than any base model's record quota (pipeline_core.models: 20,000 at most); the whole TAT-QA set is ~16,500.
+MAX_RECORDS = 100_000
+# The TAT-QA files are 2-35 MB each; inputs are parsed whole, so their total is bounded.
+MAX_INPUT_BYTES = 256 * 1024 * 1024
+# Each document is an object with these keys, of these types (the TAT-QA dataset's layout).
+_DOCUMENT_KEYS: dict[str, type] = {"table": dict, "paragraphs": list, "questions": list}
+_EXPECTED = 'a JSON list of documents, each an object with "table", "paragraphs" and "questions"'
 # How TAT-QA's `scale` reads after a number; a percentage keeps its sign attached.
 _SCALE_SUFFIX = {"": "", "thousand": " thousand", "million": " million", "billion": " billion", "percent": "%"}
 
@@ -98,43 +107,106 @@ def convert(documents: Iterable[Mapping[str, Any]], skipped: Counter[str] | None
             }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Convert TAT-QA JSON files to the pipeline's JSON Lines.")
-    parser.add_argument("inputs", nargs="+", type=Path, help="TAT-QA JSON files (a list of documents each)")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="the JSON Lines file to write")
-    parser.add_argument("--max-records", type=int, help="stop after this many records")
-    args = parser.parse_args(argv)
-    documents: list[Mapping[str, Any]] = []
+def _shape_problem(data: Any) -> str | None:
+    """What makes a parsed file not TAT-QA, or None: a list of documents, each with its table, paragraphs, questions."""
+    if not isinstance(data, list):
+        return f"the top level is a JSON {type(data).__name__}"
+    if not data:
+        return "the list is empty"
+    for number, document in enumerate(data, start=1):
+        if not isinstance(document, dict):
+            return f"document {number} is a JSON {type(document).__name__}"
+        missing = [key for key, kind in _DOCUMENT_KEYS.items() if not isinstance(document.get(key), kind)]
+        if missing:
+            return f"document {number} has no {' / '.join(repr(key) for key in missing)}"
+    return None
+
+
+def _read(path: Path, budget: int) -> Any:
+    """The parsed file; ConvertError if it cannot be read or is larger than ``budget`` bytes."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(budget + 1)  # never more than the budget, whatever the file's size
+    except OSError as exc:
+        raise ConvertError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > budget:
+        raise ConvertError(f"{path}: the inputs are larger than {MAX_INPUT_BYTES:,} bytes in all; convert fewer")
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        detail = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise ConvertError(f"cannot read {path}: not JSON ({detail})") from None
+
+
+class ConvertError(Exception):
+    """A one-line reason the conversion cannot go on, naming the file."""
+
+
+def _convert(args: argparse.Namespace) -> int:
+    try:
+        refuse_input_as_output([args.output], args.inputs)
+    except OutputIsInput as exc:
+        raise ConvertError(f"-o {exc}") from None
+    documents = 0
     records: list[dict[str, Any]] = []
     skipped: Counter[str] = Counter()
+    budget = MAX_INPUT_BYTES
     for path in args.inputs:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            print(f"convert: cannot read {path}: {exc}", file=sys.stderr)
-            return 2
-        not_tatqa = f"convert: {path} is not a TAT-QA file (expected a JSON list of documents with questions)"
-        if not isinstance(data, list) or not all(isinstance(document, dict) for document in data):
-            print(not_tatqa, file=sys.stderr)
-            return 2
+        data = _read(path, budget)
+        budget -= path.stat().st_size
+        not_tatqa = f"{path} is not a TAT-QA file (expected {_EXPECTED})"
+        problem = _shape_problem(data)
+        if problem:
+            raise ConvertError(f"{not_tatqa}: {problem}")
         try:  # the files are a few MB: convert each whole, so a malformed one is named before anything is written
             records.extend(convert(data, skipped))
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            print(f"{not_tatqa}: {type(exc).__name__}: {exc}", file=sys.stderr)
-            return 2
-        documents.extend(data)
+            raise ConvertError(f"{not_tatqa}: {type(exc).__name__}: {exc}") from None
+        documents += len(data)
     if args.max_records is not None:
         records = records[: args.max_records]
-    with args.output.open("w", encoding="utf-8") as out:
-        for record in records:
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
-    written = len(records)
     details = ", ".join(f"{count} {reason}" for reason, count in sorted(skipped.items())) or "none"
+    if not records:
+        # The unlabelled TAT-QA test file has questions but no answers: an empty output would train nothing.
+        print(f"convert: no question with an answer in {documents} documents (skipped: {details}); "
+              f"nothing written to {args.output}", file=sys.stderr)  # fmt: skip
+        return 1
+    try:
+        with atomic_write(args.output) as out:
+            for record in records:
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        raise ConvertError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     print(
-        f"convert: {len(documents)} documents -> {written} records in {args.output} (skipped: {details})",
+        f"convert: {documents} documents -> {len(records)} records in {args.output} (skipped: {details})",
         file=sys.stderr,
     )
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Convert TAT-QA JSON files to the pipeline's JSON Lines.",
+        epilog="Exit codes: 0 written, 1 no question had an answer, 2 unreadable, not a TAT-QA file or a bad "
+        "option, 130 interrupted.",
+    )
+    parser.add_argument("inputs", nargs="+", type=Path, help="TAT-QA JSON files (a list of documents each)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="the JSON Lines file to write")
+    parser.add_argument(
+        "--max-records", type=int, help=f"stop after this many records, 1-{MAX_RECORDS:,} (default: all)"
+    )
+    args = parser.parse_args(argv)
+    if args.max_records is not None and not 1 <= args.max_records <= MAX_RECORDS:
+        print(f"convert: --max-records must be from 1 to {MAX_RECORDS:,}, got {args.max_records}", file=sys.stderr)
+        return 2
+    try:
+        return _convert(args)
+    except ConvertError as exc:
+        print(f"convert: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"convert: interrupted; {args.output} was not written", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """`finetune rehearse`: run the whole pipeline locally against moto and a simulated Bedrock, in about half a minute.
 
-Exit codes: 0 promoted, 1 rejected or failed, 2 usage error.
+Exit codes: 0 promoted, 1 rejected or failed, 2 usage error, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -12,6 +12,24 @@ from typing import Any
 
 from finetune.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from finetune.rehearsal import demo_data
+
+INTERRUPTED = "rehearsal interrupted; nothing was left running (it was all local)"
+DEFAULT_OUTPUT = Path("rehearsal-output")  # reports go to DEFAULT_OUTPUT/<run name>/ unless --output
+# The files the rehearsal (finetune/rehearsal/runner.py) writes into the output folder, removing earlier ones first.
+OUTPUT_FILES = (
+    "report.json",
+    "report.md",
+    "report.html",
+    "validation-report.json",
+    "validation-report.txt",
+    "handlers.log",
+)
+# The rehearsal holds the dataset in memory several times over (moto's S3, the split, the stand-in's answers);
+# a dataset a model accepts for training is far smaller than this in practice.
+MAX_DATASET_BYTES = 256 * 1024 * 1024
+# The rehearsal finishes in about half a minute; an hour is far past any run that is still making progress.
+MAX_TIMEOUT_SECONDS = 3600.0
+_FAULTS_PLACEHOLDER = "%(faults)s"
 
 
 def _fault(value: str) -> str:
@@ -32,29 +50,53 @@ def _share(value: str) -> float:
     return number
 
 
-def register(subparsers: Any) -> None:
-    from finetune.rehearsal.runner import REHEARSAL_FAULTS
+class _FaultsHelp(argparse.RawDescriptionHelpFormatter):
+    """Lists the faults only when help is shown: they live in the runner, whose imports (moto, botocore) are slow."""
 
-    faults = "\n".join(f"  {name:<16} {text}" for name, text in REHEARSAL_FAULTS.items())
+    def _format_text(self, text: str) -> str:
+        if _FAULTS_PLACEHOLDER in text:
+            from finetune.rehearsal.runner import REHEARSAL_FAULTS
+
+            faults = "\n".join(f"  {name:<16} {help_}" for name, help_ in REHEARSAL_FAULTS.items())
+            text = text.replace(_FAULTS_PLACEHOLDER, faults)
+        return super()._format_text(text)
+
+
+def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "rehearse",
         help="run the whole pipeline locally (moto + a simulated Bedrock); no AWS account needed",
         description="Synthesize the app, run its state machine in moto with the real Lambda handlers in-process and a "
         "simulated Bedrock, and print the evaluation report. Nothing is trained: every Bedrock answer is simulated. "
         "See docs/rehearsal.md.",
-        epilog=f"faults (--fault, repeatable):\n{faults}\n\n"
-        "Exit codes: 0 promoted, 1 rejected or failed, 2 usage error.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"faults (--fault, repeatable):\n{_FAULTS_PLACEHOLDER}\n\n"
+        "Exit codes: 0 promoted, 1 rejected or failed, 2 usage error, 130 interrupted.",
+        formatter_class=_FaultsHelp,
     )
-    parser.add_argument("--dataset", type=Path, metavar="FILE", help="a JSON Lines dataset (default: generated demo)")
+    parser.add_argument(
+        "--dataset",
+        type=Path,
+        metavar="FILE",
+        help=f"a JSON Lines dataset, at most {MAX_DATASET_BYTES // 2**20} MiB (default: generated demo)",
+    )
     parser.add_argument("--run-name", default="demo", help="the run name: the upload is inbox/<name>.jsonl (demo)")
-    parser.add_argument("--records", type=int, default=demo_data.DEFAULT_COUNT, help="demo dataset size (%(default)s)")
+    parser.add_argument(
+        "--records",
+        type=int,
+        default=demo_data.DEFAULT_COUNT,
+        help="demo dataset size, 1 to the configured base model's record quota (%(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=demo_data.DEFAULT_SEED, help="demo data and simulation seed (7)")
     parser.add_argument("--candidate-accuracy", type=_share, default=0.9, help="simulated fine-tuned accuracy (0.9)")
     parser.add_argument("--base-accuracy", type=_share, default=0.7, help="simulated base model accuracy (0.7)")
     parser.add_argument("--fault", type=_fault, action="append", default=[], metavar="NAME", help="inject a fault")
-    parser.add_argument("--output", type=Path, metavar="DIR", help="where reports go (./rehearsal-output/<run>/)")
-    parser.add_argument("--timeout", type=float, default=120.0, help="give up on the execution after N s (120)")
+    parser.add_argument("--output", type=Path, metavar="DIR", help=f"where reports go (./{DEFAULT_OUTPUT}/<run>/)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        help=f"give up on the execution after N s, 1-{MAX_TIMEOUT_SECONDS:.0f} (120)",
+    )
     parser.add_argument("--quiet", action="store_true", help="print only the report and the summary")
     parser.set_defaults(func=run)
 
@@ -62,6 +104,44 @@ def register(subparsers: Any) -> None:
 def _usage(message: str) -> int:
     print(f"finetune rehearse: {message}", file=sys.stderr)
     return EXIT_USAGE
+
+
+def _record_quota() -> tuple[str, int]:
+    """The configured base model (cdk.json, as the rehearsal reads it) and its total-record quota."""
+    from finetune.rehearsal.runner import ROOT, RehearsalError, project_context
+
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from stacks.settings import CONTEXT_KEY, SettingsError, load_settings  # type: ignore[import-not-found,unused-ignore]
+
+    try:
+        settings = load_settings(project_context().get(CONTEXT_KEY) or {})
+    except (OSError, ValueError, KeyError) as err:
+        raise RehearsalError(f"cannot read the settings in {ROOT / 'cdk.json'}: {err}") from None
+    except SettingsError as err:
+        raise RehearsalError(f"cdk.json: {err}") from None
+    model = settings.base_model
+    return f"{model.display_name} ({model.model_id}, {CONTEXT_KEY}.baseModelId)", int(model.quotas.max_total_records)
+
+
+def _check_dataset(dataset: Path, output_dir: Path) -> str | None:
+    """Why the dataset cannot be rehearsed, or None."""
+    from finetune.atomic import OutputIsInput, refuse_input_as_output
+
+    try:
+        size = dataset.stat().st_size
+        dataset.open("rb").close()
+    except OSError as err:
+        return f"cannot read {dataset}: {err.strerror or err}"
+    if not dataset.is_file():
+        return f"cannot read {dataset}: not a regular file"
+    if size > MAX_DATASET_BYTES:
+        return f"--dataset {dataset} is {size:,} bytes; the rehearsal holds at most {MAX_DATASET_BYTES:,} in memory"
+    try:
+        refuse_input_as_output([output_dir / name for name in OUTPUT_FILES], [dataset])
+    except OutputIsInput as err:
+        return f"--dataset: {err}: the rehearsal writes its reports to {output_dir}"
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,12 +153,24 @@ def run(args: argparse.Namespace) -> int:
 
     if not re.fullmatch(RUN_NAME_PATTERN, args.run_name):
         return _usage(f"--run-name must match {RUN_NAME_PATTERN}")
-    if args.dataset is not None and not args.dataset.is_file():
-        return _usage(f"cannot read {args.dataset}: no such file")
-    if args.records < 1:
-        return _usage("--records must be at least 1")
+    output_dir: Path = args.output if args.output is not None else DEFAULT_OUTPUT / args.run_name
     if args.output is not None and args.output.exists() and not args.output.is_dir():
         return _usage(f"--output {args.output} is a file; give a folder for the reports")
+    if args.dataset is not None:
+        problem = _check_dataset(args.dataset, output_dir)
+        if problem:
+            return _usage(problem)
+    if not 1 <= args.timeout <= MAX_TIMEOUT_SECONDS:  # written so that NaN fails too
+        return _usage(f"--timeout must be from 1 to {MAX_TIMEOUT_SECONDS:.0f} seconds, got {args.timeout:g}")
+    if args.records < 1:
+        return _usage(f"--records must be at least 1, got {args.records}")
+    try:
+        model, quota = _record_quota()
+    except RehearsalError as exc:
+        return _usage(str(exc))
+    if args.records > quota:
+        # The pipeline's validation would refuse the upload: fail now, not after synthesizing and running.
+        return _usage(f"--records {args.records:,} is more than the {quota:,}-record quota of {model}")
     options = RehearsalOptions(
         run_name=args.run_name,
         dataset=args.dataset,
@@ -87,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
         candidate_accuracy=args.candidate_accuracy,
         base_accuracy=args.base_accuracy,
         faults=frozenset(args.fault),
-        output_dir=args.output,
+        output_dir=output_dir,
         timeout_seconds=args.timeout,
         quiet=args.quiet,
     )

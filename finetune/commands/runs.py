@@ -7,7 +7,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from finetune.cli import EXIT_OK, EXIT_USAGE
+from finetune.cli import EXIT_OK
 from finetune.operator import (
     EXIT_CODES_HELP,
     OperatorError,
@@ -22,6 +22,9 @@ from finetune.operator import (
     when,
 )
 
+INTERRUPTED = "interrupted; nothing was changed in AWS"
+MAX_LIMIT = 1000  # one ListExecutions page; each row also costs a DescribeExecution call
+
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -30,39 +33,33 @@ def register(subparsers: Any) -> None:
         description="List recent executions, newest first, with status, verdict (promoted, rejected...) and duration.",
         epilog=EXIT_CODES_HELP,
     )
-    parser.add_argument("--limit", type=int, default=20, metavar="N", help="how many executions (20; at most 1000)")
+    parser.add_argument("--limit", type=int, default=20, metavar="N", help=f"how many executions, 1-{MAX_LIMIT} (20)")
     add_aws_arguments(parser, "state_machine_arn")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        if not 1 <= args.limit <= 1000:
-            raise OperatorError("--limit must be from 1 to 1000")
-        aws = connect(args)
-        pipeline = discover(aws, args, "state_machine_arn")
-        rows = []
-        for item in executions(aws, pipeline.state_machine_arn, limit=args.limit):
-            description = describe(aws, str(item["executionArn"]))
-            start, stop = item.get("startDate"), item.get("stopDate")
-            duration = (
-                elapsed((stop - start).total_seconds())
-                if isinstance(start, datetime) and isinstance(stop, datetime)
-                else ""
+    if not 1 <= args.limit <= MAX_LIMIT:
+        raise OperatorError(f"--limit must be from 1 to {MAX_LIMIT}, got {args.limit}")
+    aws = connect(args)
+    pipeline = discover(aws, args, "state_machine_arn")
+    rows = []
+    for item in executions(aws, pipeline.state_machine_arn, limit=args.limit):
+        description = describe(aws, str(item["executionArn"]))
+        start, stop = item.get("startDate"), item.get("stopDate")
+        duration = ""
+        if isinstance(start, datetime) and isinstance(stop, datetime):
+            duration = elapsed((stop - start).total_seconds())
+        rows.append(
+            (
+                when(start),
+                run_name_of(str(item["name"])),
+                str(item["name"]),
+                str(item["status"]),
+                verdict(description),
+                duration,
             )
-            rows.append(
-                (
-                    when(start),
-                    run_name_of(str(item["name"])),
-                    str(item["name"]),
-                    str(item["status"]),
-                    verdict(description),
-                    duration,
-                )
-            )
-    except OperatorError as err:
-        print(f"finetune runs: {err}", file=sys.stderr)
-        return EXIT_USAGE
+        )
     if not rows:
         print("no runs yet", file=sys.stderr)
         return EXIT_OK

@@ -11,12 +11,13 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from finetune.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from finetune.cli import EXIT_FAILED, EXIT_OK, leaving
 from finetune.operator import (
     EXIT_CODES_HELP,
     Aws,
@@ -36,6 +37,9 @@ from pipeline_core.models import CATALOGUE
 
 DATA_FILES = ("train", "validation", "test")
 POLL_SECONDS = 2.0
+# The trigger starts an execution within seconds of the upload; an hour covers any queueing and retries.
+MAX_WAIT_SECONDS = 3600.0
+INTERRUPTED = "interrupted before anything was uploaded; no run was started"
 
 
 def register(subparsers: Any) -> None:
@@ -59,7 +63,13 @@ def register(subparsers: Any) -> None:
         metavar="ID",
         help="base model for this run (written to run.json; a single file is then uploaded as a one-file run folder)",
     )
-    parser.add_argument("--wait", type=float, default=60.0, metavar="SECONDS", help="how long to wait for the run (60)")
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help=f"how long to wait for the run to start, 0-{MAX_WAIT_SECONDS:.0f} (60)",
+    )
     parser.add_argument("--no-wait", action="store_true", help="upload and return without waiting for the run")
     add_aws_arguments(parser, "data_bucket", "key_arn", "state_machine_arn")
     parser.set_defaults(func=run)
@@ -92,6 +102,7 @@ def plan(path: Path, name: str | None, base_model: str | None) -> Plan:
         )
     if path.is_file():
         run_name = run_name_for(name or path.stem)
+        _check_readable(path)
         if base_model is None:
             return Plan(run_name, (Upload(f"{contracts.INBOX_PREFIX}{run_name}.jsonl", path),))
         files = {"train": path}
@@ -112,38 +123,69 @@ def plan(path: Path, name: str | None, base_model: str | None) -> Plan:
     manifest = {**{part: f"{part}.jsonl" for part in files}, **manifest}
     if base_model is not None:
         manifest["baseModelId"] = base_model
+    for local in files.values():
+        _check_readable(local)
     uploads = [Upload(folder + f"{part}.jsonl", local) for part, local in files.items()]
     body = (json.dumps(manifest, indent=2) + "\n").encode()
     uploads.append(Upload(folder + contracts.MANIFEST_NAME, body=body))
     return Plan(run_name, tuple(uploads))
 
 
+def _check_readable(path: Path) -> None:
+    try:
+        path.open("rb").close()
+    except OSError as err:
+        raise OperatorError(f"cannot read {path}: {err.strerror or err}") from None
+
+
 def _read_manifest(path: Path) -> dict[str, Any]:
     """A run.json already in the folder: its overrides are kept (the data file names are set by submit)."""
     if not path.is_file():
         return {}
-    text = path.read_text(encoding="utf-8")
-    if len(text.encode()) > MAX_MANIFEST_BYTES:
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_MANIFEST_BYTES + 1)  # never more than the limit, whatever the file's size
+    except OSError as err:
+        raise OperatorError(f"cannot read {path}: {err.strerror or err}") from None
+    if len(data) > MAX_MANIFEST_BYTES:
         raise OperatorError(f"{path} is larger than {MAX_MANIFEST_BYTES} bytes")
     try:
-        manifest = json.loads(text)
-    except ValueError as err:
+        manifest = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise OperatorError(f"{path}: not UTF-8") from None
+    except (ValueError, RecursionError) as err:
         raise OperatorError(f"{path}: not valid JSON: {err}") from None
     if not isinstance(manifest, dict):
         raise OperatorError(f"{path}: expected a JSON object")
     return manifest
 
 
-def upload(aws: Aws, pipeline: Pipeline, plan_: Plan) -> dict[str, str]:
-    """Put every object with SSE-KMS under the pipeline key; returns {key: ETag}."""
+def upload(aws: Aws, pipeline: Pipeline, plan_: Plan, note: Callable[[str], None] = lambda _: None) -> dict[str, str]:
+    """Put every object with SSE-KMS under the pipeline key; returns {key: ETag}.
+
+    ``note`` is told, before each object, what stopping there would leave behind (the last upload starts the run).
+    """
     s3 = aws.client("s3")
     encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": pipeline.key_arn}
     etags: dict[str, str] = {}
-    for item in plan_.uploads:
+    folder = f"s3://{pipeline.data_bucket}/{plan_.trigger_key.rsplit('/', 1)[0]}/"
+    for done, item in enumerate(plan_.uploads):
         target = f"s3://{pipeline.data_bucket}/{item.key}"
+        if item.key == plan_.trigger_key:
+            note(
+                f"interrupted while uploading {target}, the upload that starts the run: it may have started; "
+                "check with `finetune runs`"
+            )
+        else:
+            note(
+                f"interrupted after uploading {done} of {len(plan_.uploads) - 1} data file(s) to {folder}, before "
+                f"{contracts.MANIFEST_NAME}: no run was started; submit again to start it"
+            )
+        name = item.path.name if item.path is not None else contracts.MANIFEST_NAME
+        doing = f"uploading {name} to {target}"
         if item.path is not None:
             call(
-                f"uploading to {target}",
+                doing,
                 s3.upload_file,
                 Filename=str(item.path),
                 Bucket=pipeline.data_bucket,
@@ -153,14 +195,7 @@ def upload(aws: Aws, pipeline: Pipeline, plan_: Plan) -> dict[str, str]:
             head = call(f"reading {target}", s3.head_object, Bucket=pipeline.data_bucket, Key=item.key)
             etags[item.key] = str(head["ETag"]).strip('"')
         else:
-            put = call(
-                f"uploading to {target}",
-                s3.put_object,
-                Bucket=pipeline.data_bucket,
-                Key=item.key,
-                Body=item.body,
-                **encryption,
-            )
+            put = call(doing, s3.put_object, Bucket=pipeline.data_bucket, Key=item.key, Body=item.body, **encryption)
             etags[item.key] = str(put["ETag"]).strip('"')
         print(f"uploaded {target}", file=sys.stderr)
     return etags
@@ -188,11 +223,15 @@ def wait_for_execution(
     deadline = time.monotonic() + timeout
     while True:
         try:
-            found: dict[str, Any] = client.describe_execution(executionArn=execution_arn(state_machine_arn, expected))
+            found: dict[str, Any] = call(
+                "looking for the run's execution",
+                client.describe_execution,
+                let_through=("ExecutionDoesNotExist",),
+                executionArn=execution_arn(state_machine_arn, expected),
+            )
             return found
-        except ClientError as err:
-            if err.response.get("Error", {}).get("Code") != "ExecutionDoesNotExist":
-                raise
+        except ClientError:
+            pass  # not started yet, or started under another name (an earlier upload of the same data)
         for item in executions(aws, state_machine_arn, limit=100):
             start = item.get("startDate")
             if str(item["name"]).startswith(run_name + "-") and isinstance(start, datetime) and start >= since:
@@ -203,24 +242,25 @@ def wait_for_execution(
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        plan_ = plan(args.path, args.name, args.base_model)
-        if args.wait < 0:
-            raise OperatorError("--wait must be zero or more seconds")
-        aws = connect(args)
-        pipeline = discover(aws, args, "data_bucket", "key_arn", "state_machine_arn")
-        # A little slack for clock skew between this machine and Step Functions.
-        since = datetime.now(UTC) - timedelta(seconds=30)
-        etags = upload(aws, pipeline, plan_)
-        if args.no_wait:
-            print(f"run {plan_.run_name}: uploaded; follow it with `finetune status {plan_.run_name}`")
-            return EXIT_OK
-        expected = expected_execution_name(plan_, etags)
-        print(f"waiting up to {args.wait:.0f} s for the run to start...", file=sys.stderr)
-        found = wait_for_execution(aws, pipeline.state_machine_arn, plan_.run_name, expected, since, args.wait)
-    except OperatorError as err:
-        print(f"finetune submit: {err}", file=sys.stderr)
-        return EXIT_USAGE
+    if not 0 <= args.wait <= MAX_WAIT_SECONDS:  # written so that NaN fails too
+        raise OperatorError(f"--wait must be from 0 to {MAX_WAIT_SECONDS:.0f} seconds, got {args.wait:g}")
+    plan_ = plan(args.path, args.name, args.base_model)
+    aws = connect(args)
+    pipeline = discover(aws, args, "data_bucket", "key_arn", "state_machine_arn")
+    # A little slack for clock skew between this machine and Step Functions.
+    since = datetime.now(UTC) - timedelta(seconds=30)
+    etags = upload(aws, pipeline, plan_, note=lambda state: leaving(args, state))
+    started = (
+        f"interrupted after the upload; run {plan_.run_name} starts in AWS all the same: follow it with "
+        f"`finetune status {plan_.run_name}`"
+    )
+    leaving(args, started)
+    if args.no_wait:
+        print(f"run {plan_.run_name}: uploaded; follow it with `finetune status {plan_.run_name}`")
+        return EXIT_OK
+    expected = expected_execution_name(plan_, etags)
+    print(f"waiting up to {args.wait:.0f} s for the run to start...", file=sys.stderr)
+    found = wait_for_execution(aws, pipeline.state_machine_arn, plan_.run_name, expected, since, args.wait)
     if found is None:
         print(
             f"finetune submit: uploaded, but no execution of run {plan_.run_name} started within {args.wait:.0f} s; "

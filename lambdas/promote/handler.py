@@ -2,24 +2,40 @@
 
 The SSM parameter is a String (not a SecureString): it holds ARNs and a report URI, no secrets. Applications
 read it to find the current model. A kept throughput is tagged approved as well, so the janitor leaves it alone.
+
+Replacing a promotion is safe to retry and never loses a throughput. The previous promotion's throughput is
+approved, so the janitor never deletes it: once the parameter names another, only this handler stops its bill.
+So the new value records what it replaces (`replaces`, written in the same put), the previous throughput is
+deleted only after that put succeeded (applications keep using it until then), and the record is cleared once the
+deletions are done. A retry finds the parameter already naming this execution and takes the pending replacements
+from it, and a promotion that finds another's replacements still pending carries them over into its own record.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline_aws.bedrock import delete_throughput, resource_name, tag_list
+from botocore.exceptions import ClientError
+
+from pipeline_aws.bedrock import delete_throughput, tag_list
 from pipeline_aws.clients import CLIENTS
 from pipeline_aws.errors import is_code, transient_errors
 from pipeline_aws.logs import bind, log, setup_logging
 from pipeline_core import contracts
+from pipeline_core.names import RunNames
 
 LOGGER = setup_logging("promote")
+
+# provisionedModelArn's pattern (botocore bedrock service model, read 2026-12-01). The handler deletes only what
+# matches it: a parameter value in any other shape was not written by this pipeline, and nothing it names is
+# deleted.
+_THROUGHPUT_ARN = re.compile(r"arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:provisioned-model/[a-z0-9]{12}")
 
 
 @dataclass(frozen=True)
@@ -30,6 +46,7 @@ class PromoteInput:
     custom_model_arn: str
     throughput_arn: str | None
     report_uri: str | None
+    throughput_name: str
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> PromoteInput:
@@ -43,6 +60,7 @@ class PromoteInput:
             custom_model_arn=str(job["custom_model_arn"]),
             throughput_arn=throughput.get("arn") or None,
             report_uri=evaluation.get("report_uri"),
+            throughput_name=RunNames.from_run(run).resource_name,
         )
 
 
@@ -55,12 +73,86 @@ class Promotion:
     provisioned_model_arn: str | None
     report_uri: str | None
     throughput_kept: bool
-    replaced_throughput: str | None = None  # the previous promotion's throughput, deleted
+    # Earlier promotions' throughputs this one replaced and deleted (or found already gone).
+    replaced_throughputs: list[str] = field(default_factory=list)
+    # Replaced throughputs whose delete was refused (not a passing error): still recorded in the parameter, so the
+    # next promotion tries again; each bills until deleted.
+    pending_replacements: list[str] = field(default_factory=list)
 
 
 def _approve(arn: str) -> None:
     with transient_errors():
         CLIENTS.bedrock.tag_resource(resourceARN=arn, tags=tag_list({contracts.TAG_APPROVED: "true"}))
+
+
+def _throughput_arn(value: object) -> str | None:
+    return value if isinstance(value, str) and _THROUGHPUT_ARN.fullmatch(value) else None
+
+
+def _read(parameter_name: str) -> dict[str, Any] | None:
+    """The parameter's value if this pipeline wrote it: a JSON object naming a custom model and an execution."""
+    try:
+        with transient_errors():
+            raw = CLIENTS.ssm.get_parameter(Name=parameter_name)["Parameter"]["Value"]
+    except Exception as err:
+        if is_code(err, "ParameterNotFound"):
+            return None
+        raise
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = None
+    if not (
+        isinstance(value, dict)
+        and isinstance(value.get("custom_model_arn"), str)
+        and isinstance(value.get("execution_name"), str)
+    ):
+        log(LOGGER, "promotion parameter not written by the pipeline; nothing it names is deleted", name=parameter_name)
+        return None
+    return value
+
+
+def _replacements(value: Mapping[str, Any]) -> list[dict[str, str | None]]:
+    """The throughputs a value records as replaced but not yet deleted, in its `replaces` list."""
+    found: list[dict[str, str | None]] = []
+    for item in value.get("replaces") or []:
+        arn = _throughput_arn(item.get("provisioned_model_arn")) if isinstance(item, dict) else None
+        if arn:
+            execution = item.get("execution_name")
+            found.append({"provisioned_model_arn": arn, "execution_name": str(execution) if execution else None})
+    return found
+
+
+def _to_replace(previous: Mapping[str, Any] | None, provisioned: str | None) -> list[dict[str, str | None]]:
+    """What the new value replaces: the previous promotion's throughput and whatever it had still pending."""
+    if previous is None:
+        return []
+    pending = _replacements(previous)
+    arn = _throughput_arn(previous.get("provisioned_model_arn"))
+    if arn:
+        pending.append({"provisioned_model_arn": arn, "execution_name": str(previous["execution_name"])})
+    unique: dict[str, dict[str, str | None]] = {}
+    for item in pending:
+        if item["provisioned_model_arn"] != provisioned:  # never the throughput being promoted
+            unique.setdefault(str(item["provisioned_model_arn"]), item)
+    return list(unique.values())
+
+
+def _put(parameter_name: str, value: Mapping[str, Any]) -> None:
+    with transient_errors():
+        CLIENTS.ssm.put_parameter(Name=parameter_name, Value=json.dumps(value), Type="String", Overwrite=True)
+
+
+def _delete_replaced(arn: str) -> bool:
+    """Delete a replaced throughput; True once it is gone. A passing failure raises, so the workflow retries."""
+    try:
+        log(LOGGER, "deleting the throughput this promotion replaces", **delete_throughput(arn))
+    except ClientError as err:  # passing failures arrive as TransientServiceError and propagate
+        # Raising would send the run to its cleanup, which deletes the throughput the parameter now names; a
+        # refusal (for example AccessDenied) does not pass by retrying. It stays in the record for the next one.
+        log(LOGGER, "replaced throughput not deleted; it stays recorded in the parameter", arn=arn, error=str(err))
+        return False
+    return True
 
 
 def promote(request: PromoteInput, parameter_name: str) -> Promotion:
@@ -70,47 +162,48 @@ def promote(request: PromoteInput, parameter_name: str) -> Promotion:
         _approve(provisioned)
     else:
         # Deleting first means a retry after a failed SSM write never publishes an ARN that no longer exists.
-        delete_throughput(provisioned or resource_name(request.execution_name))
+        delete_throughput(provisioned or request.throughput_name)
         provisioned = None
-    value = {
-        "custom_model_arn": request.custom_model_arn,
-        "provisioned_model_arn": provisioned,
-        "report_uri": request.report_uri,
-        "run_name": request.run_name,
-        "execution_name": request.execution_name,
-        "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    previous = _previous_throughput(parameter_name)
-    with transient_errors():
-        CLIENTS.ssm.put_parameter(Name=parameter_name, Value=json.dumps(value), Type="String", Overwrite=True)
-    if previous and previous != provisioned:
-        # The previous promotion's throughput is approved, so the janitor never deletes it; once applications
-        # read the new ARN from the parameter nothing uses it, and it would bill by the hour forever.
-        log(LOGGER, "replacing the previous promotion's throughput", **delete_throughput(previous))
+    current = _read(parameter_name)
+    if (
+        current is not None
+        and current["execution_name"] == request.execution_name
+        and current["custom_model_arn"] == request.custom_model_arn
+    ):
+        # A retry: the value is already published, and what it replaces is recorded in it.
+        value = current
+        replaces = _replacements(current)
+    else:
+        replaces = _to_replace(current, provisioned)
+        value = {
+            "custom_model_arn": request.custom_model_arn,
+            "provisioned_model_arn": provisioned,
+            "report_uri": request.report_uri,
+            "run_name": request.run_name,
+            "execution_name": request.execution_name,
+            "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "replaces": replaces,
+        }
+        # Until this put succeeds the parameter names the previous throughput, which keeps serving.
+        _put(parameter_name, value)
+    deleted: list[str] = []
+    pending: list[str] = []
+    for item in replaces:
+        arn = str(item["provisioned_model_arn"])
+        (deleted if _delete_replaced(arn) else pending).append(arn)
+    if deleted:
+        # Only what is still to delete stays recorded; a retry that fails here deletes nothing twice (a gone
+        # throughput is "not found"), so the put is retried with the rest.
+        _put(parameter_name, {**value, "replaces": [i for i in replaces if i["provisioned_model_arn"] in pending]})
     return Promotion(
         parameter_name,
         request.custom_model_arn,
         provisioned,
         request.report_uri,
         provisioned is not None,
-        replaced_throughput=previous if previous != provisioned else None,
+        replaced_throughputs=deleted,
+        pending_replacements=pending,
     )
-
-
-def _previous_throughput(parameter_name: str) -> str | None:
-    """The throughput ARN the parameter names now (the previous promotion), if any."""
-    try:
-        with transient_errors():
-            raw = CLIENTS.ssm.get_parameter(Name=parameter_name)["Parameter"]["Value"]
-    except Exception as err:
-        if is_code(err, "ParameterNotFound"):
-            return None
-        raise
-    try:
-        arn = json.loads(raw).get("provisioned_model_arn")
-    except (ValueError, AttributeError):
-        return None  # not written by this pipeline: leave whatever it names alone
-    return str(arn) if arn else None
 
 
 def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:

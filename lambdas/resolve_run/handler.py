@@ -39,6 +39,9 @@ class ResolveInput:
     run_name: str
     execution_name: str
     version_id: str | None = None  # of the upload that started the run (versioned data bucket)
+    # $$.Execution.StartTime: with the name, unique to this execution forever (pipeline_core.names). None from a
+    # state machine defined before the field, whose runs keep the names they started with.
+    execution_start_time: str | None = None
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> ResolveInput:
@@ -49,6 +52,7 @@ class ResolveInput:
             run_name=str(source["run_name"]),
             execution_name=str(event["execution_name"]),
             version_id=source.get("version_id") or None,
+            execution_start_time=str(event.get("execution_start_time") or "") or None,
         )
 
 
@@ -112,6 +116,7 @@ def resolve(request: ResolveInput, env: Environment) -> dict[str, Any]:
         env.defaults,
         run_name=request.run_name,
         execution_name=request.execution_name,
+        execution_start_time=request.execution_start_time,
         data_bucket=env.data_bucket,
         artifacts_bucket=env.artifacts_bucket,
         source=source,

@@ -1,8 +1,8 @@
 """Lambda handler for Provisioned Throughput: create it (no commitment), check it, delete it.
 
-The throughput's name is derived from the execution name and its client request token too, so a retried
-`create` never buys a second one and `delete` finds it by name even when `create` timed out before returning
-its ARN (DESIGN.md, "Idempotency"). Leaving out commitmentDuration buys no-commitment, hourly-billed
+The throughput's name is the run spec's `resource_name` and its client request token comes from the `token_seed`,
+so a retried `create` never buys a second one and `delete` finds it by name even when `create` timed out before
+returning its ARN (DESIGN.md, "Idempotency"). Leaving out commitmentDuration buys no-commitment, hourly-billed
 throughput (botocore bedrock model: CreateProvisionedModelThroughput.commitmentDuration is optional).
 """
 
@@ -13,11 +13,12 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline_aws.bedrock import client_token, delete_throughput, resource_name, tag_list
+from pipeline_aws.bedrock import client_token, delete_throughput, tag_list
 from pipeline_aws.clients import CLIENTS
 from pipeline_aws.errors import ThroughputNotReady, transient_errors
 from pipeline_aws.logs import bind, log, setup_logging
 from pipeline_core import contracts
+from pipeline_core.names import RunNames
 
 LOGGER = setup_logging("throughput")
 
@@ -33,6 +34,7 @@ class Run:
     execution_name: str
     model_units: int
     max_wait_minutes: float
+    names: RunNames
 
     @classmethod
     def from_event(cls, run: Mapping[str, Any]) -> Run:
@@ -43,11 +45,12 @@ class Run:
             execution_name=str(run["execution_name"]),
             model_units=int(throughput.get("model_units", 1)),
             max_wait_minutes=float(throughput.get("max_wait_minutes", 60)),
+            names=RunNames.from_run(run),
         )
 
     @property
     def throughput_name(self) -> str:
-        return resource_name(self.execution_name)
+        return self.names.resource_name
 
 
 @dataclass
@@ -81,7 +84,7 @@ def create(run: Run, job: Mapping[str, Any]) -> Throughput:
             modelUnits=run.model_units,
             provisionedModelName=run.throughput_name,
             modelId=str(job["custom_model_arn"]),
-            clientRequestToken=client_token("throughput", run.execution_name),
+            clientRequestToken=client_token("throughput", run.names.token_seed),
             tags=tags,
         )
     result = Throughput(str(response["provisionedModelArn"]), run.throughput_name, "Creating", None, created_at)

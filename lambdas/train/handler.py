@@ -1,7 +1,8 @@
 """Lambda handler for the training steps: start the Bedrock customization job, check it, stop it.
 
-Actions (`{"action": ...}`): `start` creates the job with a client request token derived from the execution name
-(a retried Lambda gets the same job back instead of a second bill), our KMS key, tags and the optional VPC;
+Actions (`{"action": ...}`): `start` creates the job named by the run spec's `resource_name`, with a client request
+token from its `token_seed` (a retried Lambda gets the same job back instead of a second bill), our KMS key, tags
+and the optional VPC;
 `describe` reports its status and, once Completed, reads the job's own loss curves from the output prefix and
 applies the run's optional validation-loss threshold; `stop` stops a job that is still running.
 """
@@ -14,12 +15,13 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline_aws.bedrock import client_token, resource_name, tag_list
+from pipeline_aws.bedrock import client_token, tag_list
 from pipeline_aws.clients import CLIENTS
 from pipeline_aws.errors import TrainingTimedOut, is_code, transient_errors
 from pipeline_aws.logs import bind, log, setup_logging
 from pipeline_aws.s3 import list_keys, read_text
 from pipeline_core import contracts
+from pipeline_core.names import RunNames
 from pipeline_core.training_metrics import check_threshold, pick_metrics_keys, read_metrics
 
 LOGGER = setup_logging("train")
@@ -42,6 +44,7 @@ class Run:
     hyperparameters: dict[str, str]
     max_validation_loss: float | None
     max_training_hours: float
+    names: RunNames
 
     @classmethod
     def from_event(cls, run: Mapping[str, Any]) -> Run:
@@ -56,6 +59,7 @@ class Run:
             hyperparameters={str(k): str(v) for k, v in (run.get("hyperparameters") or {}).items()},
             max_validation_loss=None if loss is None else float(loss),
             max_training_hours=float(run.get("max_training_hours") or DEFAULT_MAX_TRAINING_HOURS),
+            names=RunNames.from_run(run),
         )
 
     @property
@@ -96,7 +100,7 @@ def _env_list(name: str) -> list[str]:
 
 
 def start(run: Run, validation: Mapping[str, Any]) -> Job:
-    name = resource_name(run.execution_name)
+    name = run.names.resource_name
     tags = tag_list(
         {
             contracts.TAG_PIPELINE: run.pipeline_name,
@@ -109,7 +113,7 @@ def start(run: Run, validation: Mapping[str, Any]) -> Job:
         "jobName": name,
         "customModelName": name,
         "roleArn": os.environ[contracts.ENV_CUSTOMIZATION_ROLE_ARN],
-        "clientRequestToken": client_token("job", run.execution_name),
+        "clientRequestToken": client_token("job", run.names.token_seed),
         "baseModelIdentifier": run.base_model_id,
         "customizationType": "FINE_TUNING",
         # Training reads the validated snapshot, never the upload (DESIGN.md, "Run layout in S3").
@@ -201,7 +205,7 @@ def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
     job = (
         Job.from_event(event["job"])
         if event.get("job")
-        else Job(job_arn=None, job_name=resource_name(run.execution_name), status="Unknown")
+        else Job(job_arn=None, job_name=run.names.resource_name, status="Unknown")
     )
     if action == "describe":
         return asdict(describe(run, job))

@@ -191,6 +191,35 @@ def test_run_spec_has_the_documented_shape() -> None:
     assert spec["max_training_hours"] == 24
 
 
+def test_run_spec_names_are_unique_per_execution_and_stable_for_it() -> None:
+    """Bedrock names and client tokens: a reused execution name 90 days on gets new ones, a retry the same."""
+
+    def spec(start: str | None) -> dict[str, Any]:
+        return build_run_spec(
+            parse('{"train": "t.jsonl"}'),
+            DEFAULTS,
+            run_name="x",
+            execution_name="x-0123456789abcdef",
+            data_bucket="d",
+            artifacts_bucket="a",
+            source={"kind": "manifest", "train_key": "runs/x/t.jsonl", "validation_key": None, "test_key": None},
+            execution_start_time=start,
+        )
+
+    first, later, again = (
+        spec("2026-12-01T10:00:00.000Z"),
+        spec("2027-03-02T10:00:00.000Z"),
+        spec("2026-12-01T10:00:00.000Z"),
+    )
+    assert first["resource_name"] != later["resource_name"] and first["token_seed"] != later["token_seed"]
+    assert (again["resource_name"], again["token_seed"]) == (first["resource_name"], first["token_seed"])
+    assert first["resource_name"].startswith("x-0123456789abcdef-") and len(first["resource_name"]) <= 63
+    assert first["execution_start_time"] == "2026-12-01T10:00:00.000Z"
+    # Without a start time (a state machine defined before the field): the names the execution name always gave.
+    legacy = spec(None)
+    assert (legacy["resource_name"], legacy["token_seed"]) == ("x-0123456789abcdef", "x-0123456789abcdef")
+
+
 def test_trigger_reads_file_names_leniently() -> None:
     assert referenced_files('{"train": "a.jsonl", "test": "c.jsonl", "x": 1}') == ["a.jsonl", "c.jsonl"]
     assert referenced_files("{oops") == []

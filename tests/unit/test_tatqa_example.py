@@ -68,14 +68,132 @@ def test_script_writes_jsonl_the_validator_accepts(tmp_path: Path, capsys: pytes
     assert "10 documents -> 40 records" in capsys.readouterr().err
     lines = out.read_text().splitlines()
     assert len(lines) == 40
-    assert main(["validate", str(out)]) == 0
+    # The converter writes Claude messages; the project's default base model takes another format.
+    assert main(["validate", str(out), "--base-model", "anthropic.claude-3-haiku-20240307-v1:0:200k"]) == 0
 
 
-@pytest.mark.parametrize("text", ["{}", "[1, 2]", '[{"questions": [7]}]', '[{"questions": [{"question": "q"}]}, 3]'])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{}",
+        "[1, 2]",
+        '[{"questions": [7]}]',
+        '[{"questions": [{"question": "q"}]}, 3]',
+        "[]",
+        '[{"id": 1, "text": "a JSON array of something else"}]',
+        '[{"table": {"table": []}, "paragraphs": [], "questions": {}}]',
+        '[{"table": {"table": []}, "paragraphs": [], "questions": [7]}]',
+    ],
+)
 def test_script_rejects_a_file_that_is_not_tatqa(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str) -> None:
     source, out = tmp_path / "x.json", tmp_path / "o.jsonl"
     source.write_text(text)
     assert _module().main([str(source), "-o", str(out)]) == 2
     err = capsys.readouterr().err
     assert f"{source} is not a TAT-QA file" in err and len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
     assert not out.exists()
+
+
+def _source(tmp_path: Path, documents: int = 2) -> Path:
+    source = tmp_path / "tatqa.json"
+    source.write_text(json.dumps([_document(i) for i in range(documents)]))
+    return source
+
+
+def _one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.mark.parametrize("same", ["itself", "symlink", "hard link"])
+def test_output_that_is_an_input_is_refused_before_anything_is_opened(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], same: str
+) -> None:
+    source = _source(tmp_path)
+    before = source.read_bytes()
+    output = source
+    if same == "symlink":
+        output = tmp_path / "link.jsonl"
+        output.symlink_to(source)
+    elif same == "hard link":
+        output = tmp_path / "hard.jsonl"
+        output.hardlink_to(source)
+    assert _module().main([str(source), "-o", str(output)]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith("convert: -o ") and "is also an input" in line
+    assert source.read_bytes() == before
+
+
+def test_an_interrupted_write_leaves_the_previous_output_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    convert = _module()
+    source, out = _source(tmp_path), tmp_path / "out.jsonl"
+    out.write_text("the previous output\n")
+    written: list[object] = []
+
+    def dumps(record: object, **kwargs: object) -> str:
+        if written:  # the first record is written, then Ctrl-C
+            raise KeyboardInterrupt
+        written.append(record)
+        return json.dumps(record, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(convert.json, "dumps", dumps)
+    assert convert.main([str(source), "-o", str(out)]) == 130
+    assert _one_line(capsys.readouterr().err) == f"convert: interrupted; {out} was not written"
+    assert out.read_text() == "the previous output\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl", "tatqa.json"]  # no temporary file left
+
+
+@pytest.mark.parametrize(("value", "code"), [("-3", 2), ("0", 2), ("1", 0), ("100000", 0), ("100001", 2)])
+def test_max_records_is_bounded(tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str, code: int) -> None:
+    convert = _module()
+    assert convert.MAX_RECORDS == 100_000
+    source, out = _source(tmp_path), tmp_path / "out.jsonl"
+    assert convert.main([str(source), "-o", str(out), "--max-records", value]) == code
+    err = capsys.readouterr().err
+    if code == 2:
+        assert _one_line(err) == f"convert: --max-records must be from 1 to 100,000, got {value}"
+        assert not out.exists()
+    else:
+        assert len(out.read_text().splitlines()) == min(int(value), 8)
+
+
+def test_a_file_whose_questions_have_no_answers_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = _document(1)
+    for question in document["questions"]:  # type: ignore[attr-defined]
+        question.pop("answer")
+    source, out = tmp_path / "tatqa_dataset_test.json", tmp_path / "out.jsonl"
+    source.write_text(json.dumps([document]))
+    assert _module().main([str(source), "-o", str(out)]) == 1
+    assert "no question with an answer in 1 documents (skipped: 5 no answer)" in _one_line(capsys.readouterr().err)
+    assert not out.exists()
+
+
+def test_inputs_are_bounded_in_total(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    convert = _module()
+    source, out = _source(tmp_path), tmp_path / "out.jsonl"
+    size = source.stat().st_size
+    monkeypatch.setattr(convert, "MAX_INPUT_BYTES", size)
+    assert convert.main([str(source), "-o", str(out)]) == 0  # at the limit
+    monkeypatch.setattr(convert, "MAX_INPUT_BYTES", size - 1)
+    assert convert.main([str(source), "-o", str(out)]) == 2  # one byte over
+    assert "the inputs are larger than" in _one_line(capsys.readouterr().err.split("\n", 1)[1])
+    monkeypatch.setattr(convert, "MAX_INPUT_BYTES", 2 * size - 1)
+    other = tmp_path / "other.json"
+    other.write_bytes(source.read_bytes())
+    assert convert.main([str(source), str(other), "-o", str(out)]) == 2  # each fits, both do not
+    assert f"{other}: the inputs are larger than" in _one_line(capsys.readouterr().err)
+
+
+def test_deeply_nested_json_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source, out = tmp_path / "deep.json", tmp_path / "out.jsonl"
+    source.write_text("[" * 100_000 + "]" * 100_000)
+    assert _module().main([str(source), "-o", str(out)]) == 2
+    assert _one_line(capsys.readouterr().err).startswith(f"convert: cannot read {source}: not JSON")

@@ -1,42 +1,35 @@
 """Bedrock helpers shared by handlers: resource names, idempotency tokens, tags, and deleting a throughput.
 
-Names and tokens derive from the Step Functions execution name, so a retried state finds or re-uses what the
-first attempt created instead of paying twice (DESIGN.md, "Idempotency").
+Names and tokens come from the run spec's `resource_name` and `token_seed` (pipeline_core.names), so a retried
+state finds or re-uses what the first attempt created instead of paying twice, and a later execution that reuses
+an execution name never meets the first one's resources (DESIGN.md, "Idempotency").
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from pipeline_aws.clients import CLIENTS
 from pipeline_aws.errors import TransientServiceError, is_code, transient_errors
-
-# jobName, customModelName and provisionedModelName allow 1-63 characters; customModelName and
-# provisionedModelName must match ([0-9a-zA-Z][_-]?)+ (botocore bedrock service model), so no "--".
-MAX_NAME = 63
-_DIGEST_CHARS = 16  # contracts.execution_name ends with "-<16 hex>"
+from pipeline_core.names import bedrock_name
 
 
-def resource_name(execution_name: str, suffix: str = "") -> str:
-    """A Bedrock resource name from the execution name: valid for jobs, custom models and throughputs.
+def resource_name(text: str) -> str:
+    """A Bedrock resource name from `text`: valid as a job, custom model and throughput name alike.
 
-    Keeps the execution's trailing digest when it must shorten, so distinct executions keep distinct names.
+    Keeps the trailing digest when it must shorten, so distinct executions keep distinct names.
     """
-    name = re.sub(r"[^0-9A-Za-z_-]+", "-", execution_name + suffix)
-    name = re.sub(r"[-_]{2,}", "-", name).strip("-_") or "run"
-    if len(name) > MAX_NAME:
-        tail = name[-(_DIGEST_CHARS + len(suffix)) :]
-        head = name[: MAX_NAME - len(tail) - 1].rstrip("-_")
-        name = f"{head}-{tail.lstrip('-_')}"
-    return name
+    return bedrock_name(text)
 
 
-def client_token(purpose: str, execution_name: str) -> str:
-    """A deterministic clientRequestToken ([a-zA-Z0-9-], 1-256): same execution, same token, same resource."""
-    return f"{purpose}-" + hashlib.sha256(f"{purpose}\n{execution_name}".encode()).hexdigest()[:48]
+def client_token(purpose: str, seed: str) -> str:
+    """A deterministic clientRequestToken ([a-zA-Z0-9-], 1-256): same seed, same token, same resource.
+
+    `seed` is the run spec's `token_seed` (RunNames); the purpose keeps a job's and a throughput's tokens apart.
+    """
+    return f"{purpose}-" + hashlib.sha256(f"{purpose}\n{seed}".encode()).hexdigest()[:48]
 
 
 def tag_list(tags: Mapping[str, str | None]) -> list[dict[str, str]]:

@@ -18,6 +18,7 @@ from pipeline_core import contracts
 from pipeline_core.config import ConfigError, ConfigReader
 from pipeline_core.metrics.registry import metric_names
 from pipeline_core.models import BaseModel, UnsupportedModelError, require_customizable
+from pipeline_core.names import RunNames
 
 # A file named in run.json lives beside it: a plain file name, no folders (the Bedrock role and the trigger
 # only look inside the run's own folder).
@@ -300,14 +301,23 @@ def build_run_spec(
     data_bucket: str,
     artifacts_bucket: str,
     source: Mapping[str, Any],
+    execution_start_time: str | None = None,
 ) -> dict[str, Any]:
-    """The `$.run` document (DESIGN.md). `source` is `{kind, train_key, validation_key, test_key}`."""
+    """The `$.run` document (DESIGN.md). `source` is `{kind, train_key, validation_key, test_key}`.
+
+    `execution_start_time` (`$$.Execution.StartTime`) makes `resource_name` and `token_seed` unique to this
+    execution even when a later one reuses its name (pipeline_core.names).
+    """
     throughput = dict(defaults.throughput)
     throughput["keep_after_promotion"] = choices.keep_after_promotion
+    names = RunNames.for_execution(execution_name, execution_start_time)
     return {
         "pipeline_name": defaults.pipeline_name,
         "run_name": run_name,
         "execution_name": execution_name,
+        "execution_start_time": execution_start_time,
+        "resource_name": names.resource_name,
+        "token_seed": names.token_seed,
         "base_model_id": choices.base_model.model_id,
         "runtime_model_id": choices.base_model.runtime_model_id,
         "data_bucket": data_bucket,

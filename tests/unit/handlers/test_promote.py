@@ -1,4 +1,5 @@
-"""Promote: the SSM parameter names the approved model, and the throughput is kept (tagged) or deleted."""
+"""Promote: the SSM parameter names the approved model, the throughput is kept (tagged) or deleted, and the throughput
+a promotion replaces is deleted only after the new value is published, exactly once across retries."""
 
 from __future__ import annotations
 
@@ -7,16 +8,21 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from handler_fixtures import ACCOUNT, HAIKU, client_error, load_handler, run_spec
 
+from pipeline_aws.clients import CLIENTS
 from pipeline_aws.errors import TransientServiceError
 from pipeline_core import contracts
+from pipeline_core.names import RunNames
 
 promote = load_handler("promote")
 PARAMETER = "/finetune/promoted-model"
 PT_ARN = f"arn:aws:bedrock:us-west-2:{ACCOUNT}:provisioned-model/abcdefabcdef"
+OLD_PT = f"arn:aws:bedrock:us-west-2:{ACCOUNT}:provisioned-model/000000000000"
 MODEL_ARN = f"arn:aws:bedrock:us-west-2:{ACCOUNT}:custom-model/{HAIKU}/abcdefabcdef"
+OLD_MODEL = f"arn:aws:bedrock:us-west-2:{ACCOUNT}:custom-model/{HAIKU}/000000000000"
 APPROVED = [{"key": contracts.TAG_APPROVED, "value": "true"}]
 REPORT = "s3://artifacts/runs/demo/demo-0123456789abcdef/report.json"
 
@@ -26,12 +32,12 @@ def env(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(contracts.ENV_PROMOTION_PARAMETER, PARAMETER)
 
 
-def event(keep: bool) -> dict[str, Any]:
-    run = run_spec(throughput={"model_units": 1, "keep_after_promotion": keep, "max_wait_minutes": 60})
+def event(keep: bool, **run: Any) -> dict[str, Any]:
+    spec = run_spec(throughput={"model_units": 1, "keep_after_promotion": keep, "max_wait_minutes": 60}, **run)
     return {
-        "run": run,
+        "run": spec,
         "job": {"custom_model_arn": MODEL_ARN, "job_arn": "j", "job_name": "n", "status": "Completed"},
-        "throughput": {"arn": PT_ARN, "name": run["execution_name"], "status": "InService"},
+        "throughput": {"arn": PT_ARN, "name": spec["execution_name"], "status": "InService"},
         "evaluation": {"verdict": "promote", "report_uri": REPORT},
     }
 
@@ -43,9 +49,54 @@ def parameter() -> dict[str, Any]:
     return value
 
 
-def test_keep_tags_model_and_throughput_and_writes_ssm(env: None, bedrock: Stubber) -> None:
+def previous(**extra: Any) -> dict[str, Any]:
+    """A value an earlier promotion of this pipeline wrote."""
+    return {
+        "custom_model_arn": OLD_MODEL,
+        "provisioned_model_arn": OLD_PT,
+        "report_uri": "s3://artifacts/runs/earlier/earlier-0000000000000000/report.json",
+        "run_name": "earlier",
+        "execution_name": "earlier-0000000000000000",
+        "promoted_at": "2026-11-01T00:00:00+00:00",
+    } | extra
+
+
+def publish(value: Any) -> None:
+    text = value if isinstance(value, str) else json.dumps(value)
+    boto3.client("ssm").put_parameter(Name=PARAMETER, Type="String", Value=text, Overwrite=True)
+
+
+def approvals(bedrock: Stubber) -> None:
     bedrock.add_response("tag_resource", {}, {"resourceARN": MODEL_ARN, "tags": APPROVED})
     bedrock.add_response("tag_resource", {}, {"resourceARN": PT_ARN, "tags": APPROVED})
+
+
+def deletes(bedrock: Stubber, arn: str, error: str | None = None, status: int = 400) -> None:
+    if error:
+        bedrock.add_client_error("delete_provisioned_model_throughput", **client_error(error, status))
+    else:
+        bedrock.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": arn})
+
+
+class FailingPuts:
+    """SSM whose put_parameter fails on the listed call numbers (1-based); everything else goes to moto."""
+
+    def __init__(self, failing: set[int], code: str = "ThrottlingException") -> None:
+        self.real, self.failing, self.code, self.puts = boto3.client("ssm"), failing, code, 0
+
+    def get_parameter(self, **kwargs: Any) -> Any:
+        return self.real.get_parameter(**kwargs)
+
+    def put_parameter(self, **kwargs: Any) -> Any:
+        self.puts += 1
+        if self.puts in self.failing:
+            error = {"Error": {"Code": self.code, "Message": "simulated"}, "ResponseMetadata": {"HTTPStatusCode": 400}}
+            raise ClientError(error, "PutParameter")  # type: ignore[arg-type]
+        return self.real.put_parameter(**kwargs)
+
+
+def test_keep_tags_model_and_throughput_and_writes_ssm(env: None, bedrock: Stubber) -> None:
+    approvals(bedrock)
     result = promote.handler(event(keep=True), None)
     assert result == {
         "parameter_name": PARAMETER,
@@ -53,27 +104,40 @@ def test_keep_tags_model_and_throughput_and_writes_ssm(env: None, bedrock: Stubb
         "provisioned_model_arn": PT_ARN,
         "report_uri": REPORT,
         "throughput_kept": True,
-        "replaced_throughput": None,
+        "replaced_throughputs": [],
+        "pending_replacements": [],
     }
     value = parameter()
     assert value["custom_model_arn"] == MODEL_ARN and value["provisioned_model_arn"] == PT_ARN
     assert value["report_uri"] == REPORT and value["run_name"] == "demo"
     assert value["execution_name"] == "demo-0123456789abcdef" and value["promoted_at"]
+    assert value["replaces"] == []
 
 
 def test_not_keeping_deletes_the_throughput_and_publishes_null(env: None, bedrock: Stubber) -> None:
     bedrock.add_response("tag_resource", {}, {"resourceARN": MODEL_ARN, "tags": APPROVED})
-    bedrock.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": PT_ARN})
+    deletes(bedrock, PT_ARN)
     result = promote.handler(event(keep=False), None)
     assert result["provisioned_model_arn"] is None and result["throughput_kept"] is False
     assert parameter()["provisioned_model_arn"] is None
 
 
+def test_not_keeping_without_an_arn_deletes_the_throughput_by_the_runs_resource_name(
+    env: None, bedrock: Stubber
+) -> None:
+    names = RunNames.for_execution("demo-0123456789abcdef", "2026-12-01T10:00:00.000Z")
+    request = event(keep=False, resource_name=names.resource_name, token_seed=names.token_seed)
+    request["throughput"] = {}
+    bedrock.add_response("tag_resource", {}, {"resourceARN": MODEL_ARN, "tags": APPROVED})
+    deletes(bedrock, names.resource_name)
+    assert promote.handler(request, None)["provisioned_model_arn"] is None
+
+
 def test_promote_twice_overwrites_and_tolerates_an_already_deleted_throughput(env: None, bedrock: Stubber) -> None:
     bedrock.add_response("tag_resource", {}, {"resourceARN": MODEL_ARN, "tags": APPROVED})
-    bedrock.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": PT_ARN})
+    deletes(bedrock, PT_ARN)
     bedrock.add_response("tag_resource", {}, {"resourceARN": MODEL_ARN, "tags": APPROVED})
-    bedrock.add_client_error("delete_provisioned_model_throughput", **client_error("ResourceNotFoundException", 404))
+    deletes(bedrock, PT_ARN, "ResourceNotFoundException", 404)
     promote.handler(event(keep=False), None)
     promote.handler(event(keep=False), None)
     assert parameter()["provisioned_model_arn"] is None
@@ -81,26 +145,123 @@ def test_promote_twice_overwrites_and_tolerates_an_already_deleted_throughput(en
 
 def test_a_new_promotion_deletes_the_previous_promotions_throughput(env: None, bedrock: Stubber) -> None:
     """The previous throughput is approved (the janitor keeps it), so promote must delete it once replaced."""
-    old_pt = f"arn:aws:bedrock:us-west-2:{ACCOUNT}:provisioned-model/000000000000"
-    boto3.client("ssm").put_parameter(
-        Name=PARAMETER, Type="String", Value=json.dumps({"provisioned_model_arn": old_pt, "run_name": "earlier"})
-    )
-    bedrock.add_response("tag_resource", {}, {"resourceARN": MODEL_ARN, "tags": APPROVED})
-    bedrock.add_response("tag_resource", {}, {"resourceARN": PT_ARN, "tags": APPROVED})
-    bedrock.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": old_pt})
+    publish(previous())
+    approvals(bedrock)
+    deletes(bedrock, OLD_PT)
     result = promote.handler(event(keep=True), None)
-    assert result["replaced_throughput"] == old_pt and result["provisioned_model_arn"] == PT_ARN
-    assert parameter()["provisioned_model_arn"] == PT_ARN
-    bedrock.assert_no_pending_responses()
+    assert result["replaced_throughputs"] == [OLD_PT] and result["provisioned_model_arn"] == PT_ARN
+    value = parameter()
+    assert value["provisioned_model_arn"] == PT_ARN and value["replaces"] == []
 
 
 def test_a_retried_promotion_does_not_delete_its_own_throughput(env: None, bedrock: Stubber) -> None:
     for _ in range(2):
-        bedrock.add_response("tag_resource", {}, {"resourceARN": MODEL_ARN, "tags": APPROVED})
-        bedrock.add_response("tag_resource", {}, {"resourceARN": PT_ARN, "tags": APPROVED})
+        approvals(bedrock)
     promote.handler(event(keep=True), None)
-    assert promote.handler(event(keep=True), None)["replaced_throughput"] is None
-    bedrock.assert_no_pending_responses()
+    assert promote.handler(event(keep=True), None)["replaced_throughputs"] == []
+
+
+@pytest.mark.parametrize(("error", "status"), [("ThrottlingException", 429), ("ConflictException", 409)])
+def test_a_failed_delete_of_the_replaced_throughput_is_retried_until_it_is_gone(
+    env: None, bedrock: Stubber, error: str, status: int
+) -> None:
+    """The retry finds the parameter already naming this execution and deletes what the record says it replaced."""
+    publish(previous())
+    approvals(bedrock)
+    deletes(bedrock, OLD_PT, error, status)
+    with pytest.raises(TransientServiceError):
+        promote.handler(event(keep=True), None)
+    value = parameter()
+    assert value["provisioned_model_arn"] == PT_ARN  # published before anything was deleted
+    assert value["replaces"] == [{"provisioned_model_arn": OLD_PT, "execution_name": "earlier-0000000000000000"}]
+
+    approvals(bedrock)
+    deletes(bedrock, OLD_PT)
+    result = promote.handler(event(keep=True), None)
+    assert result["replaced_throughputs"] == [OLD_PT]
+    assert parameter()["replaces"] == [] and parameter()["provisioned_model_arn"] == PT_ARN
+
+
+def test_a_failed_put_leaves_the_previous_throughput_serving_and_named(env: None, bedrock: Stubber) -> None:
+    publish(previous())
+    approvals(bedrock)  # no delete queued: the Stubber fails the test if one is made
+    CLIENTS.set("ssm", FailingPuts({1}))
+    with pytest.raises(TransientServiceError):
+        promote.handler(event(keep=True), None)
+    assert parameter() == previous()
+
+
+def test_a_failed_clearing_put_is_retried_and_deletes_nothing_twice(env: None, bedrock: Stubber) -> None:
+    publish(previous())
+    ssm = FailingPuts({2})
+    CLIENTS.set("ssm", ssm)
+    approvals(bedrock)
+    deletes(bedrock, OLD_PT)
+    with pytest.raises(TransientServiceError):
+        promote.handler(event(keep=True), None)
+    approvals(bedrock)
+    deletes(bedrock, OLD_PT, "ResourceNotFoundException", 404)  # already gone: not an error
+    assert promote.handler(event(keep=True), None)["replaced_throughputs"] == [OLD_PT]
+    assert parameter()["replaces"] == [] and ssm.puts == 3
+
+
+def test_a_refused_delete_stays_recorded_and_the_next_promotion_deletes_it(env: None, bedrock: Stubber) -> None:
+    """AccessDenied does not pass by retrying; failing the run would delete the throughput just published."""
+    publish(previous())
+    approvals(bedrock)
+    deletes(bedrock, OLD_PT, "AccessDeniedException", 403)
+    result = promote.handler(event(keep=True), None)
+    assert result["pending_replacements"] == [OLD_PT] and result["replaced_throughputs"] == []
+    assert parameter()["replaces"] == [{"provisioned_model_arn": OLD_PT, "execution_name": "earlier-0000000000000000"}]
+
+    # The next promotion (another execution, another model and throughput) replaces both.
+    next_pt = f"arn:aws:bedrock:us-west-2:{ACCOUNT}:provisioned-model/222222222222"
+    next_model = f"arn:aws:bedrock:us-west-2:{ACCOUNT}:custom-model/{HAIKU}/222222222222"
+    later = event(keep=True, execution_name="demo-2222222222222222")
+    later["job"]["custom_model_arn"], later["throughput"]["arn"] = next_model, next_pt
+    bedrock.add_response("tag_resource", {}, {"resourceARN": next_model, "tags": APPROVED})
+    bedrock.add_response("tag_resource", {}, {"resourceARN": next_pt, "tags": APPROVED})
+    deletes(bedrock, OLD_PT)
+    deletes(bedrock, PT_ARN)
+    result = promote.handler(later, None)
+    assert result["replaced_throughputs"] == [OLD_PT, PT_ARN] and result["pending_replacements"] == []
+    assert parameter()["replaces"] == [] and parameter()["provisioned_model_arn"] == next_pt
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        OLD_PT,  # not JSON
+        json.dumps([OLD_PT]),  # JSON, not an object
+        json.dumps({"provisioned_model_arn": OLD_PT}),  # no custom model or execution
+        json.dumps(previous(provisioned_model_arn="my-throughput")),  # not a throughput ARN
+        json.dumps(previous(provisioned_model_arn=None, replaces=[{"provisioned_model_arn": "x"}, "y"])),
+    ],
+)
+def test_a_parameter_not_written_by_the_pipeline_has_nothing_it_names_deleted(
+    env: None, bedrock: Stubber, value: str
+) -> None:
+    publish(value)
+    approvals(bedrock)  # no delete queued: the Stubber fails the test if one is made
+    result = promote.handler(event(keep=True), None)
+    assert result["replaced_throughputs"] == [] and parameter()["provisioned_model_arn"] == PT_ARN
+
+
+def test_a_previous_value_naming_the_same_throughput_deletes_nothing(env: None, bedrock: Stubber) -> None:
+    publish(previous(provisioned_model_arn=PT_ARN, replaces=[{"provisioned_model_arn": PT_ARN}]))
+    approvals(bedrock)  # no delete queued
+    result = promote.handler(event(keep=True), None)
+    assert result["replaced_throughputs"] == [] and parameter()["replaces"] == []
+
+
+def test_a_reused_execution_name_is_not_mistaken_for_a_retry(env: None, bedrock: Stubber) -> None:
+    """After 90 days the same upload gets the same execution name; its new model must still be published."""
+    publish(previous(execution_name="demo-0123456789abcdef"))
+    approvals(bedrock)
+    deletes(bedrock, OLD_PT)
+    result = promote.handler(event(keep=True), None)
+    assert result["replaced_throughputs"] == [OLD_PT]
+    assert parameter()["custom_model_arn"] == MODEL_ARN
 
 
 def test_throttled_tagging_is_transient(env: None, bedrock: Stubber) -> None:

@@ -48,6 +48,21 @@ def test_inbox_file_is_a_single_source_with_the_defaults(env: Any) -> None:
     assert run["execution_name"] == EXECUTION and run["pipeline_name"] == "finetune"
 
 
+def test_the_execution_start_time_makes_the_bedrock_names_unique(env: Any) -> None:
+    """The same execution name 90 days on (same upload again) must not give the same job, model or tokens."""
+    put(env, "inbox/demo.jsonl", "{}\n")
+    runs = [
+        resolve_run.handler(event("inbox/demo.jsonl") | {"execution_start_time": start}, None)
+        for start in ("2026-12-01T10:00:00.000Z", "2027-03-02T10:00:00.000Z", "2026-12-01T10:00:00.000Z")
+    ]
+    assert runs[0]["execution_start_time"] == "2026-12-01T10:00:00.000Z"
+    assert runs[0]["resource_name"] != runs[1]["resource_name"] and runs[0]["token_seed"] != runs[1]["token_seed"]
+    assert (runs[2]["resource_name"], runs[2]["token_seed"]) == (runs[0]["resource_name"], runs[0]["token_seed"])
+    # An event without it (a state machine defined before the field) keeps the execution name's names.
+    legacy = resolve_run.handler(event("inbox/demo.jsonl"), None)
+    assert (legacy["resource_name"], legacy["token_seed"]) == (EXECUTION, EXECUTION)
+
+
 def test_manifest_names_files_beside_it(env: Any) -> None:
     env.put_bucket_versioning(Bucket=DATA, VersioningConfiguration={"Status": "Enabled"})
     versions = {name: put(env, f"runs/Demo/{name}", "{}\n") for name in ("train.jsonl", "val.jsonl", "test.jsonl")}

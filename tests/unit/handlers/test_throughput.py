@@ -12,6 +12,7 @@ from handler_fixtures import ACCOUNT, HAIKU, client_error, load_handler, run_spe
 from pipeline_aws.bedrock import client_token
 from pipeline_aws.errors import ThroughputNotReady, TransientServiceError
 from pipeline_core import contracts
+from pipeline_core.names import RunNames
 
 throughput = load_handler("throughput")
 RUN = run_spec()
@@ -52,6 +53,30 @@ def test_create_buys_no_commitment_with_tags_and_a_deterministic_token(bedrock: 
     assert result["arn"] == PT_ARN and result["name"] == NAME and result["status"] == "Creating"
     assert result["failure_message"] is None
     datetime.fromisoformat(result["created_at"])
+
+
+def test_create_and_delete_use_the_run_specs_name_and_token_seed(bedrock: Stubber) -> None:
+    """A reused execution name (90 days on) must not meet the earlier run's throughput or token."""
+    names = RunNames.for_execution(NAME, "2026-12-01T10:00:00.000Z")
+    run = run_spec(resource_name=names.resource_name, token_seed=names.token_seed)
+    assert names.resource_name != NAME and client_token("throughput", names.token_seed) != client_token(
+        "throughput", NAME
+    )
+    bedrock.add_response(
+        "create_provisioned_model_throughput",
+        {"provisionedModelArn": PT_ARN},
+        {
+            "modelUnits": 1,
+            "provisionedModelName": names.resource_name,
+            "modelId": MODEL_ARN,
+            "clientRequestToken": client_token("throughput", names.token_seed),
+            "tags": ANY,
+        },
+    )
+    bedrock.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": names.resource_name})
+    created = throughput.handler({"action": "create", "run": run, "job": {"custom_model_arn": MODEL_ARN}}, None)
+    assert created["name"] == names.resource_name
+    assert throughput.handler({"action": "delete", "run": run, "throughput": None}, None)["deleted"] is True
 
 
 def test_create_tags_name_the_pipeline_run_execution_and_time(

@@ -12,6 +12,7 @@ from handler_fixtures import ACCOUNT, ARTIFACTS, DATA, HAIKU, client_error, load
 from pipeline_aws.bedrock import client_token
 from pipeline_aws.errors import TrainingTimedOut, TransientServiceError
 from pipeline_core import contracts
+from pipeline_core.names import RunNames
 
 train = load_handler("train")
 RUN = run_spec()
@@ -98,6 +99,36 @@ def test_names_fit_bedrock_limits_for_long_runs(env: str, bedrock: Stubber) -> N
     bedrock.add_response("create_model_customization_job", {"jobArn": JOB_ARN}, None)
     name = train.handler({"action": "start", "run": long, "validation": VALIDATION}, None)["job_name"]
     assert len(name) <= 63 and "--" not in name and name.endswith(long["execution_name"][-16:])
+
+
+def test_start_uses_the_run_specs_names_so_a_reused_execution_name_gets_a_new_job_and_model(
+    env: str, bedrock: Stubber
+) -> None:
+    """90 days on, the same upload gets the same execution name; the job, model and token must still be new."""
+    seen: list[tuple[str, str, str]] = []
+    for start in ("2026-12-01T10:00:00.000Z", "2027-03-02T10:00:00.000Z"):
+        names = RunNames.for_execution(RUN["execution_name"], start)
+        run = run_spec(resource_name=names.resource_name, token_seed=names.token_seed)
+        bedrock.add_response(
+            "create_model_customization_job",
+            {"jobArn": JOB_ARN},
+            {"jobName": names.resource_name, "customModelName": names.resource_name,
+             "clientRequestToken": client_token("job", names.token_seed)} | dict.fromkeys(
+                ["roleArn", "baseModelIdentifier", "customizationType", "trainingDataConfig", "validationDataConfig",
+                 "outputDataConfig", "hyperParameters", "customModelKmsKeyId", "vpcConfig", "jobTags",
+                 "customModelTags"], ANY),
+        )  # fmt: skip
+        result = train.handler({"action": "start", "run": run, "validation": VALIDATION}, None)
+        seen.append((result["job_name"], names.resource_name, client_token("job", names.token_seed)))
+    assert seen[0][0] == seen[0][1] and seen[1][0] == seen[1][1]
+    assert seen[0][1] != seen[1][1] and seen[0][2] != seen[1][2]
+
+
+def test_stop_without_a_job_uses_the_run_specs_name(env: str, bedrock: Stubber) -> None:
+    names = RunNames.for_execution(RUN["execution_name"], "2026-12-01T10:00:00.000Z")
+    run = run_spec(resource_name=names.resource_name, token_seed=names.token_seed)
+    bedrock.add_response("stop_model_customization_job", {}, {"jobIdentifier": names.resource_name})
+    assert train.handler({"action": "stop", "run": run, "job": None}, None)["stopped"] is True
 
 
 def put_metrics(s3: Any, validation_layout: str) -> None:

@@ -104,3 +104,114 @@ def test_json_schema_with_an_explicit_schema(tmp_path: Path, capsys: pytest.Capt
     schema.write_text(json.dumps({"type": "object", "minProperties": 1}), encoding="utf-8")
     assert main(["score", str(path), "--metric", "json_schema", "--schema", str(schema)]) == 2
     assert "minProperties" in capsys.readouterr().err
+
+
+# ---- bounds: every size the user controls -----------------------------------------------------------------
+def _one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.mark.parametrize(("resamples", "code"), [("99", 2), ("100", 0), ("100000", 0), ("100001", 2), ("-1", 2)])
+def test_resamples_are_bounded(tmp_path: Path, capsys: pytest.CaptureFixture[str], resamples: str, code: int) -> None:
+    path = _write(tmp_path, [json.dumps(WORKED)])
+    assert main(["score", str(path), "--resamples", resamples]) == code
+    if code == 2:
+        expected = f"finetune score: --resamples must be from 100 to 100,000, got {resamples}"
+        assert _one_line(capsys.readouterr().err) == expected
+
+
+def test_help_states_the_resample_bounds(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["score", "--help"])
+    assert "100-100,000" in " ".join(capsys.readouterr().out.split())
+
+
+def test_line_limit_is_the_validators(tmp_path: Path) -> None:
+    from finetune.commands import score
+    from pipeline_core.dataset.lines import DEFAULT_MAX_LINE_BYTES
+
+    assert score.MAX_LINE_BYTES == DEFAULT_MAX_LINE_BYTES
+    line = json.dumps(WORKED)
+    path = _write(tmp_path, [line, line])
+    size = len(line.encode())
+    assert len(score.read_examples(path, max_line_bytes=size)[0]) == 2  # at the limit
+    assert len(score.read_examples(path, max_line_bytes=size + 1)[0]) == 2
+    with pytest.raises(score.InputError, match=rf"^{path}:1: line longer than {size - 1:,} bytes"):
+        score.read_examples(path, max_line_bytes=size - 1)
+
+
+def test_an_overlong_line_is_refused_naming_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeline_core.dataset.lines import DEFAULT_MAX_LINE_BYTES
+
+    path = tmp_path / "big.jsonl"
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write(json.dumps(WORKED) + "\n")
+        padding = DEFAULT_MAX_LINE_BYTES - len('{"prediction": "", "references": ["a"]}') + 1
+        handle.write('{"prediction": "' + "x" * padding + '", "references": ["a"]}\n')
+    assert main(["score", str(path)]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith(f"finetune score: {path}:2: line longer than {DEFAULT_MAX_LINE_BYTES:,} bytes")
+
+
+def test_records_and_bytes_are_bounded(tmp_path: Path) -> None:
+    from finetune.commands import score
+
+    lines = [json.dumps(WORKED)] * 3
+    path = _write(tmp_path, lines)
+    assert len(score.read_examples(path, max_records=3)[0]) == 3  # at the limit
+    with pytest.raises(score.InputError, match=rf"^{path}:3: more than 2 examples"):
+        score.read_examples(path, max_records=2)
+    size = path.stat().st_size
+    assert len(score.read_examples(path, max_bytes=size)[0]) == 3
+    with pytest.raises(score.InputError, match=rf"^{path}: larger than {size - 1:,} bytes"):
+        score.read_examples(path, max_bytes=size - 1)
+    assert (score.MAX_RECORDS, score.MAX_INPUT_BYTES) == (100_000, 256 * 1024 * 1024)
+
+
+def test_the_cli_applies_the_record_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from finetune.commands import score
+
+    path = _write(tmp_path, [json.dumps(WORKED)] * 3)
+    monkeypatch.setattr(score, "MAX_RECORDS", 3)
+    assert main(["score", str(path)]) == 0
+    monkeypatch.setattr(score, "MAX_RECORDS", 2)
+    assert main(["score", str(path)]) == 2
+    assert "more than 2 examples" in _one_line(capsys.readouterr().err)
+
+
+def test_stdin_is_read_for_a_dash(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    data = (json.dumps(WORKED) + "\n").encode()
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
+    assert main(["score", "-", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["token_f1"]["n"] == 1
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data + b"{oops\n")))
+    assert main(["score", "-"]) == 2
+    assert _one_line(capsys.readouterr().err).startswith("finetune score: stdin:2: not valid JSON")
+
+
+def test_deeply_nested_line_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path, ["[" * 100_000 + "]" * 100_000])
+    assert main(["score", str(path)]) == 2
+    assert _one_line(capsys.readouterr().err) == f"finetune score: {path}:1: not valid JSON (nested too deeply)"
+
+
+def test_schema_size_is_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from finetune.commands import score
+
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps({"type": "object"}), encoding="utf-8")
+    path = _write(tmp_path, [json.dumps({"prediction": "{}", "references": ["{}"]})])
+    argv = ["score", str(path), "--metric", "json_schema", "--schema", str(schema)]
+    monkeypatch.setattr(score, "MAX_SCHEMA_BYTES", schema.stat().st_size)
+    assert main(argv) == 0
+    monkeypatch.setattr(score, "MAX_SCHEMA_BYTES", schema.stat().st_size - 1)
+    assert main(argv) == 2
+    assert "a schema larger than" in _one_line(capsys.readouterr().err.splitlines()[-1])
