@@ -19,7 +19,7 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
 
 # Subcommand modules under finetune.commands, in the order `--help` lists them.
-SUBCOMMANDS: tuple[str, ...] = ("validate", "score", "rehearse", "submit", "status", "report", "runs")
+SUBCOMMANDS: tuple[str, ...] = ("validate", "score", "rehearse", "doctor", "submit", "status", "report", "runs")
 # What Ctrl-C leaves behind, for a command module without its own INTERRUPTED text: the local commands write
 # their output only once the work is done.
 DEFAULT_INTERRUPTED = "interrupted; no output was written"
