@@ -152,8 +152,10 @@ class Workflow(Construct):
             "Dataset rejected",
             parameters={
                 "Error": "InvalidDataset",
+                # The step's reason names the failing rules with counts; the report lists every finding.
                 "Cause": sfn.JsonPath.format(
-                    "The dataset failed validation; the report lists every finding by file and line: {}",
+                    "{}; report: {}",
+                    sfn.JsonPath.string_at("$.validation.reason"),
                     sfn.JsonPath.string_at("$.validation.report_uri"),
                 ),
             },

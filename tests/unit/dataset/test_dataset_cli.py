@@ -6,22 +6,30 @@ import json
 from pathlib import Path
 
 import pytest
-from dataset_fixtures import dataset
+from dataset_fixtures import HAIKU, dataset
 
 from finetune.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _outside_the_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run where no cdk.json chooses the base model, so each test's --base-model (or the default) is the one used."""
+    monkeypatch.chdir(tmp_path)
 
 
 def test_valid_file_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "train.jsonl"
     path.write_bytes(dataset(40))
-    assert main(["validate", str(path)]) == 0
-    assert capsys.readouterr().out.startswith("Dataset VALID")
+    assert main(["validate", str(path), "--base-model", HAIKU]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"Base model: {HAIKU} (from --base-model)"
+    assert out[1].startswith("Dataset VALID")
 
 
 def test_invalid_file_exits_1_with_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "train.jsonl"
     path.write_bytes(dataset(40) + b"{oops\n")
-    assert main(["validate", str(path), "--json"]) == 1
+    assert main(["validate", str(path), "--json", "--base-model", HAIKU]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["valid"] is False and report["findings"][0]["line"] == 41
 
@@ -44,7 +52,8 @@ def test_split_writes_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     path = tmp_path / "all.jsonl"
     path.write_bytes(dataset(300))
     out = tmp_path / "out"
-    assert main(["validate", str(path), "--split", str(out), "--validation-share", "0.1", "--test-share", "0.1"]) == 0
+    argv = ["--split", str(out), "--validation-share", "0.1", "--test-share", "0.1", "--base-model", HAIKU]
+    assert main(["validate", str(path), *argv]) == 0
     counts = {p.name: p.read_bytes().count(b"\n") for p in out.iterdir()}
     assert counts == {"train.jsonl": 240, "validation.jsonl": 30, "test.jsonl": 30}
 

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from pipeline_core.dataset import RULES
 
-DOC = Path(__file__).resolve().parents[3] / "docs" / "dataset-rules.md"
+ROOT = Path(__file__).resolve().parents[3]
+DOC = ROOT / "docs" / "dataset-rules.md"
+README = ROOT / "README.md"
 
 
 def test_every_rule_is_documented_with_its_severity() -> None:
@@ -20,3 +22,18 @@ def test_every_rule_is_documented_with_its_severity() -> None:
 def test_rule_ids_are_well_formed() -> None:
     prefixes = ("FILE-", "JSON-", "SCHEMA-", "QUOTA-", "QUALITY-", "SPLIT-")
     assert all(rule_id.startswith(prefixes) and rule_id.upper() == rule_id for rule_id in RULES)
+
+
+def _row(path: Path, rule_id: str) -> str:
+    rows = [line for line in path.read_text(encoding="utf-8").splitlines() if line.startswith(f"| `{rule_id}` |")]
+    assert len(rows) == 1, f"{rule_id}: {len(rows)} rows in {path.name}"
+    return rows[0]
+
+
+def test_the_rule_tables_state_what_each_rule_requires() -> None:
+    # The report's headline says what was found; the tables in the docs and the README say what the rule checks.
+    for rule in RULES.values():
+        for path in (DOC, README):
+            row = _row(path, rule.rule_id)
+            assert f"| {rule.checks} |" in row, (path.name, rule.rule_id)
+            assert rule.found not in row, (path.name, rule.rule_id)

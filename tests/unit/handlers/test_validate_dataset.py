@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import importlib.util
 import json
@@ -95,6 +96,7 @@ def test_valid_single_file_is_split_and_written(aws: tuple[Any, str]) -> None:
 
     assert out["valid"] is True
     assert out["counts"] == {"errors": 0, "warnings": 1, "train": 400, "validation": 50, "test": 50}
+    assert out["reason"] == "The dataset passed validation (1 warning(s))"
     written = ("validation/report.json", "validation/report.txt", "data/train.jsonl", "data/validation.jsonl")
     assert keys(s3) == {PREFIX + k for k in (*written, "data/test.jsonl")}
     assert out["report_uri"] == f"s3://{ARTIFACTS}/{PREFIX}validation/report.json"
@@ -117,10 +119,35 @@ def test_invalid_file_gets_a_report_and_no_data(aws: tuple[Any, str]) -> None:
     s3.put_object(Bucket=DATA, Key="uploads/data.jsonl", Body=body)
     out = handler_module.handler(event(), None, s3=s3)
     assert out["valid"] is False and out["counts"]["errors"] >= 1
+    assert out["reason"] == "The dataset failed validation: SCHEMA-TOO-FEW-MESSAGES (1 line)"
     assert out["train_uri"] is None and out["dataset_sha256"] is None
     assert keys(s3) == {PREFIX + "validation/report.json", PREFIX + "validation/report.txt"}
     text = s3.get_object(Bucket=ARTIFACTS, Key=f"{PREFIX}validation/report.txt")["Body"].read().decode()
     assert text.startswith("Dataset INVALID") and "s3://training-data/uploads/data.jsonl:51" in text
+
+
+def test_the_reason_counts_failing_lines_and_never_quotes_a_record(aws: tuple[Any, str]) -> None:
+    s3, _ = aws
+    leaked = {"messages": [{"role": "sysadmin hunter2", "content": "q"}, {"role": "assistant", "content": "a"}]}
+    body = b"\n".join(record(i) for i in range(50)) + b"\n" + (json.dumps(leaked).encode() + b"\n") * 3 + b"{x\n"
+    s3.put_object(Bucket=DATA, Key="uploads/data.jsonl", Body=body)
+    out = handler_module.handler(event(), None, s3=s3)
+    assert out["reason"] == "The dataset failed validation: SCHEMA-ROLE-INVALID (3 lines), JSON-INVALID (1 line)"
+    report = s3.get_object(Bucket=ARTIFACTS, Key=f"{PREFIX}validation/report.json")["Body"].read()
+    assert b"hunter2" in report  # the report quotes the value; the reason, which goes out by email, does not
+
+
+def test_a_compressed_upload_gets_one_finding_and_a_reason_that_says_so(aws: tuple[Any, str]) -> None:
+    s3, _ = aws
+    s3.put_object(Bucket=DATA, Key="uploads/data.jsonl", Body=gzip.compress(b"\n".join(record(i) for i in range(500))))
+    out = handler_module.handler(event(), None, s3=s3)
+    assert out["valid"] is False and out["counts"]["errors"] == 1
+    assert out["reason"].startswith(
+        "The dataset failed validation: FILE-NOT-UTF8-TEXT (the file is a gzip archive (it starts with 1F 8B)"
+    )
+    report = json.loads(s3.get_object(Bucket=ARTIFACTS, Key=f"{PREFIX}validation/report.json")["Body"].read())
+    assert report["findings_per_rule"] == {"FILE-NOT-UTF8-TEXT": 1}
+    assert keys(s3) == {PREFIX + "validation/report.json", PREFIX + "validation/report.txt"}
 
 
 def test_manifest_with_separate_files_is_not_split(aws: tuple[Any, str]) -> None:
