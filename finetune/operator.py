@@ -193,7 +193,7 @@ def aws_failure(err: BaseException, doing: str, hint: str = "") -> OperatorError
         detail, advice, code = text, "check --region, AWS_ENDPOINT_URL and your network", _EXIT_USAGE
     else:
         detail, advice, code = f"{kind}: {text}", _HINT_SERVICE, _EXIT_FAILED
-    return OperatorError(f"{doing}: {_one_line(detail)} ({advice})", code)
+    return OperatorError(f"{doing}: {_one_line(detail)}; {advice}", code)
 
 
 @contextmanager
@@ -328,7 +328,7 @@ def discover(aws: Aws, args: argparse.Namespace, *resources: str) -> Pipeline:
 
 # ---- executions ------------------------------------------------------------------------------------------------
 _NO_EXECUTION = ("ExecutionDoesNotExist", "InvalidArn", "InvalidName")
-_STATE_MACHINE_HINT = "check --state-machine (an ARN arn:aws:states:REGION:ACCOUNT:stateMachine:NAME) and --region"
+_STATE_MACHINE_HINT = "check --state-machine (arn:aws:states:REGION:ACCOUNT:stateMachine:NAME) and --region"
 
 
 def execution_arn(state_machine_arn: str, name: str) -> str:

@@ -1,4 +1,5 @@
-"""The operations dashboard: how runs end, how long each stage takes, evaluation load on Bedrock, idle throughput.
+"""The operations dashboard: how runs end, how long each stage takes, evaluation load on Bedrock, idle throughput,
+and how many days the base models have before their end of life.
 
 The alarms live in the pipeline stack; this construct only draws the metrics an operator reads when one fires
 or while a run is in flight. Metrics: Step Functions (docs.aws.amazon.com/step-functions/latest/dg/
@@ -32,6 +33,8 @@ class DashboardProps:
     evaluate: lambda_.IFunction
     trigger: lambda_.IFunction
     janitor: lambda_.IFunction
+    # Days to end of life at which the alarms fire (settings lifecycleWarningDays), drawn as a line.
+    lifecycle_warning_days: int
     # Every stage's function by the label the dashboard shows (durations per stage); defaults to the three above.
     stage_functions: Mapping[str, lambda_.IFunction] = field(default_factory=dict)
     metric_namespace: str = contracts.METRIC_NAMESPACE
@@ -130,6 +133,39 @@ class PipelineDashboard(Construct):
         overdue_now = cloudwatch.SingleValueWidget(
             title="Overdue throughput now", metrics=[overdue], width=8, set_period_to_time_range=False
         )
+        # The janitor publishes nothing for a model without an end-of-life date, so an empty graph means no
+        # announced end of life.
+        end_of_life = [
+            cloudwatch.Metric(
+                namespace=props.metric_namespace,
+                metric_name=contracts.METRIC_DAYS_TO_END_OF_LIFE,
+                dimensions_map={"Pipeline": props.pipeline_name, contracts.DIMENSION_MODEL: role},
+                period=Duration.hours(1),
+                statistic="Minimum",
+                label=label,
+            )
+            for role, label in (
+                (contracts.MODEL_PROMOTED, "promoted model's base model"),
+                (contracts.MODEL_CONFIGURED, "configured base model"),
+            )
+        ]
+        days_to_end_of_life = cloudwatch.GraphWidget(
+            title="Days to end of life of the base models (janitor; empty: no end-of-life date announced)",
+            left=end_of_life,
+            left_y_axis=cloudwatch.YAxisProps(min=0, show_units=False),
+            left_annotations=[
+                cloudwatch.HorizontalAnnotation(
+                    value=props.lifecycle_warning_days,
+                    label=f"alarm at {props.lifecycle_warning_days} days",
+                    color=cloudwatch.Color.RED,
+                    fill=cloudwatch.Shading.BELOW,
+                )
+            ],
+            width=16,
+        )
+        days_now = cloudwatch.SingleValueWidget(
+            title="Days to end of life now", metrics=end_of_life, width=8, set_period_to_time_range=False
+        )
 
         self.dashboard = cloudwatch.Dashboard(
             self,
@@ -142,6 +178,7 @@ class PipelineDashboard(Construct):
                 [stage_durations, stage_errors],
                 [evaluation, bedrock_load, bedrock_latency],
                 [throughput, overdue_now],
+                [days_to_end_of_life, days_now],
             ],
         )
 

@@ -166,6 +166,7 @@ def upload(aws: Aws, pipeline: Pipeline, plan_: Plan, note: Callable[[str], None
     ``note`` is told, before each object, what stopping there would leave behind (the last upload starts the run).
     """
     s3 = aws.client("s3")
+    hint = "check --data-bucket and --region, or the stack's DataBucketName output"
     encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": pipeline.key_arn}
     etags: dict[str, str] = {}
     folder = f"s3://{pipeline.data_bucket}/{plan_.trigger_key.rsplit('/', 1)[0]}/"
@@ -187,6 +188,7 @@ def upload(aws: Aws, pipeline: Pipeline, plan_: Plan, note: Callable[[str], None
             call(
                 doing,
                 s3.upload_file,
+                hint=hint,
                 Filename=str(item.path),
                 Bucket=pipeline.data_bucket,
                 Key=item.key,
@@ -195,7 +197,9 @@ def upload(aws: Aws, pipeline: Pipeline, plan_: Plan, note: Callable[[str], None
             head = call(f"reading {target}", s3.head_object, Bucket=pipeline.data_bucket, Key=item.key)
             etags[item.key] = str(head["ETag"]).strip('"')
         else:
-            put = call(doing, s3.put_object, Bucket=pipeline.data_bucket, Key=item.key, Body=item.body, **encryption)
+            put = call(
+                doing, s3.put_object, hint=hint, Bucket=pipeline.data_bucket, Key=item.key, Body=item.body, **encryption
+            )
             etags[item.key] = str(put["ETag"]).strip('"')
         print(f"uploaded {target}", file=sys.stderr)
     return etags

@@ -1,4 +1,5 @@
-"""The operations dashboard draws outcomes, stage durations, evaluation load on Bedrock and overdue throughput.
+"""The operations dashboard draws outcomes, stage durations, evaluation load on Bedrock, overdue throughput and
+the base models' days to end of life.
 
 Built on a stack of its own with the pipeline's real state machine type and functions, so the test holds whether
 or not PipelineStack wires the dashboard yet.
@@ -29,6 +30,10 @@ def _function(stack: cdk.Stack, name: str) -> lambda_.Function:
     )
 
 
+# Not the default (60), so the annotation is known to come from the props.
+WARNING_DAYS = 45
+
+
 @pytest.fixture(scope="module")
 def dashboard_body() -> str:
     stack = cdk.Stack(cdk.App(analytics_reporting=False), "Dashboard", env=cdk.Environment(region="us-west-2"))
@@ -45,6 +50,7 @@ def dashboard_body() -> str:
             evaluate=functions["Evaluate"],
             trigger=functions["Trigger"],
             janitor=functions["Janitor"],
+            lifecycle_warning_days=WARNING_DAYS,
             stage_functions={name.lower(): fn for name, fn in functions.items()},
         ),
     )
@@ -84,6 +90,48 @@ def test_overdue_provisioned_throughput_from_the_janitor(dashboard_body: str) ->
     assert _has(dashboard_body, contracts.METRIC_NAMESPACE, contracts.METRIC_OVERDUE_THROUGHPUTS, '\\"Pipeline\\"')
 
 
+def _widgets(body: str) -> list[dict[str, Any]]:
+    """The dashboard's widgets: the body is an Fn::Join of JSON text and tokens (names, Region), which become "X"."""
+    joined = json.loads(body)
+    if isinstance(joined, dict) and "Fn::Join" in joined:
+        text = "".join(part if isinstance(part, str) else "X" for part in joined["Fn::Join"][1])
+    else:
+        text = joined
+    widgets: list[dict[str, Any]] = json.loads(text)["widgets"]
+    return widgets
+
+
+def _days_to_end_of_life_graph(body: str) -> dict[str, Any]:
+    graphs = [
+        w["properties"]
+        for w in _widgets(body)
+        if w["type"] == "metric"
+        and w["properties"].get("view") == "timeSeries"
+        and any(contracts.METRIC_DAYS_TO_END_OF_LIFE in m for m in w["properties"]["metrics"])
+    ]
+    assert len(graphs) == 1, "one graph draws the base models' days to end of life"
+    return graphs[0]
+
+
+def test_days_to_end_of_life_of_both_models_with_the_alarm_threshold(dashboard_body: str) -> None:
+    graph = _days_to_end_of_life_graph(dashboard_body)
+    # A metric row is [namespace, name, dimension, value, dimension, value, {options}].
+    drawn = {
+        (m[0], m[1], frozenset(zip(m[2:6:2], m[3:6:2], strict=True)))
+        for m in graph["metrics"]
+        if contracts.METRIC_DAYS_TO_END_OF_LIFE in m
+    }
+    assert drawn == {
+        (
+            contracts.METRIC_NAMESPACE,
+            contracts.METRIC_DAYS_TO_END_OF_LIFE,
+            frozenset({("Pipeline", "finetune"), (contracts.DIMENSION_MODEL, role)}),
+        )
+        for role in (contracts.MODEL_PROMOTED, contracts.MODEL_CONFIGURED)
+    }
+    assert [a["value"] for a in graph["annotations"]["horizontal"]] == [WARNING_DAYS]
+
+
 def test_wired_dashboard_if_the_pipeline_stack_has_one(template_json: dict[str, dict[str, Any]]) -> None:
     """Once PipelineStack wires the construct, the deployed dashboard is the one above."""
     for template in template_json.values():
@@ -91,3 +139,12 @@ def test_wired_dashboard_if_the_pipeline_stack_has_one(template_json: dict[str, 
             if resource["Type"] == "AWS::CloudWatch::Dashboard":
                 body = json.dumps(resource["Properties"]["DashboardBody"])
                 assert contracts.METRIC_OVERDUE_THROUGHPUTS in body and "AWS/Bedrock" in body
+                # The threshold drawn is the one the alarms use (the shipped lifecycleWarningDays).
+                graph = _days_to_end_of_life_graph(body)
+                alarms = [
+                    a["Properties"]["Threshold"]
+                    for a in template["Resources"].values()
+                    if a["Type"] == "AWS::CloudWatch::Alarm"
+                    and a["Properties"].get("MetricName") == contracts.METRIC_DAYS_TO_END_OF_LIFE
+                ]
+                assert alarms and {a["value"] for a in graph["annotations"]["horizontal"]} == set(alarms)

@@ -454,3 +454,255 @@ def test_an_unreachable_endpoint_is_one_line_not_a_traceback(
     err = capsys.readouterr().err
     assert err.startswith(f"finetune {argv[0]}: ") and "127.0.0.1:9" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+# ---- AWS failures from real clients ------------------------------------------------------------------------
+def _one_line(err: str, command: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith(f"finetune {command}: ")
+    return lines[0]
+
+
+def test_submit_to_a_bucket_that_does_not_exist_is_one_line(
+    aws: Aws, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # boto3's upload_file wraps the NoSuchBucket ClientError in an S3UploadFailedError.
+    data = tmp_path / "train.jsonl"
+    data.write_bytes(RECORD)
+    key = aws.client("cloudformation").stacks["FinetuneDataPlane"]["PipelineKeyArn"]
+    flags = ["--data-bucket", "nosuch", "--kms-key", key, "--state-machine", machine_arn(aws)]
+    assert main(["submit", str(data), *flags]) == 2
+    assert _one_line(capsys.readouterr().err, "submit") == (
+        "finetune submit: uploading train.jsonl to s3://nosuch/inbox/train.jsonl: NoSuchBucket: The specified "
+        "bucket does not exist; check --data-bucket and --region, or the stack's DataBucketName output"
+    )
+
+
+@pytest.mark.parametrize(
+    ("machine", "says"),
+    [
+        ("garbage", "InvalidArn: Invalid State Machine Arn: 'garbage'"),
+        (f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:nope", "StateMachineDoesNotExist"),
+    ],
+)
+def test_runs_with_a_bad_state_machine_is_one_line(
+    aws: Aws, capsys: pytest.CaptureFixture[str], machine: str, says: str
+) -> None:
+    assert main(["runs", "--state-machine", machine]) == 2
+    line = _one_line(capsys.readouterr().err, "runs")
+    assert line.startswith(f"finetune runs: listing the executions of {machine}: ") and says in line
+    assert line.endswith("check --state-machine (arn:aws:states:REGION:ACCOUNT:stateMachine:NAME) and --region")
+
+
+@pytest.fixture
+def no_aws_configuration(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No credentials anywhere botocore looks (environment, files, container or instance metadata)."""
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ENDPOINT_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.mark.usefixtures("no_aws_configuration")
+def test_no_credentials_is_one_line_saying_what_to_do(capsys: pytest.CaptureFixture[str]) -> None:
+    machine = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:finetune-pipeline"
+    assert main(["runs", "--region", REGION, "--state-machine", machine]) == 2
+    line = _one_line(capsys.readouterr().err, "runs")
+    assert "Unable to locate credentials" in line and "configure AWS credentials" in line
+
+
+@pytest.mark.usefixtures("no_aws_configuration")
+def test_an_unknown_profile_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["runs", "--region", REGION, "--profile", "nosuchprofile"]) == 2
+    line = _one_line(capsys.readouterr().err, "runs")
+    assert "nosuchprofile" in line and "check --profile" in line
+
+
+# ---- Ctrl-C: what was left behind ---------------------------------------------------------------------------
+class Interrupting:
+    """A client that passes calls through, except that one method raises KeyboardInterrupt."""
+
+    def __init__(self, client: Any, method: str) -> None:
+        self.client, self.method = client, method
+
+    def __getattr__(self, name: str) -> Any:
+        if name == self.method:
+
+            def interrupt(*args: Any, **kwargs: Any) -> Any:
+                raise KeyboardInterrupt
+
+            return interrupt
+        return getattr(self.client, name)
+
+
+def _folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "r"
+    folder.mkdir()
+    for part in ("train", "test"):
+        (folder / f"{part}.jsonl").write_bytes(RECORD * 2)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("method", "says"),
+    [
+        ("describe_stacks", "interrupted before anything was uploaded; no run was started"),
+        (
+            "upload_file",
+            f"interrupted after uploading 0 of 2 data file(s) to s3://{DATA}/runs/r/, before run.json: no run was "
+            "started; submit again to start it",
+        ),
+        (
+            "put_object",
+            f"interrupted while uploading s3://{DATA}/runs/r/run.json, the upload that starts the run: it may have "
+            "started; check with `finetune runs`",
+        ),
+        (
+            "describe_execution",
+            "interrupted after the upload; run r starts in AWS all the same: follow it with `finetune status r`",
+        ),
+    ],
+)
+def test_submit_interrupted_says_whether_a_run_was_started(
+    aws: Aws, tmp_path: Path, capsys: pytest.CaptureFixture[str], method: str, says: str
+) -> None:
+    service = {"describe_stacks": "cloudformation", "describe_execution": "stepfunctions"}.get(method, "s3")
+    aws.set(service, Interrupting(aws.client(service), method))
+    assert main(["submit", str(_folder(tmp_path))]) == 130
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.splitlines()[-1] == f"finetune submit: {says}"
+    progress = ("uploaded s3://", "waiting up to ")
+    assert all(line.startswith(progress) for line in err.splitlines()[:-1])  # progress lines only
+    objects = aws.client("s3").list_objects_v2(Bucket=DATA).get("Contents", [])
+    assert any(o["Key"].endswith("run.json") for o in objects) == (method == "describe_execution")
+
+
+def test_status_interrupted_while_following_says_the_run_goes_on(
+    states: FakeStates, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    states.add("r-0123456789abcdef", "RUNNING", HISTORY[:3])
+
+    def interrupt(_: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("finetune.commands.status.time.sleep", interrupt)
+    assert main(["status", "r"]) == 130
+    out, err = capsys.readouterr()
+    assert "[0:00:01] Resolve run" in out
+    assert err == (
+        "finetune status: stopped following; the run goes on in AWS; follow it again with "
+        "`finetune status r-0123456789abcdef`\n"
+    )
+
+
+# ---- bounds -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("interval", "code"), [("-0.5", 2), ("0", 0), ("3600", 0), ("3600.5", 2), ("nan", 2), ("inf", 2)]
+)
+def test_status_interval_is_bounded(
+    states: FakeStates, capsys: pytest.CaptureFixture[str], interval: str, code: int
+) -> None:
+    states.add("r-0123456789abcdef", "RUNNING", HISTORY[:3])
+    assert main(["status", "r", "--no-follow", "--interval", interval]) == code
+    if code == 2:
+        assert _one_line(capsys.readouterr().err, "status") == (
+            f"finetune status: --interval must be from 0 to 3600 seconds, got {float(interval):g}"
+        )
+
+
+@pytest.mark.parametrize(("wait", "code"), [("-1", 2), ("0", 0), ("3600", 0), ("3601", 2), ("nan", 2)])
+def test_submit_wait_is_bounded(
+    aws: Aws, tmp_path: Path, capsys: pytest.CaptureFixture[str], wait: str, code: int
+) -> None:
+    data = tmp_path / "w.jsonl"
+    data.write_bytes(RECORD)
+    assert main(["submit", str(data), "--no-wait", "--wait", wait]) == code
+    if code == 2:
+        assert _one_line(capsys.readouterr().err, "submit") == (
+            f"finetune submit: --wait must be from 0 to 3600 seconds, got {float(wait):g}"
+        )
+
+
+@pytest.mark.parametrize(("limit", "code"), [("0", 2), ("1", 0), ("1000", 0), ("1001", 2)])
+def test_runs_limit_is_bounded(states: FakeStates, capsys: pytest.CaptureFixture[str], limit: str, code: int) -> None:
+    states.add("a-0000000000000001", "SUCCEEDED")
+    assert main(["runs", "--limit", limit]) == code
+    if code == 2:
+        assert "--limit must be from 1 to 1000" in _one_line(capsys.readouterr().err, "runs")
+
+
+def test_report_size_is_bounded(
+    aws: Aws, states: FakeStates, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    states.add("big-0123456789abcdef", "SUCCEEDED", output=json.dumps({"promotion": {"x": 1}}))
+    prefix = contracts.run_prefix("big", "big-0123456789abcdef")
+    aws.client("s3").put_object(Bucket=ARTIFACTS, Key=prefix + contracts.REPORT_MD, Body=REPORT_MD.encode())
+    monkeypatch.setattr(report_cmd, "MAX_REPORT_BYTES", len(REPORT_MD))
+    assert main(["report", "big"]) == 0  # at the limit
+    capsys.readouterr()
+    monkeypatch.setattr(report_cmd, "MAX_REPORT_BYTES", len(REPORT_MD) - 1)
+    assert main(["report", "big"]) == 2
+    assert f"is larger than {len(REPORT_MD) - 1:,} bytes" in _one_line(capsys.readouterr().err, "report")
+
+
+def test_an_interrupted_open_leaves_no_partial_html(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    opened: list[str] = []
+    monkeypatch.setattr("finetune.commands.report.webbrowser.open", opened.append)
+    real = tempfile.NamedTemporaryFile
+
+    def interrupted_midway(*args: Any, **kwargs: Any) -> Any:
+        handle = real(*args, **kwargs)
+
+        def write(data: bytes) -> int:
+            handle.file.write(data[:3])
+            raise KeyboardInterrupt
+
+        handle.write = write  # type: ignore[method-assign,assignment]
+        return handle
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", interrupted_midway)
+    with pytest.raises(KeyboardInterrupt):
+        report_cmd._open_in_browser(b"<html>report</html>")
+    assert list(tmp_path.iterdir()) == [] and opened == []
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"{" + b" " * 64 * 1024 + b"}", "is larger than 65536 bytes"),
+        (b"\xff{}", "not UTF-8"),
+        (b"[" * 30_000 + b"]" * 30_000, "not valid JSON"),
+        (b"[]", "expected a JSON object"),
+    ],
+)
+def test_a_bad_run_json_in_the_folder_is_one_line(tmp_path: Path, content: bytes, says: str) -> None:
+    folder = _folder(tmp_path)
+    (folder / "run.json").write_bytes(content)
+    with pytest.raises(OperatorError, match=says):
+        submit_cmd.plan(folder, "r", None)
+
+
+def test_run_json_at_the_size_limit_is_read(tmp_path: Path) -> None:
+    from pipeline_core.manifest import MAX_MANIFEST_BYTES
+
+    folder = _folder(tmp_path)
+    text = '{"keepThroughput": false}'
+    (folder / "run.json").write_text(text + " " * (MAX_MANIFEST_BYTES - len(text)))
+    body = json.loads(submit_cmd.plan(folder, "r", None).uploads[-1].body)
+    assert body["keepThroughput"] is False
