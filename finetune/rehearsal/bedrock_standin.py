@@ -1,11 +1,12 @@
-"""A local, simulated Amazon Bedrock (control plane and runtime) that unmodified boto3 clients reach over loopback.
+"""A local, simulated Amazon Bedrock (control plane, runtime, and Service Quotas for ServiceCode "bedrock") that
+unmodified boto3 clients reach over loopback.
 
 Usage::
 
     with BedrockStandIn(SimulationConfig(seed=7), s3_client=s3) as standin:
         standin.learn(test_records)
         with mock.patch.dict(os.environ, standin.env()):
-            ...  # boto3.client("bedrock") / ("bedrock-runtime") now talk to the stand-in
+            ...  # boto3.client("bedrock"), ("bedrock-runtime") and ("service-quotas") now talk to the stand-in
 
 Everything it reports is simulated: no model is trained or invoked. See docs/bedrock-standin.md.
 """
@@ -17,15 +18,30 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
-from .standin.config import FAULTS, SimulationConfig
+from .standin.config import (
+    CUSTOMIZATION_JOBS_QUOTA_CODE,
+    FAULTS,
+    MODEL_UNITS_QUOTA_CODE,
+    SimulationConfig,
+)
 from .standin.control_plane import IN_PROGRESS, STOPPING, ControlPlane, S3Client
+from .standin.foundation_models import FoundationModels, SimulatedLifecycle
 from .standin.protocol import EMULATED_OPERATIONS
 from .standin.runtime import AnswerKey, Runtime
 from .standin.server import Application, StandInHTTPServer
+from .standin.service_quotas import ServiceQuotas
 
-__all__ = ["FAULTS", "BedrockStandIn", "SimulationConfig"]
+__all__ = [
+    "CUSTOMIZATION_JOBS_QUOTA_CODE",
+    "FAULTS",
+    "MODEL_UNITS_QUOTA_CODE",
+    "BedrockStandIn",
+    "SimulatedLifecycle",
+    "SimulationConfig",
+]
 
-ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_BEDROCK", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME")
+#: boto3 reads a service's endpoint from AWS_ENDPOINT_URL_<service id, upper case, spaces as underscores>.
+ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_BEDROCK", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "AWS_ENDPOINT_URL_SERVICE_QUOTAS")
 
 
 class BedrockStandIn:
@@ -34,9 +50,10 @@ class BedrockStandIn:
     def __init__(self, config: SimulationConfig | None = None, *, s3_client: S3Client | None = None) -> None:
         self.config = config or SimulationConfig()
         self._answers = AnswerKey()
-        self._control = ControlPlane(self.config, s3_client)
+        self._models = FoundationModels(self.config)
+        self._control = ControlPlane(self.config, s3_client, self._models)
         self._runtime = Runtime(self.config, self._control, self._answers)
-        self._app = Application(self._control, self._runtime)
+        self._app = Application(self._control, self._runtime, self._models, ServiceQuotas(self.config))
         self._server: StandInHTTPServer | None = None
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -82,14 +99,15 @@ class BedrockStandIn:
     # ---- wiring ----------------------------------------------------------------------------------------------
     @property
     def endpoint_url(self) -> str:
-        """``http://127.0.0.1:<port>``: the endpoint of both ``bedrock`` and ``bedrock-runtime``."""
+        """``http://127.0.0.1:<port>``: the endpoint of ``bedrock``, ``bedrock-runtime`` and ``service-quotas``."""
         if self._server is None:
             raise RuntimeError("the stand-in is not running; use it as a context manager or call start()")
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
     def env(self) -> dict[str, str]:
-        """The environment variables that point boto3's ``bedrock`` and ``bedrock-runtime`` clients here."""
+        """The environment variables that point boto3's ``bedrock``, ``bedrock-runtime`` and ``service-quotas``
+        clients here."""
         return dict.fromkeys(ENDPOINT_VARIABLES, self.endpoint_url)
 
     def learn(self, records: Iterable[Mapping[str, Any] | str]) -> int:
@@ -118,6 +136,10 @@ class BedrockStandIn:
         return sum(
             count for (name, model_id), count in self.calls.items() if name == operation and model in (None, model_id)
         )
+
+    def lifecycle(self, model_id: str) -> SimulatedLifecycle | None:
+        """What the stand-in says of a model's lifecycle (customization or foundation-model id); None if unknown."""
+        return self._models.lifecycle(model_id)
 
     def jobs(self) -> list[dict[str, Any]]:
         """Every customization job, as GetModelCustomizationJob describes it, oldest first."""
@@ -154,6 +176,8 @@ class BedrockStandIn:
             "endpointUrl": self.endpoint_url if self._server is not None else None,
             "operations": {service: list(names) for service, names in EMULATED_OPERATIONS.items()},
             "seed": self.config.seed,
+            "region": self.config.region,
+            "date": self.config.date.isoformat(),
             "accuracy": dict(self.config.accuracy),
             "faults": {name: FAULTS[name] for name in sorted(self.config.faults)},
             "learnedAnswers": len(self._answers),

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
+
+from pipeline_core.models import CATALOGUE
 
 #: Fault names accepted in ``SimulationConfig.faults``, each with what it does. Part of the public contract.
 FAULTS: Mapping[str, str] = MappingProxyType(
@@ -23,20 +26,27 @@ FAULTS: Mapping[str, str] = MappingProxyType(
         "share of them (persistent_error_share, default 30%) answer ModelErrorException (424) on every attempt.",
         "worse-candidate": "The candidate (provisioned model) answers with accuracy below base: base accuracy minus "
         "worse_candidate_margin (default 0.25), floored at 0.",
+        "base-model-eol": "The base model (base_model_id, or every catalogued model when it is None) has reached end "
+        "of life: GetFoundationModel, GetFoundationModelAvailability and CreateModelCustomizationJob answer "
+        'ResourceNotFoundException "This model version has reached the end of its life."',
+        "base-model-legacy": "The base model (as for base-model-eol) is LEGACY: its modelLifecycle carries a "
+        "legacyTime of the simulated date and an endOfLifeTime legacy_days_left (default 90) days after it; jobs "
+        "still run.",
     }
 )
 
-#: Base models the stand-in accepts in CreateModelCustomizationJob (model ids as the customization API names them).
-#: Source: docs.aws.amazon.com/bedrock/latest/userguide/custom-model-fine-tuning.html (supported models).
-DEFAULT_CUSTOMIZABLE_MODELS: frozenset[str] = frozenset(
-    {
-        "anthropic.claude-3-haiku-20240307-v1:0:200k",
-        "amazon.titan-text-express-v1:0:8k",
-        "amazon.titan-text-lite-v1:0:4k",
-        "meta.llama3-1-8b-instruct-v1:0:128k",
-        "meta.llama3-1-70b-instruct-v1:0:128k",
-    }
-)
+#: Base models the stand-in accepts in CreateModelCustomizationJob: every model of the pipeline's catalogue
+#: (pipeline_core.models.CATALOGUE), by its customization id. Whether one is accepted in the simulated Region on the
+#: simulated date follows the catalogue's Regions and documented lifecycle (standin/foundation_models.py).
+DEFAULT_CUSTOMIZABLE_MODELS: frozenset[str] = frozenset(CATALOGUE)
+
+#: Service Quotas codes the stand-in answers for ServiceCode "bedrock" (GetServiceQuota, ListServiceQuotas).
+#: UNCONFIRMED: AWS's documentation does not list Bedrock's quota codes; this one comes from third-party quota
+#: checkers ("Model units no-commitment Provisioned Throughputs across custom models", 0 by default).
+MODEL_UNITS_QUOTA_CODE = "L-BE77399C"
+#: The concurrent customization jobs quota's real code was not found (UNCONFIRMED): this code is the stand-in's own,
+#: named so that nobody mistakes it for AWS's. Code that checks a real account must not rely on it.
+CUSTOMIZATION_JOBS_QUOTA_CODE = "SIMULATED-concurrent-model-customization-jobs"
 
 
 def runtime_model_id(customization_model_id: str) -> str:
@@ -87,9 +97,24 @@ class SimulationConfig:
     unknown_answer: str = "I don't know."
     region: str = "us-west-2"
     account_id: str = "123456789012"
-    #: Model units all Provisioned Throughputs together may hold (ServiceQuotaExceededException past it).
+    #: Model units all Provisioned Throughputs together may hold (ServiceQuotaExceededException past it); Service
+    #: Quotas reports it as MODEL_UNITS_QUOTA_CODE. 0 is what a new account has: no throughput can be bought.
     model_unit_quota: int = 2
+    #: Customization jobs that may be InProgress or Stopping at once (ServiceQuotaExceededException past it);
+    #: Service Quotas reports it under the stand-in's own CUSTOMIZATION_JOBS_QUOTA_CODE.
+    customization_job_quota: int = 4
     customizable_models: frozenset[str] = DEFAULT_CUSTOMIZABLE_MODELS
+    #: The simulated date: decides each catalogued model's documented lifecycle status (None: today, in UTC).
+    today: dt.date | None = None
+    #: The model the base-model-eol and base-model-legacy faults act on (customization or foundation-model id);
+    #: None: every catalogued model.
+    base_model_id: str | None = None
+    #: Days from the simulated date to the endOfLifeTime the base-model-legacy fault reports.
+    legacy_days_left: int = 90
+    #: What GetFoundationModelAvailability reports for every model it knows (doctor tests make access fail).
+    agreement_status: str = "AVAILABLE"
+    authorization_status: str = "AUTHORIZED"
+    entitlement_availability: str = "AVAILABLE"
     #: Extra runtime model ids (reference models) that on-demand calls may name.
     on_demand_models: frozenset[str] = frozenset()
     #: Record count assumed for the loss curves when the training data can't be read (no S3 client).
@@ -120,12 +145,26 @@ class SimulationConfig:
                 raise ValueError(f"{name} must not be negative")
         if self.tick_seconds <= 0:
             raise ValueError("tick_seconds must be positive")
-        if self.model_unit_quota < 1:
-            raise ValueError("model_unit_quota must be at least 1")
+        for name in ("model_unit_quota", "customization_job_quota", "legacy_days_left"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
+        allowed = {
+            "agreement_status": ("AVAILABLE", "PENDING", "NOT_AVAILABLE", "ERROR"),
+            "authorization_status": ("AUTHORIZED", "NOT_AUTHORIZED"),
+            "entitlement_availability": ("AVAILABLE", "NOT_AVAILABLE"),
+        }
+        for name, values in allowed.items():
+            if getattr(self, name) not in values:
+                raise ValueError(f"{name} must be one of {', '.join(values)}, got {getattr(self, name)!r}")
 
     def with_faults(self, faults: Iterable[str]) -> SimulationConfig:
         """A copy of this configuration with the given faults (validated)."""
         return dataclasses.replace(self, faults=frozenset(faults))
+
+    @property
+    def date(self) -> dt.date:
+        """The simulated date (``today``, or the current UTC date)."""
+        return self.today or dt.datetime.now(dt.UTC).date()
 
     @property
     def base_runtime_ids(self) -> frozenset[str]:

@@ -13,22 +13,14 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from pipeline_core.models import CATALOGUE, BaseModel
+
 from .config import SimulationConfig, runtime_model_id, unit_hash
+from .foundation_models import FoundationModels
 from .protocol import ApiError
 
 IN_PROGRESS, COMPLETED, FAILED, STOPPING, STOPPED = "InProgress", "Completed", "Failed", "Stopping", "Stopped"
 CREATING, IN_SERVICE = "Creating", "InService"
-
-# Claude 3 Haiku's hyperparameters: (default, minimum, maximum, integer?).
-# Source: docs.aws.amazon.com/bedrock/latest/userguide/cm-hp-anth-claude-3.html
-HAIKU_HYPERPARAMETERS: Mapping[str, tuple[float, float, float, bool]] = {
-    "epochCount": (2, 1, 10, True),
-    "batchSize": (32, 4, 256, True),
-    "learningRateMultiplier": (1, 0.1, 2, False),
-    "earlyStoppingThreshold": (0.001, 0, 0.1, False),
-    "earlyStoppingPatience": (2, 1, 10, True),
-}
-HAIKU_CUSTOMIZATION_MODEL = "anthropic.claude-3-haiku-20240307-v1:0:200k"
 
 _S3_URI = re.compile(r"s3://(?P<bucket>[^/]+)/?(?P<key>.*)")
 _FOUNDATION_ARN = re.compile(r"arn:aws[^:]*:bedrock:[^:]+::foundation-model/(?P<model>.+)")
@@ -115,9 +107,12 @@ class Throughput:
 class ControlPlane:
     """State and operations of the simulated control plane; every public method is thread-safe."""
 
-    def __init__(self, config: SimulationConfig, s3_client: S3Client | None) -> None:
+    def __init__(
+        self, config: SimulationConfig, s3_client: S3Client | None, models: FoundationModels | None = None
+    ) -> None:
         self.config = config
         self.s3 = s3_client
+        self.foundation_models = models or FoundationModels(config)
         self.lock = threading.RLock()
         self.jobs: dict[str, Job] = {}  # by ARN, in creation order
         self.models: dict[str, CustomModel] = {}  # by ARN
@@ -150,14 +145,22 @@ class ControlPlane:
         return None
 
     def _base_model(self, identifier: str) -> str:
+        """The customization id of an acceptable base model: catalogued, offered in this Region, not end-of-life."""
         found = _FOUNDATION_ARN.fullmatch(identifier)
         model = found["model"] if found else identifier
         if model not in self.config.customizable_models:
             raise ApiError(
                 "ValidationException",
-                f"The base model {identifier} does not support customization; the stand-in accepts "
-                f"{sorted(self.config.customizable_models)}.",
+                f"The base model {identifier} does not support customization; the stand-in accepts the catalogued "
+                "models (pipeline_core.models.CATALOGUE) by their customization ids.",
             )
+        if self.config.region not in CATALOGUE[model].regions:
+            raise ApiError(
+                "ValidationException",
+                f"The base model {identifier} cannot be customized in {self.config.region}; "
+                f"its Regions: {', '.join(CATALOGUE[model].regions)}.",
+            )
+        self.foundation_models.check_customizable(model)  # end of life: ResourceNotFoundException, as Bedrock says
         return model
 
     # ---- customization jobs ----------------------------------------------------------------------------------
@@ -190,8 +193,14 @@ class ControlPlane:
                 raise ApiError(
                     "ValidationException", f"The stand-in simulates FINE_TUNING only, not {customization_type}."
                 )
-            if base_model == HAIKU_CUSTOMIZATION_MODEL:
-                _check_haiku_hyperparameters(params.get("hyperParameters", {}))
+            _check_hyperparameters(CATALOGUE[base_model], params.get("hyperParameters", {}))
+            running = sum(1 for job in self.jobs.values() if job.status in (IN_PROGRESS, STOPPING))
+            if running >= self.config.customization_job_quota:
+                raise ApiError(
+                    "ServiceQuotaExceededException",
+                    f"{running} customization job(s) are running; the quota allows "
+                    f"{self.config.customization_job_quota} at once.",
+                )
             job_id = new_id()
             created = now_utc()
             job = Job(
@@ -590,9 +599,15 @@ class ControlPlane:
         ``validation/`` folder that AWS's sample code reads.
         """
         hyper = job.request.get("hyperParameters", {})
-        epochs = int(hyper.get("epochCount", HAIKU_HYPERPARAMETERS["epochCount"][0]))
-        batch = int(hyper.get("batchSize", HAIKU_HYPERPARAMETERS["batchSize"][0]))
-        rate = float(hyper.get("learningRateMultiplier", 1.0))
+        model = CATALOGUE[job.base_model_id]
+        epochs = int(float(hyper.get("epochCount", _default(model, "epochCount", 2))))
+        batch = int(float(hyper.get("batchSize", _default(model, "batchSize", 1))))
+        # The loss curve falls faster with a larger learning rate: the rate relative to the model's default.
+        rate_name = next((hp.name for hp in model.hyperparameters if hp.name.startswith("learningRate")
+                          and hp.name != "learningRateWarmupSteps"), None)  # fmt: skip
+        rate = 1.0
+        if rate_name and rate_name in hyper and _default(model, rate_name, 0.0) > 0:
+            rate = min(2.0, float(hyper[rate_name]) / _default(model, rate_name, 1.0))
         records = self._count_records(job.request["trainingDataConfig"].get("s3Uri"))
         steps_per_epoch = max(1, math.ceil(records / batch))
         total = epochs * steps_per_epoch
@@ -641,23 +656,36 @@ class ControlPlane:
         return runtime_model_id(throughput.model.job.base_model_id)
 
 
-def _check_haiku_hyperparameters(values: Mapping[str, str]) -> None:
+def _default(model: BaseModel, name: str, fallback: float) -> float:
+    try:
+        return model.hyperparameter(name).default
+    except KeyError:
+        return fallback
+
+
+def _check_hyperparameters(model: BaseModel, values: Mapping[str, str]) -> None:
+    """Each hyperparameter is one of the model's, a number (a whole one where it must be) and in its range.
+
+    Names and ranges: the catalogue's, which cites AWS's per-model hyperparameter pages.
+    """
+    allowed = {hp.name: hp for hp in model.hyperparameters}
     for name, raw in values.items():
-        if name not in HAIKU_HYPERPARAMETERS:
+        if name not in allowed:
             raise ApiError(
                 "ValidationException",
-                f"Unknown hyperparameter {name} for {HAIKU_CUSTOMIZATION_MODEL}; "
-                f"allowed: {sorted(HAIKU_HYPERPARAMETERS)}.",
+                f"Unknown hyperparameter {name} for {model.model_id}; allowed: {sorted(allowed)}.",
             )
-        _, low, high, integer = HAIKU_HYPERPARAMETERS[name]
+        hp = allowed[name]
         try:
             value = float(raw)
-            if integer and not float(raw).is_integer():
+            if hp.integer and not value.is_integer():
                 raise ValueError(raw)
         except ValueError:
             raise ApiError("ValidationException", f"Hyperparameter {name}={raw!r} is not a valid number.") from None
-        if not low <= value <= high:
-            raise ApiError("ValidationException", f"Hyperparameter {name}={raw} is outside [{low}, {high}].")
+        if not hp.minimum <= value <= hp.maximum:
+            raise ApiError(
+                "ValidationException", f"Hyperparameter {name}={raw} is outside [{hp.minimum:g}, {hp.maximum:g}]."
+            )
 
 
 def _created_within(created: dt.datetime, params: Mapping[str, Any]) -> bool:

@@ -1,4 +1,5 @@
-"""Bedrock's rest-json protocol, server side: routes, request parsing and validation from botocore's service models."""
+"""The server side of Bedrock's rest-json protocol and Service Quotas' json protocol: routes, request parsing and
+validation from botocore's service models."""
 
 from __future__ import annotations
 
@@ -33,11 +34,24 @@ EMULATED_OPERATIONS: Mapping[str, tuple[str, ...]] = {
         "TagResource",
         "UntagResource",
         "ListTagsForResource",
+        "GetFoundationModel",
+        "ListFoundationModels",
+        "GetFoundationModelAvailability",
+        "GetInferenceProfile",
     ),
     "bedrock-runtime": ("Converse", "InvokeModel"),
+    "service-quotas": (
+        "GetServiceQuota",
+        "ListServiceQuotas",
+        "GetAWSDefaultServiceQuota",
+        "ListAWSDefaultServiceQuotas",
+    ),
 }
+#: The services whose operations are routed by method and path (rest-json); the others by X-Amz-Target (json).
+REST_SERVICES = ("bedrock", "bedrock-runtime")
 
 SIMULATED_SUFFIX = " (simulated Bedrock stand-in)"
+JSON_11 = "application/x-amz-json-1.1"
 
 
 class ApiError(Exception):
@@ -63,6 +77,11 @@ class Route:
     def name(self) -> str:
         return str(self.operation.name)
 
+    @property
+    def json_protocol(self) -> bool:
+        """True for the json protocol (Service Quotas): errors carry ``__type`` and the body is x-amz-json-1.1."""
+        return self.service not in REST_SERVICES
+
 
 @dataclasses.dataclass(frozen=True)
 class HttpAnswer:
@@ -75,7 +94,7 @@ class HttpAnswer:
 
 @functools.cache
 def service_model(service: str) -> ServiceModel:
-    """botocore's service model for ``bedrock`` or ``bedrock-runtime`` (the installed botocore's own data)."""
+    """botocore's service model of an emulated service (the installed botocore's own data)."""
     return botocore.session.get_session().get_service_model(service)
 
 
@@ -93,7 +112,8 @@ def error_statuses() -> Mapping[str, int]:
 def routes() -> tuple[Route, ...]:
     """The route table of the emulated operations, built from their ``requestUri`` templates."""
     table: list[Route] = []
-    for service, names in EMULATED_OPERATIONS.items():
+    for service in REST_SERVICES:
+        names = EMULATED_OPERATIONS[service]
         model = service_model(service)
         for name in names:
             operation = model.operation_model(name)
@@ -107,7 +127,7 @@ def routes() -> tuple[Route, ...]:
 def all_paths() -> tuple[tuple[str, re.Pattern[str]], ...]:
     """Every route of both services (emulated or not), to tell an unemulated operation from an unknown path."""
     table: list[tuple[str, re.Pattern[str]]] = []
-    for service in EMULATED_OPERATIONS:
+    for service in REST_SERVICES:
         model = service_model(service)
         for name in model.operation_names:
             operation = model.operation_model(name)
@@ -127,6 +147,29 @@ def match_route(method: str, raw_path: str) -> tuple[Route, dict[str, str]]:
         if pattern.match(raw_path):
             raise ApiError("NotImplemented", f"the stand-in does not emulate {name}")
     raise ApiError("UnknownOperationException", f"no operation matches {method} {raw_path}")
+
+
+@functools.cache
+def json_targets() -> Mapping[str, Route]:
+    """The json-protocol operations by their ``X-Amz-Target`` header (``ServiceQuotasV20190624.GetServiceQuota``)."""
+    table: dict[str, Route] = {}
+    for service, names in EMULATED_OPERATIONS.items():
+        if service in REST_SERVICES:
+            continue
+        model = service_model(service)
+        for name in names:
+            operation = model.operation_model(name)
+            route = Route(service, operation, operation.http["method"], re.compile("^/$"))
+            table[f"{model.metadata['targetPrefix']}.{name}"] = route
+    return table
+
+
+def match_target(target: str) -> Route:
+    """The json-protocol route named by an ``X-Amz-Target`` header; ApiError when it is not emulated."""
+    route = json_targets().get(target)
+    if route is None:
+        raise ApiError("UnknownOperationException", f"the stand-in does not emulate {target}")
+    return route
 
 
 def parse_request(
@@ -322,19 +365,22 @@ def json_answer(status: int, document: Mapping[str, Any], headers: Mapping[str, 
     )
 
 
-def error_answer(error: ApiError) -> HttpAnswer:
-    """A rest-json error answer: ``x-amzn-errortype`` names the code, the JSON body carries ``message``."""
+def error_answer(error: ApiError, *, json_protocol: bool = False) -> HttpAnswer:
+    """An error answer: ``x-amzn-errortype`` names the code, the JSON body carries ``message`` (and, for the json
+    protocol, the code again as ``__type``)."""
     status = error_statuses().get(error.code, 501 if error.code == "NotImplemented" else 404)
     if error.code == "UnknownOperationException":
         status = 404
     message = error.message if error.message.endswith(SIMULATED_SUFFIX) else error.message + SIMULATED_SUFFIX
-    body = json.dumps({"message": message, **error.extra}).encode()
+    document: dict[str, Any] = {"message": message, **error.extra}
+    if json_protocol:
+        document = {"__type": error.code, **document}
     headers = {
-        "Content-Type": "application/json",
+        "Content-Type": JSON_11 if json_protocol else "application/json",
         "x-amzn-RequestId": request_id(),
         "x-amzn-errortype": f"{error.code}:http://internal.amazon.com/coral/com.amazon.bedrock/",
     }
-    return HttpAnswer(status, headers, body)
+    return HttpAnswer(status, headers, json.dumps(document).encode())
 
 
 def _drop_none(value: Any) -> Any:

@@ -15,8 +15,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
+from pipeline_core.models import CATALOGUE, LifecycleStatus
+
 from .config import SimulationConfig, unit_hash
 from .control_plane import IN_SERVICE, ControlPlane
+from .foundation_models import END_OF_LIFE_MESSAGE
 from .protocol import ApiError
 
 _ARN = re.compile(r"arn:aws[^:]*:bedrock:(?P<region>[^:]*):(?P<account>\d*):(?P<kind>[a-z-]+)/(?P<rest>.+)")
@@ -189,6 +192,8 @@ class Runtime:
                 plain = model_id[len(prefix) :]
         keys = [key for key in (model_id, plain) if key in config.accuracy]
         is_base = plain in config.base_runtime_ids
+        if is_base:
+            self._check_base_invocable(model_id, plain)
         if keys:
             accuracy = config.accuracy[keys[0]]
         elif is_base:
@@ -203,6 +208,23 @@ class Runtime:
         else:
             latency = config.latency_ms.get("base", config.default_latency_ms) if is_base else config.default_latency_ms
         return ModelTarget(model_id, plain, accuracy, latency, f"on-demand:{plain}", config.on_demand_rps)
+
+    def _check_base_invocable(self, model_id: str, plain: str) -> None:
+        """A base model answers only while it lives, and only by inference profile when it has no in-Region
+        on-demand inference (Nova 2 Lite: docs.aws.amazon.com/bedrock/latest/userguide/model-card-amazon-nova-2-lite,
+        read 2026-12-01)."""
+        state = self.control.foundation_models.lifecycle(plain)
+        if state is not None and state.status is LifecycleStatus.END_OF_LIFE:
+            raise ApiError("ResourceNotFoundException", END_OF_LIFE_MESSAGE)
+        profile_only = any(
+            model.foundation_model_id == plain and model.runtime_model_id != plain for model in CATALOGUE.values()
+        )
+        if profile_only and model_id == plain:
+            raise ApiError(
+                "ValidationException",
+                f"Invocation of model ID {plain} with on-demand throughput isn't supported. Retry your request with "
+                "the ID or ARN of an inference profile that contains this model.",
+            )
 
     # ---- request bodies --------------------------------------------------------------------------------------
     @staticmethod

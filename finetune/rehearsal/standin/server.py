@@ -1,4 +1,4 @@
-"""Loopback HTTP server that turns rest-json requests into calls on the simulated control plane and runtime."""
+"""Loopback HTTP server that turns requests into calls on the simulated control plane, runtime and Service Quotas."""
 
 from __future__ import annotations
 
@@ -13,8 +13,21 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .control_plane import ControlPlane
-from .protocol import ApiError, HttpAnswer, Route, error_answer, json_answer, match_route, parse_request, validate
+from .foundation_models import FoundationModels
+from .protocol import (
+    JSON_11,
+    ApiError,
+    HttpAnswer,
+    Route,
+    error_answer,
+    json_answer,
+    match_route,
+    match_target,
+    parse_request,
+    validate,
+)
 from .runtime import Runtime, message_id
+from .service_quotas import ServiceQuotas
 
 LOGGER = logging.getLogger(__name__)
 
@@ -22,7 +35,9 @@ LOGGER = logging.getLogger(__name__)
 class Application:
     """Routes a request, validates it against the service model, calls the simulation and renders the answer."""
 
-    def __init__(self, control: ControlPlane, runtime: Runtime) -> None:
+    def __init__(
+        self, control: ControlPlane, runtime: Runtime, models: FoundationModels, quotas: ServiceQuotas
+    ) -> None:
         self.control = control
         self.runtime = runtime
         self.lock = threading.Lock()
@@ -47,15 +62,31 @@ class Application:
             "TagResource": lambda p: json_answer(200, control.tag(p["resourceARN"], p["tags"])),
             "UntagResource": lambda p: json_answer(200, control.untag(p["resourceARN"], p["tagKeys"])),
             "ListTagsForResource": lambda p: json_answer(200, control.list_tags(p["resourceARN"])),
+            "GetFoundationModel": lambda p: json_answer(200, models.get(p["modelIdentifier"])),
+            "ListFoundationModels": lambda p: json_answer(200, models.list(p)),
+            "GetFoundationModelAvailability": lambda p: json_answer(200, models.availability(p["modelId"])),
+            "GetInferenceProfile": lambda p: json_answer(
+                200, models.inference_profile(p["inferenceProfileIdentifier"])
+            ),
             "Converse": self._converse,
             "InvokeModel": self._invoke_model,
+            "GetServiceQuota": lambda p: _json11(quotas.get(p)),
+            "ListServiceQuotas": lambda p: _json11(quotas.list(p)),
+            "GetAWSDefaultServiceQuota": lambda p: _json11(quotas.get(p, default=True)),
+            "ListAWSDefaultServiceQuotas": lambda p: _json11(quotas.list(p, default=True)),
         }
 
     def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> HttpAnswer:
         split = urlsplit(target)
         operation, model = "Unknown", ""
+        amz_target = next((value for key, value in headers.items() if key.lower() == "x-amz-target"), None)
+        json_protocol = amz_target is not None
+        labels: dict[str, str] = {}
         try:
-            route, labels = match_route(method, split.path)
+            if amz_target is not None:
+                route = match_target(amz_target)
+            else:
+                route, labels = match_route(method, split.path)
             operation = route.name
             model = labels.get("modelId", "")
             with self.lock:
@@ -65,12 +96,13 @@ class Application:
         except ApiError as error:
             with self.lock:
                 self.errors[(operation, model, error.code)] += 1
-            return error_answer(error)
+            return error_answer(error, json_protocol=json_protocol)
         except Exception as error:  # a bug in the stand-in must still answer in the AWS error shape
             LOGGER.exception("stand-in failed on %s %s", method, target)
             with self.lock:
                 self.errors[(operation, model, "InternalServerException")] += 1
-            return error_answer(ApiError("InternalServerException", f"stand-in error: {error!r}"))
+            code = "ServiceException" if json_protocol else "InternalServerException"
+            return error_answer(ApiError(code, f"stand-in error: {error!r}"), json_protocol=json_protocol)
 
     @staticmethod
     def _params(
@@ -127,6 +159,11 @@ class Application:
         }
         answer = json_answer(200, {}, headers)
         return HttpAnswer(answer.status, answer.headers, json.dumps(document).encode())
+
+
+def _json11(document: dict[str, Any]) -> HttpAnswer:
+    """A json-protocol (x-amz-json-1.1) success answer."""
+    return json_answer(200, document, {"Content-Type": JSON_11})
 
 
 class _Handler(BaseHTTPRequestHandler):

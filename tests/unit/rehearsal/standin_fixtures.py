@@ -13,8 +13,8 @@ from botocore.exceptions import ClientError
 
 from finetune.rehearsal.bedrock_standin import BedrockStandIn
 
-BASE_CUSTOMIZATION_MODEL = "anthropic.claude-3-haiku-20240307-v1:0:200k"
-BASE_RUNTIME_MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
+BASE_CUSTOMIZATION_MODEL = "meta.llama3-1-70b-instruct-v1:0:128k"  # the default base model, Active in us-west-2
+BASE_RUNTIME_MODEL = "meta.llama3-1-70b-instruct-v1:0"
 ROLE_ARN = "arn:aws:iam::123456789012:role/BedrockCustomizationRole"
 BUCKET = "artifacts"
 TRAIN_KEY = "runs/demo/exec-1/data/train.jsonl"
@@ -22,11 +22,13 @@ VALIDATION_KEY = "runs/demo/exec-1/data/validation.jsonl"
 OUTPUT_PREFIX = "runs/demo/exec-1/training/"
 
 
-def client(standin: BedrockStandIn, service: str, *, attempts: int = 1, validate: bool = True) -> Any:
+def client(
+    standin: BedrockStandIn, service: str, *, attempts: int = 1, validate: bool = True, region: str = "us-west-2"
+) -> Any:
     """A real boto3 client for the stand-in; ``attempts`` > 1 turns on botocore's standard retry mode."""
     return boto3.client(
         service,
-        region_name="us-west-2",
+        region_name=region,
         endpoint_url=standin.endpoint_url,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
@@ -75,7 +77,7 @@ def job_request(name: str = "demo-job", **overrides: Any) -> dict[str, Any]:
         "trainingDataConfig": {"s3Uri": f"s3://{BUCKET}/{TRAIN_KEY}"},
         "validationDataConfig": {"validators": [{"s3Uri": f"s3://{BUCKET}/{VALIDATION_KEY}"}]},
         "outputDataConfig": {"s3Uri": f"s3://{BUCKET}/{OUTPUT_PREFIX}"},
-        "hyperParameters": {"epochCount": "2", "batchSize": "8", "learningRateMultiplier": "1"},
+        "hyperParameters": {"epochCount": "2", "batchSize": "1", "learningRate": "0.0001"},
         "jobTags": [{"key": "pipeline", "value": "demo"}],
         "customModelTags": [{"key": "pipeline", "value": "demo-model"}],
     }

@@ -22,10 +22,10 @@ from finetune.rehearsal.bedrock_standin import BedrockStandIn
 
 JOB_ARN = re.compile(
     r"arn:aws:bedrock:us-west-2:123456789012:model-customization-job/"
-    r"anthropic\.claude-3-haiku-20240307-v1:0:200k/[a-z0-9]{12}"
+    r"meta\.llama3-1-70b-instruct-v1:0:128k/[a-z0-9]{12}"
 )
 MODEL_ARN = re.compile(
-    r"arn:aws:bedrock:us-west-2:123456789012:custom-model/anthropic\.claude-3-haiku-20240307-v1:0:200k/[a-z0-9]{12}"
+    r"arn:aws:bedrock:us-west-2:123456789012:custom-model/meta\.llama3-1-70b-instruct-v1:0:128k/[a-z0-9]{12}"
 )
 PT_ARN = re.compile(r"arn:aws:bedrock:us-west-2:123456789012:provisioned-model/[a-z0-9]{12}")
 
@@ -44,9 +44,7 @@ def test_job_runs_in_progress_to_completed_and_writes_metrics(standin: BedrockSt
     job = bedrock.get_model_customization_job(jobIdentifier=arn)
     assert MODEL_ARN.fullmatch(job["outputModelArn"])
     assert job["outputModelName"] == "demo-job-model"
-    assert (
-        job["baseModelArn"] == "arn:aws:bedrock:us-west-2::foundation-model/anthropic.claude-3-haiku-20240307-v1:0:200k"
-    )
+    assert job["baseModelArn"] == "arn:aws:bedrock:us-west-2::foundation-model/meta.llama3-1-70b-instruct-v1:0:128k"
     assert job["endTime"] >= job["creationTime"]
     assert {detail["status"] for detail in job["statusDetails"].values()} == {"Completed"}
     assert 0 < job["validationMetrics"][0]["validationLoss"] < 2.5
@@ -60,7 +58,7 @@ def test_job_runs_in_progress_to_completed_and_writes_metrics(standin: BedrockSt
         (BUCKET, f"{folder}/validation_artifacts/post_fine_tuning_validation/validation/validation_metrics.csv")
     ].decode()
     assert training[0] == "step_number,epoch_number,training_loss"
-    assert len(training) - 1 == 2 * 13  # 2 epochs of ceil(100 records / batch 8) steps
+    assert len(training) - 1 == 2 * 100  # 2 epochs of 100 records at Llama 3.1's batch size of 1
     losses = [float(row.split(",")[2]) for row in training[1:]]
     assert losses[-1] < losses[0]
     rows = validation.splitlines()
@@ -116,7 +114,7 @@ def test_base_model_and_hyperparameters_are_checked(bedrock: Any) -> None:
     assert error_of(lambda: bedrock.create_model_customization_job(**unknown))[0] == "ValidationException"
     arn_form = job_request(
         "arn-form",
-        baseModelIdentifier="arn:aws:bedrock:us-west-2::foundation-model/anthropic.claude-3-haiku-20240307-v1:0:200k",
+        baseModelIdentifier="arn:aws:bedrock:us-west-2::foundation-model/meta.llama3-1-70b-instruct-v1:0:128k",
     )
     assert JOB_ARN.fullmatch(bedrock.create_model_customization_job(**arn_form)["jobArn"])
 
@@ -204,7 +202,7 @@ def test_provisioned_throughput_rules(make_standin: Any) -> None:
         "ResourceNotFoundException",
         404,
     )
-    base = "anthropic.claude-3-haiku-20240307-v1:0"
+    base = "meta.llama3-1-70b-instruct-v1:0"
     assert error_of(lambda: create(modelUnits=1, provisionedModelName="x", modelId=base))[0] == "ValidationException"
     create(modelUnits=1, provisionedModelName="first", modelId=model)
     assert (
@@ -233,9 +231,9 @@ def test_tags_on_jobs_models_and_throughputs(bedrock: Any) -> None:
 
 
 def test_operations_it_does_not_emulate_say_so(bedrock: Any) -> None:
-    code, status, message = error_of(lambda: bedrock.list_foundation_models())
+    code, status, message = error_of(lambda: bedrock.list_imported_models())
     assert (code, status) == ("NotImplemented", 501)
-    assert "ListFoundationModels" in message
+    assert "ListImportedModels" in message
 
 
 def test_introspection_counts_calls_and_labels_itself_simulated(standin: BedrockStandIn, bedrock: Any) -> None:
@@ -253,4 +251,5 @@ def test_introspection_counts_calls_and_labels_itself_simulated(standin: Bedrock
     assert standin.env() == {
         "AWS_ENDPOINT_URL_BEDROCK": standin.endpoint_url,
         "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": standin.endpoint_url,
+        "AWS_ENDPOINT_URL_SERVICE_QUOTAS": standin.endpoint_url,
     }

@@ -50,6 +50,8 @@ def test_unknown_fault_names_are_rejected_with_the_list() -> None:
         "throttle-burst",
         "runtime-errors",
         "worse-candidate",
+        "base-model-eol",
+        "base-model-legacy",
     }
 
 

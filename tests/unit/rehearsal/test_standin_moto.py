@@ -18,7 +18,7 @@ from standin_fixtures import (
     wait_until,
 )
 
-from finetune.rehearsal.bedrock_standin import BedrockStandIn, SimulationConfig
+from finetune.rehearsal.bedrock_standin import MODEL_UNITS_QUOTA_CODE, BedrockStandIn, SimulationConfig
 from finetune.rehearsal.moto_support import LOOPBACK_URL_PATTERN, moto_passthrough_config, moto_with_passthrough
 
 
@@ -36,6 +36,12 @@ def test_job_output_lands_in_moto_s3() -> None:
             arn = bedrock.create_model_customization_job(**job_request("moto-job"))["jobArn"]
             assert wait_until(job_status(bedrock, arn), {"Completed", "Failed"}) == "Completed"
             assert standin.call_count("CreateModelCustomizationJob") == 1
+            # moto 5.2.5 answers Service Quotas for "vpc" only; the variable sends "bedrock" quotas to the stand-in.
+            quotas = boto3.client("service-quotas", region_name="us-west-2")
+            assert quotas.meta.endpoint_url == standin.endpoint_url
+            quota = quotas.get_service_quota(ServiceCode="bedrock", QuotaCode=MODEL_UNITS_QUOTA_CODE)["Quota"]
+            assert quota["Value"] == config.model_unit_quota
+            assert standin.call_count("GetServiceQuota") == 1
 
         prefix = f"{OUTPUT_PREFIX}model-customization-job-{arn.rsplit('/', 1)[1]}/"
         keys = sorted(item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix)["Contents"])
@@ -45,7 +51,7 @@ def test_job_output_lands_in_moto_s3() -> None:
         ]
         training = s3.get_object(Bucket=BUCKET, Key=keys[0])["Body"].read().decode().splitlines()
         assert training[0] == "step_number,epoch_number,training_loss"
-        assert len(training) == 1 + 2 * 5  # 2 epochs x ceil(40 / 8) steps
+        assert len(training) == 1 + 2 * 40  # 2 epochs x 40 records at Llama 3.1's batch size of 1
 
 
 def test_passthrough_config_uses_motos_keys_and_keeps_other_sections() -> None:
