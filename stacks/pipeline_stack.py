@@ -63,6 +63,11 @@ PIPELINE_WILDCARDS = (
         "named foundation model is granted in every Region.",
     ),
     WildcardReason(
+        r"Resource::arn:<AWS::Partition>:bedrock:<AWS::Region>::foundation-model/\*",
+        "The janitor reads the lifecycle of the promoted model's base model, which a later catalogue may no longer "
+        "list just when its end of life nears; GetFoundationModel returns only a foundation model's public details.",
+    ),
+    WildcardReason(
         r"Resource::arn:<AWS::Partition>:states:\S+:execution:\S+:\*",
         "Execution names are derived from uploads at run time; the grant is limited to this pipeline's own "
         "state machine.",
@@ -306,6 +311,9 @@ class PipelineStack(Stack):
                 contracts.ENV_STATE_MACHINE_ARN: state_machine.state_machine_arn,
                 contracts.ENV_TTL_HOURS: str(settings.throughput.time_to_live_hours),
                 contracts.ENV_METRIC_NAMESPACE: contracts.METRIC_NAMESPACE,
+                contracts.ENV_PROMOTION_PARAMETER: self.promotion_parameter_name,
+                contracts.ENV_BASE_MODEL_ID: settings.base_model_id,
+                contracts.ENV_LIFECYCLE_WARNING_DAYS: str(settings.lifecycle_warning_days),
             },
             dead_letter_queue=self.janitor_dlq,
             timeout=Duration.minutes(5),
@@ -324,6 +332,7 @@ class PipelineStack(Stack):
                 evaluate=evaluate.function,
                 trigger=trigger.function,
                 janitor=janitor.function,
+                lifecycle_warning_days=settings.lifecycle_warning_days,
                 stage_functions={name: f.function for name, f in self.functions.items()},
             ),
         )
@@ -470,6 +479,13 @@ class PipelineStack(Stack):
         allow(janitor, ["bedrock:ListTagsForResource"], [provisioned, jobs])
         allow(janitor, ["bedrock:DeleteProvisionedModelThroughput"], [provisioned])
         allow(janitor, ["bedrock:StopModelCustomizationJob"], [jobs])
+        # Days to end of life: the promotion parameter names the custom model, GetCustomModel its base model.
+        # GetFoundationModel authorizes on foundation-model resources and GetCustomModel on custom-model ones
+        # (docs.aws.amazon.com/service-authorization/latest/reference/list_amazonbedrock.html, read 2026-12-01).
+        allow(janitor, ["ssm:GetParameter"], [f"{account_arn('ssm')}:parameter{self.promotion_parameter_name}"])
+        allow(janitor, ["bedrock:GetCustomModel"], [custom_models])
+        any_foundation_model = f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/*"
+        allow(janitor, ["bedrock:GetFoundationModel"], [any_foundation_model])
         allow(
             janitor,
             ["states:DescribeExecution"],
@@ -607,6 +623,49 @@ class PipelineStack(Stack):
                 threshold=1,
                 evaluation_periods=1,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            alarm.add_alarm_action(action)
+        self._end_of_life_alarms(action)
+
+    def _end_of_life_alarms(self, action: cw_actions.SnsAction) -> None:
+        """One alarm per base model the janitor reports, so the notification says which one and what to do.
+
+        The janitor publishes hourly; alarming on 1 of 3 hours keeps one late run from clearing the alarm (and
+        notifying again an hour later). No data (nothing promoted, an Active model without an end-of-life date)
+        never fires.
+        """
+        days = self.settings.lifecycle_warning_days
+        for construct_id, role, description in (
+            (
+                "PromotedModelEndOfLifeAlarm",
+                contracts.MODEL_PROMOTED,
+                f"The promoted model's base model reaches its end of life in {days} days or fewer; the promoted "
+                "model may stop answering then. Train and promote a model on an Active base model.",
+            ),
+            (
+                "BaseModelEndOfLifeAlarm",
+                contracts.MODEL_CONFIGURED,
+                f"The configured base model (baseModelId) reaches its end of life in {days} days or fewer; runs "
+                "cannot train on it after that. Set baseModelId to an Active model.",
+            ),
+        ):
+            alarm = cloudwatch.Alarm(
+                self,
+                construct_id,
+                alarm_name=self.alarm_prefix + construct_id.removesuffix("Alarm"),
+                alarm_description=description,
+                metric=cloudwatch.Metric(
+                    namespace=contracts.METRIC_NAMESPACE,
+                    metric_name=contracts.METRIC_DAYS_TO_END_OF_LIFE,
+                    dimensions_map={"Pipeline": self.settings.name, contracts.DIMENSION_MODEL: role},
+                    period=Duration.hours(1),
+                    statistic="Minimum",
+                ),
+                threshold=days,
+                evaluation_periods=3,
+                datapoints_to_alarm=1,
+                comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
             alarm.add_alarm_action(action)

@@ -258,6 +258,9 @@ class PipelineSettings:
     # The catalogue's documented lifecycle of the base model, when it is not Active but not (confirmed) end-of-life:
     # synthesis goes on and shows this as a warning; the run checks the live account before it trains.
     lifecycle_warning: str | None = None
+    # The deployed pipeline's alarm fires once the promoted or configured base model has at most this many days
+    # left before its end of life (the janitor's DaysToEndOfLife).
+    lifecycle_warning_days: int = 60
 
     @property
     def base_model(self) -> BaseModel:
@@ -316,6 +319,9 @@ def load_settings(context: Any, *, today: date | None = None) -> PipelineSetting
         execution_timeout_hours=r.number("executionTimeoutHours", 36, 2, 24 * 7, integer=True),
         max_validation_loss=max_validation_loss,
         lifecycle_warning=lifecycle_message,
+        # A model stays Legacy for at least 6 months before its end of life, 45 days for some newer ones
+        # (https://docs.aws.amazon.com/bedrock/latest/userguide/model-lifecycle.html, read 2026-12-01).
+        lifecycle_warning_days=r.number("lifecycleWarningDays", 60, 1, 365, integer=True),
     )
     r.finish()
     # A price is looked up by the id a report compares: a base model's runtime id (a run's manifest may pick any
