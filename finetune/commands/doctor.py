@@ -145,7 +145,8 @@ def read_pipeline_context(path: Path) -> dict[str, Any]:
 def load_settings(path: Path, pipeline: Mapping[str, Any], today: date) -> Any:
     """The validated settings, by the same code synthesis uses (stacks/settings.py beside the cdk.json)."""
     project = str(path.resolve().parent)
-    if project not in sys.path:
+    added = project not in sys.path
+    if added:
         # stacks/ is not an installed package: the settings code is read from the project the cdk.json belongs to.
         sys.path.insert(0, project)
     try:
@@ -155,6 +156,9 @@ def load_settings(path: Path, pipeline: Mapping[str, Any], today: date) -> Any:
         raise DoctorError(
             f"no stacks/settings.py beside {path}: pass --cdk-json of a checkout of this project"
         ) from None
+    finally:
+        if added:
+            sys.path.remove(project)
     try:
         return load(pipeline, today=today)
     except SettingsError as err:
