@@ -9,12 +9,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+# jsii's Node check (@jsii/check-node) prints an end-of-life banner on every run under Node 20, which the toolchain
+# pins; this variable is the check's own switch for that one Node version. It must be set before aws_cdk starts
+# the jsii runtime, and a value the caller set wins.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
 import aws_cdk as cdk
 
 from stacks.data_plane_stack import DataPlaneStack
 from stacks.nag import add_nag_packs
 from stacks.pipeline_stack import PipelineStack
-from stacks.settings import CONTEXT_KEY, PipelineSettings, SettingsError, load_settings
+from stacks.settings import PipelineSettings, SettingsError, load_settings_from_context
 
 
 def build_app(app: cdk.App, settings: PipelineSettings, *, nag: bool = True) -> dict[str, cdk.Stack]:
@@ -38,6 +43,9 @@ def build_app(app: cdk.App, settings: PipelineSettings, *, nag: bool = True) -> 
         description="Bedrock fine-tuning pipeline: workflow, handlers, trigger, janitor, alarms",
     )
     data_plane.data_plane.condition_service_statements_on_account()
+    # The pipeline imports the data plane's key through strong references (cdk.json sets
+    # "@aws-cdk/core:defaultCrossStackReferences": "strong"): CloudFormation then refuses to delete or replace the
+    # key that encrypts the training data while the pipeline still uses it. Weak references would let it go.
     pipeline.add_stack_dependency(data_plane, "the pipeline names the data plane's buckets by their derived names")
     cdk.Tags.of(app).add("pipeline", settings.name)
     if nag:
@@ -45,24 +53,37 @@ def build_app(app: cdk.App, settings: PipelineSettings, *, nag: bool = True) -> 
     return {"data_plane": data_plane, "pipeline": pipeline}
 
 
-def context_when_run_directly() -> dict[str, Any] | None:
-    """cdk.json's context when `python app.py` runs without the CDK CLI (which otherwise hands it over).
+def run_by_the_cli() -> bool:
+    return "CDK_OUTDIR" in os.environ or "CDK_CONTEXT_JSON" in os.environ
 
-    The settings and CDK's feature flags live there; without them the app would build different resources.
+
+def context_given() -> dict[str, Any]:
+    """The context exactly as written, nulls included: what the CDK CLI hands over, else cdk.json's.
+
+    Not `app.node.try_get_context`: on its way through jsii an object loses its null members
+    (`{"region": null}` comes back as `{}`), and a refused null would silently become the default. The CLI passes
+    the context in CDK_CONTEXT_JSON and, when that would be too large, the rest in the file named by
+    CONTEXT_OVERFLOW_LOCATION_ENV (aws-cdk toolkit-lib, prepare-source.ts).
     """
-    if "CDK_OUTDIR" in os.environ or "CDK_CONTEXT_JSON" in os.environ:
-        return None
-    context: dict[str, Any] = json.loads((Path(__file__).resolve().parent / "cdk.json").read_text())["context"]
-    return context
+    if not run_by_the_cli():
+        context: dict[str, Any] = json.loads((Path(__file__).resolve().parent / "cdk.json").read_text())["context"]
+        return context
+    given: dict[str, Any] = json.loads(os.environ.get("CDK_CONTEXT_JSON") or "{}")
+    overflow = os.environ.get("CONTEXT_OVERFLOW_LOCATION_ENV")
+    if overflow:
+        given.update(json.loads(Path(overflow).read_text()))
+    return given
 
 
 def main() -> None:
-    app = cdk.App(context=context_when_run_directly())
+    context = context_given()
     try:
-        settings = load_settings(app.node.try_get_context(CONTEXT_KEY))
+        settings = load_settings_from_context(context)
     except SettingsError as err:
         print(f"cdk.json settings error: {err}", file=sys.stderr)
         sys.exit(1)
+    # Run by the CLI, the app reads the same context itself; on its own it needs cdk.json's (settings and flags).
+    app = cdk.App(context=None if run_by_the_cli() else context)
     build_app(app, settings)
     app.synth()
 

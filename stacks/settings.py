@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
-from pipeline_core.config import ConfigError, ConfigReader
+from pipeline_core.config import ConfigError, ConfigReader, misspelling_of
 from pipeline_core.models import (
     CATALOGUE,
     DEFAULT_BASE_MODEL_ID,
@@ -22,6 +22,7 @@ from pipeline_core.models import (
     lifecycle_verdict,
     require_customizable,
 )
+from stacks.reference_model_ids import REFERENCE_MODEL_DESCRIBED, REFERENCE_MODEL_PATTERN
 
 CONTEXT_KEY = "pipeline"
 DEFAULT_REGION = "us-west-2"
@@ -65,7 +66,14 @@ METRICS = ("token_f1", "exact_match", "accuracy", "macro_f1", "json_valid", "jso
 
 
 def _evaluation(r: _Reader) -> EvaluationSettings:
-    refs = r.string_list("referenceModels", [], 3, "a list of at most 3 Bedrock model ids")
+    refs = r.string_list(
+        "referenceModels",
+        [],
+        3,
+        "a list of at most 3 Bedrock model ids",
+        item_pattern=REFERENCE_MODEL_PATTERN,
+        item_described=REFERENCE_MODEL_DESCRIBED,
+    )
     return EvaluationSettings(
         metric=r.choice("metric", "token_f1", METRICS),
         max_tokens=r.number("maxTokens", 512, 1, 4096, integer=True),
@@ -299,7 +307,11 @@ def load_settings(context: Any, *, today: date | None = None) -> PipelineSetting
     hyperparameters = _section(r, "hyperparameters", lambda child: _hyperparameters(child, model))
     evaluation = _section(r, "evaluation", _evaluation)
     email = r.string(
-        "notificationEmail", None, r"[^@\s]+@[^@\s]+\.[^@\s]+", "an email address, or null for no subscription"
+        "notificationEmail",
+        None,
+        r"[^@\s]+@[^@\s]+\.[^@\s]+",
+        "an email address, or null for no subscription",
+        nullable=True,
     )
     # Optional training-metrics gate: the job's final validation loss must not exceed this.
     max_validation_loss = r.optional_number("maxValidationLoss", 0.0, 100.0)
@@ -337,3 +349,25 @@ def load_settings(context: Any, *, today: date | None = None) -> PipelineSetting
                 f"{model.runtime_model_id!r}) nor one of evaluation.referenceModels, so its price would never be used"
             )
     return settings
+
+
+# Keys the CDK itself reads or writes in the context: feature flags, CLI options, acknowledgements, lookups.
+CDK_CONTEXT_PREFIXES = ("@aws-cdk", "aws:", "aws-cdk:", "cdk", "acknowledged-issue-numbers")
+
+
+def load_settings_from_context(context: Mapping[str, Any]) -> PipelineSettings:
+    """The settings from the whole context; a key that looks like a misspelt `pipeline` is an error.
+
+    Otherwise `"pipline": {...}` would be ignored and every setting would silently take its default.
+    """
+    for key in context:
+        if key.startswith(CDK_CONTEXT_PREFIXES) or "=" in key:  # lookups: "availability-zones:account=...".
+            continue
+        if misspelling_of(key, CONTEXT_KEY):
+            raise SettingsError(f"context key {key!r} is not used; did you mean {CONTEXT_KEY!r}?", key=key)
+    if CONTEXT_KEY in context and context[CONTEXT_KEY] is None:
+        raise SettingsError(
+            f"{CONTEXT_KEY} = null is not allowed: expected an object (remove the key to use the defaults)",
+            key=CONTEXT_KEY,
+        )
+    return load_settings(context.get(CONTEXT_KEY))

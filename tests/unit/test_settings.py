@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 import subprocess
 import sys
 from datetime import date
@@ -12,7 +14,7 @@ from typing import Any
 import pytest
 
 from pipeline_core.models import CATALOGUE, DEFAULT_BASE_MODEL_ID
-from stacks.settings import PipelineSettings, SettingsError, load_settings
+from stacks.settings import PipelineSettings, SettingsError, load_settings, load_settings_from_context
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -182,3 +184,176 @@ def test_a_price_for_a_model_the_pipeline_never_calls_is_refused() -> None:
         {"evaluation": {"referenceModels": [reference]}, "pricing": {"onDemand": {runtime: prices, reference: prices}}}
     )
     assert set(settings.pricing.on_demand) == {runtime, reference}
+
+
+# ---- null only where a setting documents it -----------------------------------------------------------------
+
+# The settings whose null means something ("no subscription", "no threshold", "no estimate").
+DOCUMENTED_NULL = {"notificationEmail", "maxValidationLoss", "pricing.trainingPer1kTokens", "pricing.modelUnitPerHour"}
+
+
+def _paths(node: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every key of the shipped settings, objects and their members alike, as a path."""
+    found: list[tuple[str, ...]] = []
+    for key, value in node.items():
+        found.append((*prefix, key))
+        if isinstance(value, dict):
+            found.extend(_paths(value, (*prefix, key)))
+    return found
+
+
+def _with_null(settings: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
+    changed = copy.deepcopy(settings)
+    node = changed
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = None
+    return changed
+
+
+@pytest.mark.parametrize("path", _paths(shipped()), ids=".".join)
+def test_null_is_refused_unless_the_setting_documents_it(path: tuple[str, ...]) -> None:
+    dotted = ".".join(path)
+    if dotted in DOCUMENTED_NULL:
+        load_settings(_with_null(shipped(), path))  # accepted: null switches the feature off
+        return
+    with pytest.raises(SettingsError) as err:
+        load_settings(_with_null(shipped(), path))
+    message = str(err.value)
+    assert message.startswith(f"pipeline.{dotted} = null is not allowed: expected "), message
+    assert message.endswith("(remove the key to use the default)") and "\n" not in message
+
+
+def test_a_refused_null_names_what_is_expected() -> None:
+    with pytest.raises(SettingsError) as err:
+        load_settings({"region": None})
+    assert str(err.value) == (
+        "pipeline.region = null is not allowed: expected an AWS Region code such as us-west-2 "
+        "(remove the key to use the default)"
+    )
+    with pytest.raises(
+        SettingsError, match=r"^pipeline\.provisionedThroughput\.keepAfterPromotion = null .*true or false"
+    ):
+        load_settings({"provisionedThroughput": {"keepAfterPromotion": None}})
+    with pytest.raises(SettingsError, match=r"^pipeline\.evaluation = null is not allowed: expected an object"):
+        load_settings({"evaluation": None})
+
+
+def test_documented_nulls_mean_off() -> None:
+    s = load_settings({key: None for key in ("notificationEmail", "maxValidationLoss")})
+    assert s.notification_email is None and s.max_validation_loss is None
+    p = load_settings({"pricing": {"trainingPer1kTokens": None, "modelUnitPerHour": None}}).pricing
+    assert p.training_per_1k_tokens is None and p.model_unit_per_hour is None
+    # A documented null takes a value as well.
+    assert load_settings({"maxValidationLoss": 1.5}).max_validation_loss == 1.5
+
+
+def test_the_readme_documents_exactly_the_settings_that_accept_null() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
+    documented: set[str] = set()
+    for row in section.splitlines():
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        if len(cells) < 2 or cells[1] != "null":
+            continue
+        keys = re.findall(r"`([^`]+)`", cells[0])
+        parent = keys[0].rpartition(".")[0]
+        documented.update(k if "." in k or not parent else f"{parent}.{k}" for k in keys)
+    assert documented == DOCUMENTED_NULL
+
+
+# ---- the context around the settings ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["pipline", "pipeline_", "Pipeline", "PIPELINE", "pipelines", "piepline"])
+def test_a_misspelt_settings_section_fails_instead_of_taking_every_default(key: str) -> None:
+    with pytest.raises(SettingsError) as err:
+        load_settings_from_context({key: {"name": "custom"}})
+    assert str(err.value) == f"context key {key!r} is not used; did you mean 'pipeline'?"
+
+
+def test_the_cdks_own_context_keys_and_unrelated_keys_are_allowed() -> None:
+    context = {
+        "pipeline": {"name": "custom"},
+        "@aws-cdk/core:defaultCrossStackReferences": "strong",
+        "@aws-cdk/aws-s3:publicAccessBlockedByDefault": True,
+        "aws:cdk:enable-path-metadata": True,
+        "aws-cdk:enableDiffNoFail": True,
+        "acknowledged-issue-numbers": [34892],
+        "cdk-migrate": True,
+        "availability-zones:account=123456789012:region=us-west-2": ["us-west-2a"],
+        "team": "ml-platform",  # nothing like `pipeline`: someone else's key
+    }
+    assert load_settings_from_context(context).name == "custom"
+    assert load_settings_from_context({}) == load_settings({})
+
+
+def test_a_null_settings_section_is_refused() -> None:
+    with pytest.raises(SettingsError, match=r"^pipeline = null is not allowed: expected an object"):
+        load_settings_from_context({"pipeline": None})
+
+
+# ---- reference models ---------------------------------------------------------------------------------------
+
+
+def test_a_reference_model_that_is_not_a_model_id_fails_at_synth_naming_its_index() -> None:
+    refs = ["us.anthropic.claude-3-5-sonnet-20240620-v1:0", "not a model id !!"]
+    with pytest.raises(SettingsError) as err:
+        load_settings({"evaluation": {"referenceModels": refs}})
+    message = str(err.value)
+    assert message.startswith(
+        "pipeline.evaluation.referenceModels[1] = 'not a model id !!' is not allowed: expected a Bedrock model id"
+    )
+    assert "\n" not in message
+
+
+def test_reference_models_of_every_documented_shape_load() -> None:
+    refs = [
+        "anthropic.claude-3-5-sonnet-20240620-v1:0",
+        "global.anthropic.claude-sonnet-4-20250514-v1:0",
+        "arn:aws:bedrock:us-west-2:123456789012:provisioned-model/abcdef123456",
+    ]
+    assert load_settings({"evaluation": {"referenceModels": refs}}).evaluation.reference_models == tuple(refs)
+
+
+# ---- through the app entry point, as `cdk synth` runs it -----------------------------------------------------
+
+
+def _run_app(tmp_path: Path, context: dict[str, Any], overflow: dict[str, Any] | None = None) -> Any:
+    env = {"CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    if overflow is not None:
+        # What the CDK CLI does when the context is too large for one environment variable.
+        location = tmp_path / "context-overflow.json"
+        location.write_text(json.dumps(overflow))
+        env["CONTEXT_OVERFLOW_LOCATION_ENV"] = str(location)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize(
+    ("context", "overflow", "expected"),
+    [
+        ({"pipline": {"name": "x"}}, None, "context key 'pipline' is not used; did you mean 'pipeline'?"),
+        # A null must reach the settings as null: through jsii an object member that is null disappears.
+        (
+            {"pipeline": {"region": None}},
+            None,
+            "pipeline.region = null is not allowed: expected an AWS Region code such as us-west-2 "
+            "(remove the key to use the default)",
+        ),
+        (
+            {"@aws-cdk/core:defaultCrossStackReferences": "strong"},
+            {"pipeline": {"provisionedThroughput": {"keepAfterPromotion": None}}},
+            "pipeline.provisionedThroughput.keepAfterPromotion = null is not allowed: expected true or false "
+            "(remove the key to use the default)",
+        ),
+    ],
+    ids=["misspelt-section", "null-region", "null-in-overflow-file"],
+)
+def test_synth_refuses_what_would_silently_do_nothing(
+    tmp_path: Path, context: dict[str, Any], overflow: dict[str, Any] | None, expected: str
+) -> None:
+    result = _run_app(tmp_path, context, overflow)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines() == [f"cdk.json settings error: {expected}"]
