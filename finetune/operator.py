@@ -122,8 +122,8 @@ _SERVICE_CODES = frozenset(
 _HINT_CREDENTIALS = "configure AWS credentials (`aws configure` or `aws sso login`), or pass --profile"
 _HINT_REFRESH = "AWS refused the credentials: refresh them (`aws sso login`, new keys) or pass --profile"
 _HINT_KMS = (
-    "your identity may not use the pipeline's KMS key: the key policy must allow it kms:GenerateDataKey "
-    "(upload) and kms:Decrypt (download); check --kms-key"
+    "the KMS key refused your identity: its key policy must allow kms:GenerateDataKey (to upload) and "
+    "kms:Decrypt (to read); check that it is the pipeline's key"
 )
 _HINT_DENIED = "your identity lacks this permission: ask for it, or pass --profile for one that has it"
 _HINT_THROTTLED = "AWS throttled the call after retries: try again in a minute"
@@ -141,7 +141,7 @@ def _client_error(err: BaseException, hint: str) -> tuple[str, str, int]:
     detail = f"{code}: {message}" if message != code else code
     if code in _CREDENTIAL_CODES:
         return detail, _HINT_REFRESH, _EXIT_USAGE
-    if code.startswith(("KMS.", "KMS", "Kms")) or "kms:" in message.lower():
+    if code.startswith(("KMS", "Kms")) or "kms:" in message.lower():
         return detail, _HINT_KMS, _EXIT_USAGE
     if "AccessDenied" in code or code in ("Forbidden", "AuthorizationError", "AllAccessDisabled") or status == 403:
         return detail, _HINT_DENIED, _EXIT_USAGE
