@@ -373,6 +373,19 @@ class PipelineStack(Stack):
         """ARNs of `paths` under every run's prefix in the artifacts bucket, runs/<run>/<execution>/."""
         return [self.artifacts_bucket.arn_for_objects(f"runs/*/*/{path}") for path in paths]
 
+    def _lifecycle_lookups(self) -> tuple[list[str], list[str]]:
+        """(inference-profile ARNs, foundation-model ARNs) whose lifecycle Resolve run may look up."""
+        models = [m for m in CATALOGUE.values() if self.settings.region in m.regions]
+        foundation = {
+            f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{m.foundation_model_id}" for m in models
+        }
+        profiles: set[str] = set()
+        for arn in reference_model_arns(self.settings.evaluation.reference_models):
+            (profiles if ":inference-profile/" in arn else foundation).add(arn)
+        # A profile's underlying model may live in any Region of its geography ("bedrock:*::"); only the profile
+        # itself is looked up, so those wildcard foundation-model ARNs are not needed here.
+        return sorted(profiles), sorted(a for a in foundation if ":bedrock:*::" not in a)
+
     def _grant(
         self,
         resolve: PipelineFunction,
@@ -425,6 +438,13 @@ class PipelineStack(Stack):
         allow(aggregate, ["s3:PutObject"], self._run_objects("report.*"))
         allow(aggregate, ["s3:ListBucket"], [artifacts.bucket_arn], StringLike={"s3:prefix": [f"runs/*/*/{results}"]})
 
+        # Resolve run asks Bedrock for the lifecycle of every model a run may name, before anything is paid for.
+        # GetFoundationModel takes foundation-model resources; GetInferenceProfile the profile's own ARN
+        # (docs.aws.amazon.com/service-authorization/latest/reference/list_amazonbedrock.html, read 2026-12-01).
+        profiles, foundation = self._lifecycle_lookups()
+        allow(resolve, ["bedrock:GetFoundationModel"], foundation)
+        if profiles:
+            allow(resolve, ["bedrock:GetInferenceProfile"], profiles)
         allow(
             train,
             ["bedrock:CreateModelCustomizationJob"],

@@ -291,7 +291,8 @@ class Workflow(Construct):
             result_path="$.promotion",
         )
         succeeded = sfn.Succeed(self, "Run promoted")
-        notify_success = self._notify(NOTIFY_SUCCESS, "PROMOTED")
+        # A promoted run always has $.run, so its lifecycle warnings (a Legacy base model) lead the message.
+        notify_success = self._notify(NOTIFY_SUCCESS, "PROMOTED", warnings=True)
         # If the success notification cannot be sent, the run still promoted: do not tear it down.
         notify_success.add_catch(succeeded, errors=["States.ALL"], result_path="$.notify_error")
         notify_success.next(succeeded)
@@ -391,7 +392,7 @@ class Workflow(Construct):
         self._retry.apply(task)
         return task
 
-    def _notify(self, name: str, status: str) -> tasks.SnsPublish:
+    def _notify(self, name: str, status: str, *, warnings: bool = False) -> tasks.SnsPublish:
         task = tasks.SnsPublish(
             self,
             name,
@@ -403,6 +404,7 @@ class Workflow(Construct):
                     "run.$": "$.source.run_name",
                     "execution.$": "$$.Execution.Id",
                     "upload.$": "States.Format('s3://{}/{}', $.source.bucket, $.source.key)",
+                    **({"warnings.$": "$.run.warnings"} if warnings else {}),
                     "details.$": "$",
                 }
             ),

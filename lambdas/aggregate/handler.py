@@ -126,6 +126,7 @@ class AggregateInput:
             job_arn=self.job_arn,
             model_arns={label: model_id for model_id, label in labels.items()},
             settings=settings,
+            warnings=tuple(str(w) for w in self.run.get("warnings") or ()),
         )
 
     def token_prices(self) -> dict[str, TokenPrice]:

@@ -12,9 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from pipeline_aws.clients import CLIENTS
+from pipeline_aws.errors import is_code, transient_errors
 from pipeline_aws.logs import bind, log, setup_logging
 from pipeline_aws.s3 import ObjectTooLarge, head, read_text
 from pipeline_core import contracts
+from pipeline_core.end_of_life import ModelLifecycle
 from pipeline_core.manifest import (
     MAX_MANIFEST_BYTES,
     InvalidManifest,
@@ -25,11 +30,13 @@ from pipeline_core.manifest import (
     manifest_folder,
     parse_manifest,
 )
+from pipeline_core.model_guard import Verdict, judge_base_model, judge_reference_model
+from pipeline_core.models import get_base_model
 
 LOGGER = setup_logging("resolve_run")
 FILE_ROLES = ("train", "validation", "test")
 
-__all__ = ["InvalidManifest", "handler"]
+__all__ = ["BaseModelUnavailable", "InvalidManifest", "ReferenceModelUnavailable", "handler"]
 
 
 @dataclass(frozen=True)
@@ -123,13 +130,88 @@ def resolve(request: ResolveInput, env: Environment) -> dict[str, Any]:
     )
 
 
+class BaseModelUnavailable(Exception):
+    """Bedrock says the base model is end-of-life or cannot be fine-tuned: the run stops before it costs anything."""
+
+
+class ReferenceModelUnavailable(Exception):
+    """A reference model cannot be invoked: stop before training rather than lose the comparison after it."""
+
+
+_PROFILE_GEOGRAPHIES = ("us.", "eu.", "apac.", "global.", "jp.")
+
+
+def _foundation_model(model_id: str) -> tuple[dict[str, Any] | None, str]:
+    """GetFoundationModel's `modelDetails`, or (None, Bedrock's message) when Bedrock no longer knows the model."""
+    try:
+        with transient_errors():
+            return dict(CLIENTS.bedrock.get_foundation_model(modelIdentifier=model_id)["modelDetails"]), ""
+    except ClientError as err:
+        if is_code(err, "ResourceNotFoundException"):
+            return None, f"ResourceNotFoundException: {err.response.get('Error', {}).get('Message', '')}".strip()
+        raise
+
+
+def check_models(run: dict[str, Any], region: str) -> list[str]:
+    """Ask Bedrock about the base and reference models before anything is paid for; return the warnings.
+
+    Raises BaseModelUnavailable / ReferenceModelUnavailable with one line for the notification.
+    """
+    model = get_base_model(str(run["base_model_id"]))
+    details, detail = _foundation_model(model.foundation_model_id)
+    if details is None:
+        live, customizations = ModelLifecycle.ended(model.foundation_model_id), None
+    else:
+        live = ModelLifecycle.from_details(model.foundation_model_id, details)
+        customizations = [str(c) for c in details.get("customizationsSupported") or []]
+    verdict = judge_base_model(model, region, live, customizations, detail=detail)
+    if verdict.stop:
+        raise BaseModelUnavailable(verdict.stop)
+    warnings = [verdict.warning] if verdict.warning else []
+    for reference in (run.get("evaluation") or {}).get("reference_models") or []:
+        verdict = _check_reference(str(reference))
+        if verdict.stop:
+            raise ReferenceModelUnavailable(verdict.stop)
+        if verdict.warning:
+            warnings.append(verdict.warning)
+    return warnings
+
+
+def _check_reference(model_id: str) -> Verdict:
+    if model_id.startswith(_PROFILE_GEOGRAPHIES) or ":inference-profile/" in model_id:
+        try:
+            with transient_errors():
+                profile = CLIENTS.bedrock.get_inference_profile(inferenceProfileIdentifier=model_id)
+        except ClientError as err:
+            if is_code(err, "ResourceNotFoundException"):
+                return judge_reference_model(model_id, "NOT_FOUND", detail="ResourceNotFoundException")
+            raise
+        return judge_reference_model(model_id, str(profile.get("status") or "UNKNOWN"))
+    if model_id.startswith("arn:") and ":foundation-model/" not in model_id:
+        return Verdict()  # a provisioned or custom model of this account: its own lifecycle is not Bedrock's to end
+    details, detail = _foundation_model(model_id)
+    if details is None:
+        return judge_reference_model(model_id, "END_OF_LIFE", detail=detail)
+    live = ModelLifecycle.from_details(model_id, details)
+    end = live.end_of_life.date() if live.end_of_life else None
+    return judge_reference_model(model_id, live.status, end_of_life=end)
+
+
 def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
     request = ResolveInput.from_event(event)
     bind(run=request.run_name, execution=request.execution_name)
+    env = Environment.from_env()
     try:
-        run = resolve(request, Environment.from_env())
+        run = resolve(request, env)
     except InvalidManifest as err:
         log(LOGGER, "invalid manifest", key=request.key, error=str(err))
         raise
+    try:
+        run["warnings"] = check_models(run, env.region)
+    except (BaseModelUnavailable, ReferenceModelUnavailable) as err:
+        log(LOGGER, "model unavailable", level=40, error=str(err))
+        raise
+    for warning in run["warnings"]:
+        log(LOGGER, "model lifecycle warning", level=30, warning=warning)
     log(LOGGER, "run resolved", base_model_id=run["base_model_id"], source=run["source"], epochs=run["epochs"])
     return run

@@ -3,19 +3,70 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from handler_fixtures import ARTIFACTS, DATA, DEFAULTS, HAIKU, load_handler
 
+from pipeline_aws.clients import CLIENTS
+from pipeline_aws.errors import TransientServiceError
 from pipeline_core import contracts
 
 resolve_run = load_handler("resolve_run")
 EXECUTION = "demo-0123456789abcdef"
 
 
+class FakeBedrock:
+    """Answers GetFoundationModel / GetInferenceProfile from a table; an exception in the table is raised."""
+
+    def __init__(self, models: dict[str, Any] | None = None, profiles: dict[str, Any] | None = None) -> None:
+        self.models = models or {}
+        self.profiles = profiles or {}
+        self.calls: list[str] = []
+
+    @staticmethod
+    def _answer(table: dict[str, Any], key: str, default: Any) -> Any:
+        answer = table.get(key, default)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def get_foundation_model(self, *, modelIdentifier: str) -> dict[str, Any]:
+        self.calls.append(modelIdentifier)
+        return {"modelDetails": self._answer(self.models, modelIdentifier, details())}
+
+    def get_inference_profile(self, *, inferenceProfileIdentifier: str) -> dict[str, Any]:
+        self.calls.append(inferenceProfileIdentifier)
+        return self._answer(self.profiles, inferenceProfileIdentifier, {"status": "ACTIVE"})
+
+
+def details(
+    status: str = "ACTIVE", end: datetime | None = None, customizations: tuple[str, ...] = ("FINE_TUNING",)
+) -> Any:
+    lifecycle: dict[str, Any] = {"status": status}
+    if end:
+        lifecycle["endOfLifeTime"] = end
+    return {"modelLifecycle": lifecycle, "customizationsSupported": list(customizations)}
+
+
+def aws_error(code: str, message: str = "", status: int = 400) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}, "Op"
+    )
+
+
 @pytest.fixture
-def env(buckets: Any, defaults_env: dict[str, Any]) -> Any:
+def fake_bedrock() -> Iterator[FakeBedrock]:
+    fake = FakeBedrock()
+    CLIENTS.set("bedrock", fake)
+    yield fake
+
+
+@pytest.fixture
+def env(buckets: Any, defaults_env: dict[str, Any], fake_bedrock: FakeBedrock) -> Any:
     return buckets
 
 
@@ -135,3 +186,100 @@ def test_the_manifest_read_is_the_version_that_started_the_run(env: Any) -> None
     put(env, "runs/demo/run.json", '{"train": "second.jsonl"}')  # replaced while the first run was starting
     run = resolve_run.handler(event("runs/demo/run.json", version_id=started), None)
     assert run["source"]["train_key"] == "runs/demo/first.jsonl"
+
+
+# ---- the lifecycle guard: Bedrock is asked before anything is paid for -------------------------------------------
+HAIKU_FM = "anthropic.claude-3-haiku-20240307-v1:0"
+
+
+def test_an_active_base_model_goes_on_without_warnings(env: Any, fake_bedrock: FakeBedrock) -> None:
+    put(env, "inbox/demo.jsonl", "{}\n")
+    run = resolve_run.handler(event("inbox/demo.jsonl"), None)
+    assert run["warnings"] == []
+    assert fake_bedrock.calls == [HAIKU_FM], "asked about the foundation model, without the context suffix"
+
+
+def test_an_end_of_life_base_model_stops_the_run_before_training(env: Any, fake_bedrock: FakeBedrock) -> None:
+    fake_bedrock.models[HAIKU_FM] = aws_error(
+        "ResourceNotFoundException", "This model version has reached the end of its life.", 404
+    )
+    put(env, "inbox/demo.jsonl", "{}\n")
+    with pytest.raises(resolve_run.BaseModelUnavailable) as err:
+        resolve_run.handler(event("inbox/demo.jsonl"), None)
+    message = str(err.value)
+    assert "\n" not in message
+    assert f"Claude 3 Haiku ({HAIKU_FM}) is END_OF_LIFE in us-west-2" in message
+    assert "reached the end of its life" in message and "no customization job was started" in message
+    assert "meta.llama3-1-70b-instruct-v1:0:128k" in message, "names what to choose instead"
+
+
+def test_a_base_model_without_fine_tuning_stops_the_run(env: Any, fake_bedrock: FakeBedrock) -> None:
+    fake_bedrock.models[HAIKU_FM] = details(customizations=("DISTILLATION",))
+    put(env, "inbox/demo.jsonl", "{}\n")
+    with pytest.raises(resolve_run.BaseModelUnavailable, match=r"cannot be fine-tuned in us-west-2 .*DISTILLATION"):
+        resolve_run.handler(event("inbox/demo.jsonl"), None)
+
+
+def test_a_legacy_base_model_goes_on_with_a_warning_naming_its_end_of_life(env: Any, fake_bedrock: FakeBedrock) -> None:
+    end = datetime.now(UTC) + timedelta(days=90, hours=1)
+    fake_bedrock.models[HAIKU_FM] = details("LEGACY", end)
+    put(env, "inbox/demo.jsonl", "{}\n")
+    run = resolve_run.handler(event("inbox/demo.jsonl"), None)
+    [warning] = run["warnings"]
+    assert "is LEGACY in us-west-2" in warning and end.date().isoformat() in warning
+    assert "(90 days left)" in warning and "Provisioned Throughput" in warning
+
+
+def test_a_throttled_lifecycle_lookup_is_retried_by_the_workflow(env: Any, fake_bedrock: FakeBedrock) -> None:
+    fake_bedrock.models[HAIKU_FM] = aws_error("ThrottlingException", "slow down", 429)
+    put(env, "inbox/demo.jsonl", "{}\n")
+    with pytest.raises(TransientServiceError):
+        resolve_run.handler(event("inbox/demo.jsonl"), None)
+
+
+def test_access_denied_on_the_lookup_fails_the_run_before_training(env: Any, fake_bedrock: FakeBedrock) -> None:
+    fake_bedrock.models[HAIKU_FM] = aws_error("AccessDeniedException", "not authorized", 403)
+    put(env, "inbox/demo.jsonl", "{}\n")
+    with pytest.raises(ClientError, match="AccessDeniedException"):
+        resolve_run.handler(event("inbox/demo.jsonl"), None)
+
+
+def manifest_with_references(env: Any, references: list[str]) -> str:
+    put(env, "runs/demo/train.jsonl", "{}\n")
+    put(env, "runs/demo/run.json", json.dumps({"train": "train.jsonl", "evaluation": {"referenceModels": references}}))
+    return "runs/demo/run.json"
+
+
+@pytest.fixture
+def with_references(defaults_env: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    refs = ["us.anthropic.claude-3-5-sonnet-20240620-v1:0", "anthropic.claude-3-sonnet-20240229-v1:0"]
+    monkeypatch.setenv(
+        contracts.ENV_DEFAULTS,
+        json.dumps({**DEFAULTS, "evaluation": {**DEFAULTS["evaluation"], "reference_models": refs}}),
+    )
+    return refs
+
+
+def test_a_missing_reference_profile_stops_the_run(
+    env: Any, fake_bedrock: FakeBedrock, with_references: list[str]
+) -> None:
+    fake_bedrock.profiles[with_references[0]] = aws_error("ResourceNotFoundException", "no such profile", 404)
+    key = manifest_with_references(env, with_references)
+    with pytest.raises(resolve_run.ReferenceModelUnavailable) as err:
+        resolve_run.handler(event(key), None)
+    assert with_references[0] in str(err.value) and "no customization job was started" in str(err.value)
+
+
+def test_an_end_of_life_reference_stops_and_a_legacy_one_warns(
+    env: Any, fake_bedrock: FakeBedrock, with_references: list[str]
+) -> None:
+    key = manifest_with_references(env, with_references)
+    fake_bedrock.models[with_references[1]] = details("LEGACY", datetime(2027, 1, 31, tzinfo=UTC))
+    run = resolve_run.handler(event(key), None)
+    assert run["warnings"] == [
+        f"Reference model {with_references[1]} is LEGACY, end of life 2027-01-31 "
+        "(docs.aws.amazon.com/bedrock/latest/userguide/model-lifecycle.html, read 2026-12-01)"
+    ]
+    fake_bedrock.models[with_references[1]] = aws_error("ResourceNotFoundException", "end of its life", 404)
+    with pytest.raises(resolve_run.ReferenceModelUnavailable, match="is not available"):
+        resolve_run.handler(event(key), None)

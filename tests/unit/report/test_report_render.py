@@ -81,3 +81,14 @@ def test_simulated_run_is_said_in_every_rendering(simulated_report: EvaluationRe
     assert 'class="simulated"' in page
     assert data["simulated"] is True
     assert data["notice"] == SIMULATED_NOTICE
+
+
+def test_lifecycle_warnings_appear_in_every_rendering(report: EvaluationReport) -> None:
+    warning = "Base model Claude 3 Haiku is LEGACY in us-west-2; end of life 2027-01-31 <soon>"
+    warned = replace(report, run=replace(report.run, warnings=(warning,)))
+    assert json.loads(render_json(warned))["run"]["warnings"] == [warning]
+    assert f"> **Warning:** {warning}" in render_markdown(warned)
+    assert "Warning: Base model Claude 3 Haiku is LEGACY" in render_html(warned) and "&lt;soon&gt;" in render_html(
+        warned
+    )
+    assert "Warning" not in render_markdown(report), "no warning line without a warning"

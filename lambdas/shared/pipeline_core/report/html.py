@@ -28,6 +28,7 @@ table{border-collapse:collapse;margin:0.5rem 0 1.5rem}
 th,td{border:1px solid #d5d8dc;padding:0.3rem 0.6rem;text-align:left;vertical-align:top}
 th{background:#f2f4f6}
 td.text{white-space:pre-wrap;max-width:28rem;font-family:ui-monospace,monospace;font-size:0.85rem}
+.warning{border-left:4px solid #c98a00;padding:0.4rem 0.8rem}
 .simulated{background:#fff3cd;border:2px solid #c98a00;padding:0.8rem 1rem;font-weight:bold}
 .promote{color:#137333}.reject{color:#b3261e}
 figure{display:inline-block;margin:0 1.5rem 1rem 0}
@@ -121,6 +122,7 @@ def _differences(report: EvaluationReport) -> str:
 def render_html(report: EvaluationReport) -> str:
     simulated = f'<p class="simulated">{_e(SIMULATED_NOTICE)}</p>' if report.simulated else ""
     title = "Evaluation report" + (" (SIMULATED RUN)" if report.simulated else "") + f": {report.run.run_name}"
+    warnings = "".join(f'<p class="warning">Warning: {_e(w)}</p>' for w in report.run.warnings)
     verdict = report.gate.verdict.value
     reasons = "".join(f"<li>{_e(r)}</li>" for r in report.gate.reasons)
     charts = "".join(f"<figure>{bar_chart(report, m)}<figcaption>{_e(m)}</figcaption></figure>" for m in report.metrics)
@@ -134,7 +136,7 @@ def render_html(report: EvaluationReport) -> str:
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>"
-        f"{simulated}<h1>{_e(title)}</h1>"
+        f"{simulated}<h1>{_e(title)}</h1>{warnings}"
         f'<p>Verdict: <strong class="{verdict}">{_e(verdict)}</strong> '
         f"(quality gate on <code>{_e(report.primary_metric)}</code>)</p><ul>{reasons}</ul>"
         "<h2>Quality</h2><p>Mean score 0-100 with its 95% bootstrap confidence interval; the &ldquo;vs&rdquo; "

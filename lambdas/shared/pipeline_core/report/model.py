@@ -106,6 +106,8 @@ class RunInfo:
     job_arn: str | None = None
     model_arns: Mapping[str, str] = field(default_factory=dict)  # model name -> model or throughput ARN
     settings: Mapping[str, JsonValue] = field(default_factory=dict)
+    # Lifecycle warnings from Resolve run (a Legacy base or reference model): shown above the verdict.
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

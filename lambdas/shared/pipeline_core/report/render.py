@@ -109,6 +109,7 @@ def to_dict(report: EvaluationReport) -> dict[str, Any]:
             "job_arn": report.run.job_arn,
             "model_arns": dict(report.run.model_arns),
             "settings": dict(report.run.settings),
+            "warnings": list(report.run.warnings),
         },
         "evaluation": {
             "metrics": list(report.metrics),
@@ -206,6 +207,7 @@ def render_markdown(report: EvaluationReport) -> str:
     lines += [f"# {title}: {_md_cell(report.run.run_name)}", ""]
     if report.simulated:
         lines += [f"> **{SIMULATED_NOTICE}**", ""]
+    lines += [f"> **Warning:** {_md_cell(warning)}\n" for warning in report.run.warnings]
     lines += [f"**Verdict: {report.gate.verdict.value}** (quality gate on `{report.primary_metric}`)", ""]
     lines += [f"- {_md_cell(reason)}" for reason in report.gate.reasons]
     lines += ["", "## Quality", "", 'Mean score 0-100 with its 95% bootstrap confidence interval; "vs" columns give']
