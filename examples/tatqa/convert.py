@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Convert TAT-QA JSON files into the pipeline's JSON Lines (Claude 3 Haiku messages format).
+"""Convert TAT-QA JSON files into the pipeline's JSON Lines, in the record format of the chosen base model.
 
 TAT-QA (https://nextplusplus.github.io/TAT-QA/, CC BY 4.0) pairs a table and paragraphs from a financial report with
 questions. Each question becomes one record: the user turn holds the table, the paragraphs in order and the
 question; the assistant turn holds the answer (spans joined with ", ", numbers with their scale). Questions without
-an answer are skipped and counted. Usage::
+an answer are skipped and counted. The format follows ``--base-model`` (default: the pipeline's default base model,
+Llama 3.1 70B Instruct: prompt/completion; Nova and Llama 3.2: Converse; Claude 3 Haiku: Claude messages). Usage::
 
     python examples/tatqa/convert.py tatqa_dataset_dev.json -o tatqa.jsonl
     finetune validate tatqa.jsonl
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from finetune.atomic import OutputIsInput, atomic_write, refuse_input_as_output
+from pipeline_core.models import CATALOGUE, DEFAULT_BASE_MODEL_ID, DataFormat, UnsupportedModelError, get_base_model
 
 SYSTEM_PROMPT = (
     "You answer questions about a company's financial report. Use the table and the text. Reply with the answer "
@@ -86,8 +88,32 @@ def prompt_text(document: Mapping[str, Any], question: Mapping[str, Any]) -> str
     return f"Table:\n{table}\n\nText:\n{text}\n\nQuestion: {str(question['question']).strip()}"
 
 
-def convert(documents: Iterable[Mapping[str, Any]], skipped: Counter[str] | None = None) -> Iterator[dict[str, Any]]:
-    """One Claude messages record per answerable question, in document and question order."""
+def record(prompt: str, answer: str, data_format: DataFormat) -> dict[str, Any]:
+    """One training record in ``data_format`` (the shapes pipeline_core.dataset validates)."""
+    if data_format is DataFormat.PROMPT_COMPLETION:
+        # No system field in this format: the instructions open the prompt.
+        return {"prompt": f"{SYSTEM_PROMPT}\n\n{prompt}", "completion": answer}
+    if data_format is DataFormat.CONVERSE:
+        return {
+            "schemaVersion": DataFormat.CONVERSE.value,
+            "system": [{"text": SYSTEM_PROMPT}],
+            "messages": [
+                {"role": "user", "content": [{"text": prompt}]},
+                {"role": "assistant", "content": [{"text": answer}]},
+            ],
+        }
+    return {
+        "system": SYSTEM_PROMPT,
+        "messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}],
+    }
+
+
+def convert(
+    documents: Iterable[Mapping[str, Any]],
+    skipped: Counter[str] | None = None,
+    data_format: DataFormat = DataFormat.CLAUDE_MESSAGES,
+) -> Iterator[dict[str, Any]]:
+    """One record per answerable question, in document and question order."""
     skipped = skipped if skipped is not None else Counter()
     for document in documents:
         for question in sorted(document.get("questions", []), key=lambda q: int(q.get("order", 0))):
@@ -98,13 +124,7 @@ def convert(documents: Iterable[Mapping[str, Any]], skipped: Counter[str] | None
             if answer is None:
                 skipped["no answer"] += 1
                 continue
-            yield {
-                "system": SYSTEM_PROMPT,
-                "messages": [
-                    {"role": "user", "content": prompt_text(document, question)},
-                    {"role": "assistant", "content": answer},
-                ],
-            }
+            yield record(prompt_text(document, question), answer, data_format)
 
 
 def _shape_problem(data: Any) -> str | None:
@@ -159,7 +179,7 @@ def _convert(args: argparse.Namespace) -> int:
         if problem:
             raise ConvertError(f"{not_tatqa}: {problem}")
         try:  # the files are a few MB: convert each whole, so a malformed one is named before anything is written
-            records.extend(convert(data, skipped))
+            records.extend(convert(data, skipped, args.data_format))
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise ConvertError(f"{not_tatqa}: {type(exc).__name__}: {exc}") from None
         documents += len(data)
@@ -195,7 +215,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--max-records", type=int, help=f"stop after this many records, 1-{MAX_RECORDS:,} (default: all)"
     )
+    parser.add_argument(
+        "--base-model",
+        default=DEFAULT_BASE_MODEL_ID,
+        metavar="ID",
+        help=f"write the record format of this base model (default {DEFAULT_BASE_MODEL_ID}); one of: "
+        + ", ".join(sorted(CATALOGUE)),
+    )
     args = parser.parse_args(argv)
+    try:
+        args.data_format = get_base_model(args.base_model).data_format
+    except UnsupportedModelError as exc:
+        print(f"convert: --base-model: {exc}", file=sys.stderr)
+        return 2
     if args.max_records is not None and not 1 <= args.max_records <= MAX_RECORDS:
         print(f"convert: --max-records must be from 1 to {MAX_RECORDS:,}, got {args.max_records}", file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ from types import ModuleType
 import pytest
 
 from finetune.cli import main
+from pipeline_core.models import DEFAULT_BASE_MODEL_ID
 
 CONVERT = Path(__file__).resolve().parents[2] / "examples" / "tatqa" / "convert.py"
 
@@ -61,15 +62,34 @@ def test_answers_keep_spans_and_scales() -> None:
     assert "| Revenue | 101 | 90 |" in prompt and prompt.endswith("Question: Where does the company sell widgets?")
 
 
-def test_script_writes_jsonl_the_validator_accepts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("base_model", "shape"),
+    [
+        (None, {"prompt", "completion"}),  # the pipeline's default, Llama 3.1 70B: prompt/completion
+        ("amazon.nova-lite-v1:0:300k", {"schemaVersion", "system", "messages"}),
+        ("anthropic.claude-3-haiku-20240307-v1:0:200k", {"system", "messages"}),
+    ],
+)
+def test_script_writes_jsonl_the_validator_accepts_for_the_chosen_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], base_model: str | None, shape: set[str]
+) -> None:
     source, out = tmp_path / "tatqa.json", tmp_path / "tatqa.jsonl"
-    source.write_text(json.dumps([_document(i) for i in range(10)]))
-    assert _module().main([str(source), "-o", str(out)]) == 0
-    assert "10 documents -> 40 records" in capsys.readouterr().err
+    source.write_text(json.dumps([_document(i) for i in range(30)]))  # 120 records: above every model's minimum
+    choice = ["--base-model", base_model] if base_model else []
+    assert _module().main([str(source), "-o", str(out), *choice]) == 0
+    assert "30 documents -> 120 records" in capsys.readouterr().err
     lines = out.read_text().splitlines()
-    assert len(lines) == 40
-    # The converter writes Claude messages; the project's default base model takes another format.
-    assert main(["validate", str(out), "--base-model", "anthropic.claude-3-haiku-20240307-v1:0:200k"]) == 0
+    assert len(lines) == 120 and set(json.loads(lines[0])) == shape
+    model = base_model or DEFAULT_BASE_MODEL_ID
+    assert main(["validate", str(out), "--base-model", model]) == 0
+
+
+def test_an_unknown_base_model_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "tatqa.json"
+    source.write_text(json.dumps([_document(1)]))
+    assert _module().main([str(source), "-o", str(tmp_path / "o.jsonl"), "--base-model", "nope"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    assert not (tmp_path / "o.jsonl").exists()
 
 
 @pytest.mark.parametrize(
