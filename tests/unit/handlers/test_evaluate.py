@@ -451,9 +451,11 @@ def test_batch_through_boto3_and_the_standin_rides_out_throttling(monkeypatch: p
         monkeypatch.setenv(key, value)
     # An on-demand id stands in for the candidate: the stand-in only serves a PT after a simulated training job.
     candidate = "amazon.nova-lite-v1:0"
+    # The base's runtime id is a live model: the stand-in answers Claude 3 Haiku in us-west-2 as end of life.
+    base = "amazon.nova-micro-v1:0"
     config = SimulationConfig(
-        accuracy={candidate: 1.0, "base": 0.0},
-        on_demand_models=frozenset({candidate}),
+        accuracy={candidate: 1.0, base: 0.0},
+        on_demand_models=frozenset({candidate, base}),
         faults=frozenset({"throttle-burst"}),
         throttle_share=0.5,
         on_demand_rps=None,
@@ -465,6 +467,7 @@ def test_batch_through_boto3_and_the_standin_rides_out_throttling(monkeypatch: p
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=ARTIFACTS, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
         run = spec()
+        run["runtime_model_id"] = base
         s3.put_object(Bucket=ARTIFACTS, Key=run["artifacts_prefix"] + contracts.DATA_TEST, Body=TEST_SET)
         standin.learn(line.decode() for line in TEST_SET.split(b"\r\n") if line)
         policy = RetryPolicy(sleep=lambda seconds: None)
