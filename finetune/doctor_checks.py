@@ -193,6 +193,19 @@ def _not_found(err: BaseException) -> bool:
     return "NotFound" in code or code.startswith("NoSuch") or code == "NoSuchResourceException"
 
 
+def _unknown_model(err: BaseException) -> bool:
+    """Bedrock no longer (or never) knows the model: not found, or an identifier it calls invalid."""
+    message = describe_error(err).lower()
+    return _not_found(err) or (error_code(err) == "ValidationException" and "identifier is invalid" in message)
+
+
+def _gone(err: BaseException) -> str:
+    """How to say what Bedrock answered about a model it does not know."""
+    if "end of its life" in describe_error(err):
+        return f"reached end of life (Bedrock: {describe_error(err)})"
+    return f"Bedrock does not know this model here (end of life, or not offered): {describe_error(err)}"
+
+
 def unverified(name: str, err: BaseException, action: str) -> Check:
     """A check whose AWS call did not complete: a warning with the error and what to do about it."""
     detail = f"could not check: {action} failed: {describe_error(err)}"
@@ -364,11 +377,8 @@ def check_base_model(clients: Clients, target: Target) -> tuple[Check, bool]:
         details = _get_foundation_model(clients, model.foundation_model_id)
     except Exception as err:
         err = _aws(err)
-        if _not_found(err):
-            detail = (
-                f"{label}: Bedrock does not know this model here (end of life, or not offered): {describe_error(err)}"
-            )
-            return Check(name, Status.FAIL, detail, instead(target)), False
+        if _unknown_model(err):
+            return Check(name, Status.FAIL, f"{label}: {_gone(err)}", instead(target)), False
         return unverified(name, err, "bedrock:GetFoundationModel"), True
     status = _lifecycle_part(verdict, details, label, target, instead(target))
     if status is not LifecycleStatus.END_OF_LIFE:
@@ -508,12 +518,12 @@ def check_reference(clients: Clients, reference: str, target: Target, name: str 
         details = _get_foundation_model(clients, model_id)
     except Exception as err:
         err = _aws(err)
-        if not _not_found(err):
+        if not _unknown_model(err):
             return [
                 *([verdict.check(name)] if verdict.parts else []),
                 unverified(name, err, "bedrock:GetFoundationModel"),
             ]
-        verdict.add(Status.FAIL, f"{model_id}: Bedrock does not know this model here: {describe_error(err)}", replace)
+        verdict.add(Status.FAIL, f"{model_id}: {_gone(err)}", replace)
         return [verdict.check(name)]
     status = _lifecycle_part(verdict, details, model_id, target, replace)
     checks = [verdict.check(name)]

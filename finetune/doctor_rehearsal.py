@@ -89,6 +89,35 @@ class LocalStacks:
         return AWSResponse("", 200, {}, None), {"Stacks": [stack], "ResponseMetadata": {"HTTPStatusCode": 200}}
 
 
+_BUCKET_KEY = "doctor_rehearsal_bucket"
+
+
+def _remember_bucket(params: Mapping[str, Any], context: dict[str, Any], **_: Any) -> None:
+    context[_BUCKET_KEY] = params.get("Bucket")
+
+
+def _add_event_bridge(parsed: dict[str, Any], context: Mapping[str, Any], **_: Any) -> None:
+    """moto 5.2.5 stores a bucket's EventBridgeConfiguration but leaves it out of its GetBucketNotificationConfiguration
+    answer (moto/s3/responses.py builds only the topic, queue and Lambda lists): add it from moto's own state, so the
+    doctor's check reads what the rehearsal deployed."""
+    from moto.s3.models import s3_backends
+
+    from finetune.rehearsal.runner import ACCOUNT_ID
+
+    bucket = s3_backends[ACCOUNT_ID]["aws"].get_bucket(str(context.get(_BUCKET_KEY)))
+    config = bucket.notification_configuration
+    if config is not None and config.event_bridge is not None and "Error" not in parsed:
+        parsed["EventBridgeConfiguration"] = dict(config.event_bridge)
+
+
+def fill_moto_gaps(client: Any) -> Any:
+    """The rehearsal's S3 client: moto, plus the one field of its answers the doctor needs and moto omits."""
+    events = client.meta.events
+    events.register("before-parameter-build.s3.GetBucketNotificationConfiguration", _remember_bucket)
+    events.register("after-call.s3.GetBucketNotificationConfiguration", _add_event_bridge)
+    return client
+
+
 def deploy(app: Any, stacks: LocalStacks, faults: frozenset[str]) -> None:
     """Create the app's resources in moto, apply its bucket notifications, record its stacks' outputs."""
     import boto3
@@ -111,7 +140,9 @@ def deploy(app: Any, stacks: LocalStacks, faults: frozenset[str]) -> None:
     data_plane = stacks.stacks[(app.region, app.data_plane_stack)]["Outputs"]
     values = {item["OutputKey"]: item["OutputValue"] for item in data_plane}
     if "key-disabled" in faults:
-        boto3.client("kms", region_name=app.region).disable_key(KeyId=values["PipelineKeyArn"])
+        # moto's DisableKey takes the key id, not the ARN the output holds.
+        key_id = values["PipelineKeyArn"].rsplit("/", 1)[-1]
+        boto3.client("kms", region_name=app.region).disable_key(KeyId=key_id)
     if "events-off" in faults:
         s3.put_bucket_notification_configuration(Bucket=values["DataBucketName"], NotificationConfiguration={})
 
@@ -159,6 +190,8 @@ def rehearsal_account(
 
         def make(service: str) -> Any:
             client = session.client(service, region_name=target.region, config=config)
-            return stacks.attach(client) if service == "cloudformation" else client
+            if service == "cloudformation":
+                return stacks.attach(client)
+            return fill_moto_gaps(client) if service == "s3" else client
 
         yield ClientFactory(make, {})

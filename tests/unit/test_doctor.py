@@ -343,7 +343,7 @@ def test_an_end_of_life_base_model_fails_with_the_catalogues_alternatives(accoun
     error(stub, "get_foundation_model", "ResourceNotFoundException", message, 404, modelIdentifier=BASE_FM)
     checks = check_models(account, target())
     assert len(checks) == 1  # access is not asked about a model that is gone
-    assert checks[0].status is Status.FAIL and "end of its life" in checks[0].detail
+    assert checks[0].status is Status.FAIL and "reached end of life (Bedrock: " in checks[0].detail
     assert "pipeline.baseModelId" in checks[0].fix and "meta.llama3-1-8b-instruct-v1:0:128k" in checks[0].fix
     assert exit_code(checks) == 1
 
@@ -438,6 +438,23 @@ def test_an_unknown_inference_profile_fails(account: Account) -> None:
     error(stub, "get_inference_profile", "ResourceNotFoundException", "not found", 404)
     check = by_name(check_models(account, target(reference_models=(profile_id,))), f"reference {profile_id}")
     assert check.status is Status.FAIL and "list-inference-profiles" in check.fix
+
+
+def test_a_reference_bedrock_calls_an_invalid_identifier_fails(account: Account) -> None:
+    ref = "anthropic.claude-nonexistent-v1:0"
+    stub = expect_base(account, model_details(), availability())
+    error(stub, "get_foundation_model", "ValidationException", "The provided model identifier is invalid.")
+    check = by_name(check_models(account, target(reference_models=(ref,))), f"reference {ref}")
+    assert check.status is Status.FAIL and "does not know this model" in check.detail
+    assert "evaluation.referenceModels" in check.fix
+
+
+def test_another_validation_error_is_only_a_warning(account: Account) -> None:
+    ref = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+    stub = expect_base(account, model_details(), availability())
+    error(stub, "get_foundation_model", "ValidationException", "1 validation error detected")
+    check = by_name(check_models(account, target(reference_models=(ref,))), f"reference {ref}")
+    assert check.status is Status.WARN and "could not check" in check.detail
 
 
 def test_a_reference_past_its_end_of_life_fails_and_says_to_replace_it(account: Account) -> None:
