@@ -76,6 +76,14 @@ COMMANDS: dict[str, Case] = {
         interrupt_at="finetune.rehearsal.runner.rehearse",
         interrupted="rehearsal interrupted; nothing was left running (it was all local)",
     ),
+    # doctor makes its own read-only clients and reports AWS failures as check lines (tests/unit/test_doctor.py).
+    "doctor": Case(
+        argv=("doctor", "--cdk-json", str(ROOT / "cdk.json")),
+        bad_input=("doctor", "--cdk-json", "{missing}"),
+        bad_input_says="cannot read",
+        interrupt_at="finetune.commands.doctor.run_checks",
+        interrupted="interrupted; nothing was changed (finetune doctor only reads)",
+    ),
     "submit": Case(
         argv=("submit", "{data}", *WHERE, "--data-bucket", "data", "--kms-key", KEY, "--state-machine", MACHINE),
         bad_input=("submit", "{missing}", *WHERE),

@@ -14,7 +14,12 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import NoCredentialsError
+from botocore.exceptions import (
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
 from botocore.stub import Stubber
 
 from finetune.cli import main
@@ -780,6 +785,71 @@ def test_region_flag_overrides_cdk_json(use_account: Account, capsys: pytest.Cap
     assert main(["doctor", "--json", "--region", "us-east-1", "--cdk-json", str(ROOT / "cdk.json")]) == 1
     region = next(c for c in json.loads(capsys.readouterr().out) if c["name"] == "region")
     assert region["status"] == "fail" and region["detail"].startswith("us-east-1 (--region)")
+
+
+def _client_error(code: str, status: int) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": f"{code} (test)"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "Op"
+    )
+
+
+FAILURES = {
+    "no credentials": NoCredentialsError,
+    "expired": lambda: _client_error("ExpiredToken", 403),
+    "access denied": lambda: _client_error("AccessDeniedException", 403),
+    "throttled": lambda: _client_error("ThrottlingException", 400),
+    "network": lambda: EndpointConnectionError(endpoint_url="https://bedrock.us-west-2.amazonaws.com"),
+    "timeout": lambda: ReadTimeoutError(endpoint_url="https://bedrock.us-west-2.amazonaws.com"),
+}
+
+
+class Failing:
+    """A client whose every call raises one failure."""
+
+    def __init__(self, failure: Any) -> None:
+        self.failure = failure
+
+    def __getattr__(self, name: str) -> Any:
+        def call(**kwargs: Any) -> Any:
+            raise self.failure()
+
+        return call
+
+
+@pytest.mark.parametrize("failure", FAILURES)
+def test_a_failure_of_the_identity_call_is_one_check_line_and_exit_2(
+    failure: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    @contextmanager
+    def failing(args: argparse.Namespace, goal: Target) -> Iterator[Any]:
+        yield lambda service: Failing(FAILURES[failure])
+
+    monkeypatch.setattr(doctor, "real_account", failing)
+    assert main(["doctor", "--cdk-json", str(ROOT / "cdk.json")]) == 2
+    out, err = capsys.readouterr()
+    assert err == "" and "Traceback" not in out
+    checks = [line for line in out.splitlines() if line[:2] in ("✓ ", "! ", "✗ ")]
+    assert [line[:14] for line in checks] == ["✗ credentials:"]  # nothing else is asked of an unreachable account
+    assert "    fix: " in out
+
+
+@pytest.mark.parametrize("failure", [name for name in FAILURES if name != "no credentials"])
+def test_failures_of_every_other_call_are_warnings_never_a_traceback(
+    failure: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class Identity:
+        def get_caller_identity(self) -> dict[str, str]:
+            return {"Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:user/ops"}
+
+    @contextmanager
+    def failing(args: argparse.Namespace, goal: Target) -> Iterator[Any]:
+        yield lambda service: Identity() if service == "sts" else Failing(FAILURES[failure])
+
+    monkeypatch.setattr(doctor, "real_account", failing)
+    assert main(["doctor", "--json", "--cdk-json", str(ROOT / "cdk.json")]) == 0
+    checks = json.loads(capsys.readouterr().out)
+    assert [c["status"] for c in checks[:2]] == ["ok", "ok"]  # credentials and Region
+    assert {c["status"] for c in checks[2:]} == {"warn"} and all(c["fix"] for c in checks[2:])
 
 
 def write_cdk_json(tmp_path: Path, pipeline: Any) -> Path:
