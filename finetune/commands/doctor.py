@@ -251,7 +251,7 @@ def render(checks: list[Check], header: str) -> str:
     problems, warnings = counts[Status.FAIL], counts[Status.WARN]
     code = exit_code(checks)
     if code == EXIT_USAGE:
-        verdict = "the credentials do not work: fix them and run finetune doctor again"
+        verdict = "AWS could not be reached with these credentials: fix the credentials line and run again"
     elif problems:
         verdict = "a run would fail: fix the ✗ lines first".replace("✗", symbols[Status.FAIL])
     else:

@@ -830,7 +830,7 @@ def test_a_failure_of_the_identity_call_is_one_check_line_and_exit_2(
     assert err == "" and "Traceback" not in out
     checks = [line for line in out.splitlines() if line[:2] in ("✓ ", "! ", "✗ ")]
     assert [line[:14] for line in checks] == ["✗ credentials:"]  # nothing else is asked of an unreachable account
-    assert "    fix: " in out
+    assert "    fix: " in out and out.rstrip().endswith("fix the credentials line and run again")
 
 
 @pytest.mark.parametrize("failure", [name for name in FAILURES if name != "no credentials"])
