@@ -455,10 +455,11 @@ def access_verdict(answer: Mapping[str, Any], model_id: str, name: str, region: 
         )
     if "entitlement" in wrong:
         fixes.append(
-            "the account is not subscribed yet: with those Marketplace permissions Bedrock subscribes on the first "
-            "call (allow up to 15 minutes); a valid payment method is needed for Marketplace purchases"
+            "the account is not subscribed yet: for an identity with the AWS Marketplace actions "
+            f"{MARKETPLACE_ACTIONS}, Bedrock subscribes on the first call (allow up to 15 minutes); Marketplace "
+            "purchases need a valid payment method"
         )
-    anthropic = provider.lower() == "anthropic" or f".{model_id}".find(".anthropic.") >= 0
+    anthropic = provider.lower() == "anthropic" or ".anthropic." in f".{model_id}"
     if anthropic and ("entitlement" in wrong or "agreement" in wrong):
         fixes.append(f"Anthropic models need the one-time first-use form (use-case details) first: {console}")
     if "Region" in wrong:
