@@ -98,6 +98,13 @@ def register(subparsers: Any) -> None:
         help=f"give up on the execution after N s, 1-{MAX_TIMEOUT_SECONDS:.0f} (120)",
     )
     parser.add_argument("--quiet", action="store_true", help="print only the report and the summary")
+    parser.add_argument(
+        "--base-model",
+        metavar="ID",
+        help="rehearse this catalogued base model instead of cdk.json's pipeline.baseModelId (the demo data "
+        "follows its format; without --region, its first Region when cdk.json's cannot fine-tune it)",
+    )
+    parser.add_argument("--region", metavar="REGION", help="rehearse in this Region instead of cdk.json's")
     parser.set_defaults(func=run)
 
 
@@ -106,20 +113,21 @@ def _usage(message: str) -> int:
     return EXIT_USAGE
 
 
-def _record_quota() -> tuple[str, int]:
+def _record_quota(overrides: dict[str, Any]) -> tuple[str, int]:
     """The configured base model (cdk.json, as the rehearsal reads it) and its total-record quota."""
-    from finetune.rehearsal.runner import ROOT, RehearsalError, project_context
+    from finetune.rehearsal.runner import ROOT, RehearsalError, apply_overrides, project_context
 
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from stacks.settings import CONTEXT_KEY, SettingsError, load_settings  # type: ignore[import-not-found,unused-ignore]
 
     try:
-        settings = load_settings(project_context().get(CONTEXT_KEY) or {})
+        settings = load_settings(apply_overrides(project_context().get(CONTEXT_KEY) or {}, overrides))
+    except SettingsError as err:  # a ValueError: caught before the unreadable-file case below
+        flags = " with --base-model/--region" if overrides else ""
+        raise RehearsalError(f"cdk.json{flags}: {err}") from None
     except (OSError, ValueError, KeyError) as err:
         raise RehearsalError(f"cannot read the settings in {ROOT / 'cdk.json'}: {err}") from None
-    except SettingsError as err:
-        raise RehearsalError(f"cdk.json: {err}") from None
     model = settings.base_model
     return f"{model.display_name} ({model.model_id}, {CONTEXT_KEY}.baseModelId)", int(model.quotas.max_total_records)
 
@@ -148,7 +156,14 @@ def run(args: argparse.Namespace) -> int:
     import re
 
     from finetune.rehearsal.progress import Progress
-    from finetune.rehearsal.runner import RehearsalError, RehearsalOptions, exit_code, rehearse, summary_lines
+    from finetune.rehearsal.runner import (
+        RehearsalError,
+        RehearsalOptions,
+        exit_code,
+        model_overrides,
+        rehearse,
+        summary_lines,
+    )
     from pipeline_core.contracts import RUN_NAME_PATTERN
 
     if not re.fullmatch(RUN_NAME_PATTERN, args.run_name):
@@ -165,7 +180,8 @@ def run(args: argparse.Namespace) -> int:
     if args.records < 1:
         return _usage(f"--records must be at least 1, got {args.records}")
     try:
-        model, quota = _record_quota()
+        overrides = model_overrides(args.base_model, args.region)
+        model, quota = _record_quota(overrides)
     except RehearsalError as exc:
         return _usage(str(exc))
     if args.records > quota:
@@ -182,6 +198,7 @@ def run(args: argparse.Namespace) -> int:
         output_dir=output_dir,
         timeout_seconds=args.timeout,
         quiet=args.quiet,
+        settings_overrides=overrides,
     )
     progress = Progress(quiet=args.quiet)
     try:

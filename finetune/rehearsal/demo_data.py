@@ -2,21 +2,29 @@
 
 Each example shows a small two-year financial table and a paragraph about a fictional company, then asks one
 question whose answer is computed from them: a difference, a percentage change, a sum, an average, a span from the
-table or a span from the text. Records are in the Claude 3 Haiku messages format
-(``{"system", "messages": [user, assistant]}``), deterministic from a seed, and pass ``finetune validate``.
-The companies and figures are invented; nothing is copied from TAT-QA.
+table or a span from the text. Records are written in the configured base model's data format
+(``pipeline_core.models.DataFormat``: Claude messages, prompt/completion or Converse), are deterministic from a seed,
+and pass ``finetune validate`` for that model. The companies and figures are invented; nothing is copied from TAT-QA.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-DEFAULT_COUNT = 300
+from pipeline_core.models import DataFormat
+
+# 1,000 records leave a 100-example test set (testShare 0.1). With the default simulated accuracies (0.9 vs 0.7) the
+# quality gate's paired test (p <= 0.05) then passes for about 9 seeds in 10; with 300 records (30 examples) it passed
+# for about 1 in 3, so whether the demo promoted depended on the base model's name, which feeds the simulation's draws.
+DEFAULT_COUNT = 1000
+#: The documented schema version of Converse-format records (Nova, Llama 3.2/3.3).
+CONVERSE_SCHEMA = "bedrock-conversation-2024"
 DEFAULT_SEED = 7
 
 SYSTEM_PROMPT = (
@@ -70,8 +78,23 @@ class DemoExample:
     def prompt(self) -> str:
         return f"Table:\n{self.table_text()}\n\nText:\n{self.paragraph}\n\nQuestion: {self.question}"
 
-    def to_record(self) -> dict[str, Any]:
-        """The Claude 3 Haiku training record."""
+    def to_record(self, data_format: DataFormat = DataFormat.CLAUDE_MESSAGES) -> dict[str, Any]:
+        """The training record in ``data_format``.
+
+        Prompt/completion has no system field, so the instructions open the prompt; the evaluation then sends the
+        prompt as the user turn, which is what the simulated models' answer key is indexed by.
+        """
+        if data_format is DataFormat.PROMPT_COMPLETION:
+            return {"prompt": f"{SYSTEM_PROMPT}\n\n{self.prompt()}", "completion": self.answer}
+        if data_format is DataFormat.CONVERSE:
+            return {
+                "schemaVersion": CONVERSE_SCHEMA,
+                "system": [{"text": SYSTEM_PROMPT}],
+                "messages": [
+                    {"role": "user", "content": [{"text": self.prompt()}]},
+                    {"role": "assistant", "content": [{"text": self.answer}]},
+                ],
+            }
         return {
             "system": SYSTEM_PROMPT,
             "messages": [{"role": "user", "content": self.prompt()}, {"role": "assistant", "content": self.answer}],
@@ -144,17 +167,33 @@ def generate(count: int = DEFAULT_COUNT, seed: int = DEFAULT_SEED) -> list[DemoE
     return [_example(rng, index, KINDS[index % len(KINDS)]) for index in range(count)]
 
 
-def records(count: int = DEFAULT_COUNT, seed: int = DEFAULT_SEED) -> Iterator[dict[str, Any]]:
+def records(
+    count: int = DEFAULT_COUNT, seed: int = DEFAULT_SEED, data_format: DataFormat = DataFormat.CLAUDE_MESSAGES
+) -> Iterator[dict[str, Any]]:
     for example in generate(count, seed):
-        yield example.to_record()
+        yield example.to_record(data_format)
 
 
 def to_jsonl(rows: Sequence[dict[str, Any]]) -> bytes:
     return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode()
 
 
-def write(path: Path, count: int = DEFAULT_COUNT, seed: int = DEFAULT_SEED) -> int:
+def minimum_count(min_training_records: int, validation_share: float, test_share: float) -> int:
+    """The fewest records whose training split still holds ``min_training_records`` once the validation and test
+    shares are taken out (a share of a split is rounded up, as the pipeline's split does, to stay on the safe side)."""
+    count = min_training_records
+    while count - math.ceil(count * validation_share) - math.ceil(count * test_share) < min_training_records:
+        count += 1
+    return count
+
+
+def write(
+    path: Path,
+    count: int = DEFAULT_COUNT,
+    seed: int = DEFAULT_SEED,
+    data_format: DataFormat = DataFormat.CLAUDE_MESSAGES,
+) -> int:
     """Write the dataset as JSON Lines; returns the number of records."""
-    rows = list(records(count, seed))
+    rows = list(records(count, seed, data_format))
     path.write_bytes(to_jsonl(rows))
     return len(rows)

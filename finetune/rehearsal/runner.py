@@ -22,10 +22,12 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from unittest import mock
+
+from pipeline_core.models import CATALOGUE, DEFAULT_BASE_MODEL_ID, DataFormat
 
 from . import demo_data
 from .bedrock_standin import BedrockStandIn, SimulationConfig
@@ -49,9 +51,21 @@ REHEARSAL_FAULTS: Mapping[str, str] = {
     "handler-crash": "the aggregate handler raises once (an unhandled error the workflow catches)",
     "worse-candidate": "the fine-tuned model answers worse than the base model (the gate rejects it)",
     "duplicate-event": "the upload's event is delivered twice (one execution, one job)",
+    "base-model-eol": "Bedrock says the base model reached end of life (the run stops before any job)",
+    "base-model-legacy": "Bedrock says the base model is Legacy, end of life in 90 days (the run warns, completes)",
 }
 STANDIN_FAULTS = frozenset(
-    {"job-failed", "job-stopped", "pt-failed", "pt-stuck", "throttle-burst", "runtime-errors", "worse-candidate"}
+    {
+        "job-failed",
+        "job-stopped",
+        "pt-failed",
+        "pt-stuck",
+        "throttle-burst",
+        "runtime-errors",
+        "worse-candidate",
+        "base-model-eol",
+        "base-model-legacy",
+    }
 )
 #: The handler the handler-crash fault makes raise once.
 CRASH_HANDLER = "aggregate"
@@ -68,6 +82,12 @@ class RehearsalError(Exception):
     """The rehearsal itself could not run (a usage problem or a template it cannot map)."""
 
 
+#: A settings-override key (not a setting): the hyperparameters section that replaces cdk.json's instead of being
+#: merged into it, so another model's unknown hyperparameters do not follow it (see model_overrides).
+HYPERPARAMETERS_REPLACED = "_replaceHyperparameters"
+DEFAULT_REGION = "us-west-2"  # stacks.settings' default, for a cdk.json that names no Region
+
+
 # ---- synthesis ---------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SynthesizedApp:
@@ -80,11 +100,45 @@ class SynthesizedApp:
     function_folders: Mapping[str, str]
     region: str
     settings_name: str
+    #: The configured base model (customization id), whose data format the demo dataset follows.
+    base_model_id: str = DEFAULT_BASE_MODEL_ID
 
 
 def project_context() -> dict[str, Any]:
     context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
     return context
+
+
+def model_overrides(base_model_id: str | None = None, region: str | None = None) -> dict[str, Any]:
+    """Settings overrides that rehearse another base model and/or Region (``finetune rehearse --base-model/--region``).
+
+    Without ``region``, a model that cannot be fine-tuned in the configured Region moves to its first catalogued
+    Region. The configured hyperparameters the new model does not take are dropped (the settings refuse unknown
+    ones), so the model's defaults apply to them.
+    """
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from stacks.settings import CONTEXT_KEY  # type: ignore[import-not-found,unused-ignore]
+
+    if base_model_id is None and region is None:
+        return {}
+    try:
+        configured = project_context().get(CONTEXT_KEY) or {}
+    except (OSError, ValueError, KeyError) as err:
+        raise RehearsalError(f"cannot read the settings in {ROOT / 'cdk.json'}: {err}") from None
+    overrides: dict[str, Any] = {}
+    if region is not None:
+        overrides["region"] = region
+    if base_model_id is not None:
+        overrides["baseModelId"] = base_model_id
+        model = CATALOGUE.get(base_model_id)
+        if model is not None:
+            if region is None and configured.get("region", DEFAULT_REGION) not in model.regions:
+                overrides["region"] = model.regions[0]
+            known = {hp.name for hp in model.hyperparameters}
+            given = configured.get("hyperparameters") or {}
+            overrides[HYPERPARAMETERS_REPLACED] = {k: v for k, v in given.items() if k in known}
+    return overrides
 
 
 def synthesize(settings_overrides: Mapping[str, Any] | None = None, outdir: str | None = None) -> SynthesizedApp:
@@ -105,7 +159,7 @@ def synthesize(settings_overrides: Mapping[str, Any] | None = None, outdir: str 
         context = project_context()
     except (OSError, ValueError, KeyError) as err:
         raise RehearsalError(f"cannot read the settings in {ROOT / 'cdk.json'}: {err}") from None
-    pipeline_settings = _merge(context.get(CONTEXT_KEY) or {}, settings_overrides or {})
+    pipeline_settings = apply_overrides(context.get(CONTEXT_KEY) or {}, settings_overrides or {})
     context[CONTEXT_KEY] = pipeline_settings
     context["aws:cdk:bundling-stacks"] = []  # no asset is deployed, so none is built
     with tempfile.TemporaryDirectory(prefix="rehearsal-synth-") as tmp:
@@ -113,7 +167,8 @@ def synthesize(settings_overrides: Mapping[str, Any] | None = None, outdir: str 
         try:
             settings = load_settings(pipeline_settings)
         except SettingsError as err:
-            raise RehearsalError(f"cdk.json: {err}") from None
+            source = "cdk.json with the rehearsal's overrides" if settings_overrides else "cdk.json"
+            raise RehearsalError(f"{source}: {err}") from None
         stacks = build_app(app, settings, nag=False)
         assembly = app.synth()
         templates = {
@@ -131,7 +186,18 @@ def synthesize(settings_overrides: Mapping[str, Any] | None = None, outdir: str 
         function_folders=folders,
         region=settings.region,
         settings_name=settings.name,
+        base_model_id=settings.base_model_id,
     )
+
+
+def apply_overrides(pipeline: Mapping[str, Any], settings_overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """cdk.json's ``pipeline`` settings with the rehearsal's overrides merged in (see model_overrides)."""
+    overrides = dict(settings_overrides)
+    replaced = overrides.pop(HYPERPARAMETERS_REPLACED, None)
+    merged = _merge(pipeline, overrides)
+    if replaced is not None:
+        merged["hyperparameters"] = dict(replaced)
+    return merged
 
 
 def _merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -239,7 +305,7 @@ def provision(app: SynthesizedApp, region: str) -> LocalCloud:
                 name = res.resolver.resolve_string(properties["BucketName"], stack)
             else:
                 name = res.physical_name(stack, logical_id, limit=63).lower()
-            s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+            s3.create_bucket(Bucket=name, **_location(region))
             if "BucketEncryption" in properties:
                 # CloudFormation's rule shape names the default "ServerSideEncryptionByDefault"; the API's "Apply...".
                 rules = [
@@ -320,6 +386,13 @@ def provision(app: SynthesizedApp, region: str) -> LocalCloud:
     )
 
 
+def _location(region: str) -> dict[str, Any]:
+    """CreateBucket's Region argument: us-east-1 is the default and refuses to be named as a LocationConstraint
+    (docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html, read 2026-12-01; moto answers
+    InvalidLocationConstraint as S3 does)."""
+    return {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+
+
 def _upload_rule(res: LocalResources, app: SynthesizedApp, trigger_arn: str, region: str) -> tuple[str, str]:
     """Create the rule that targets the trigger function (moto's EventBridge never invokes it; we deliver)."""
     import boto3
@@ -396,6 +469,8 @@ class RehearsalOptions:
     after_run: Callable[[LocalCloud, str | None], Any] | None = None
     #: Handler folders whose first invocation raises (tests of the cleanup paths; see the handler-crash fault).
     crash_handlers: frozenset[str] = frozenset()
+    #: The simulated date the stand-in judges model lifecycles on (None: today, UTC).
+    today: date | None = None
 
 
 @dataclass
@@ -426,6 +501,9 @@ class RehearsalResult:
     evaluation_records: list[dict[str, Any]] = field(default_factory=list)
     #: What ``RehearsalOptions.after_run`` returned.
     after_run_result: Any = None
+    #: "Display name (customization id)" of the rehearsed base model, and what the stand-in said of its lifecycle.
+    base_model: str = ""
+    base_model_lifecycle: str = ""
 
     @property
     def promoted(self) -> bool:
@@ -477,11 +555,11 @@ def _s3_event(bucket: str, key: str, head: Mapping[str, Any], region: str) -> di
     }
 
 
-def _dataset_bytes(options: RehearsalOptions) -> tuple[bytes, list[dict[str, Any]]]:
+def _dataset_bytes(options: RehearsalOptions, data_format: DataFormat) -> tuple[bytes, list[dict[str, Any]]]:
     if options.dataset is not None:
         data = options.dataset.read_bytes()
     else:
-        data = demo_data.to_jsonl(list(demo_data.records(options.records, options.seed)))
+        data = demo_data.to_jsonl(list(demo_data.records(options.records, options.seed, data_format)))
     learned: list[dict[str, Any]] = []
     for line in data.splitlines():
         try:
@@ -573,7 +651,8 @@ def rehearse(
         app = synthesize(options.settings_overrides)
     elif options.settings_overrides:
         raise RehearsalError("settings_overrides apply at synthesis: pass an app synthesized with them, or no app")
-    data, learned = _dataset_bytes(options)
+    base_model = CATALOGUE[app.base_model_id]
+    data, learned = _dataset_bytes(options, base_model.data_format)
     region = app.region
     output_dir = options.output_dir or Path("rehearsal-output") / options.run_name
     config = SimulationConfig(
@@ -585,6 +664,8 @@ def rehearse(
         on_demand_rps=options.on_demand_rps,
         region=region,
         account_id=ACCOUNT_ID,
+        today=options.today,
+        base_model_id=base_model.model_id,
     )
     base_env = {
         "AWS_REGION": region,
@@ -686,6 +767,8 @@ def rehearse(
             provisioned_throughputs=standin.provisioned_throughputs(),
             running_jobs=standin.running_jobs(),
             jobs=standin.jobs(),
+            base_model=f"{base_model.display_name} ({base_model.model_id})",
+            base_model_lifecycle=_lifecycle_phrase(standin, base_model.model_id, region),
             standin_errors=standin.errors,
             definition=cloud.definition,
             executed_definition=sfn.describe_state_machine(stateMachineArn=cloud.state_machine_arn)["definition"],
@@ -748,11 +831,32 @@ def _evaluation_records(s3: Any, cloud: LocalCloud, run_name: str, execution_arn
     return records
 
 
+def _lifecycle_phrase(standin: BedrockStandIn, model_id: str, region: str) -> str:
+    state = standin.lifecycle(model_id)
+    if state is None:
+        return f"unknown to the simulated Bedrock in {region}"
+    return f"{state.describe()} in {region} on {standin.config.date.isoformat()}"
+
+
+def readable_cause(cause: str | None) -> str:
+    """A failed state's cause as a person reads it: a Lambda error's ``errorType: errorMessage``, without the stack
+    trace that Step Functions keeps in the cause (the handlers' log has it)."""
+    if not cause:
+        return ""
+    try:
+        document = json.loads(cause)
+    except ValueError:
+        return cause
+    if isinstance(document, dict) and "errorMessage" in document:
+        return str(document["errorMessage"])
+    return cause
+
+
 def summary_lines(result: RehearsalResult) -> list[str]:
-    """The closing lines: final status and reason, the reports, and what the stand-in still holds."""
+    """The closing lines: final status and reason, the reports, the base model, and what the stand-in holds."""
     lines = [f"Execution {result.status}" + (f": {result.execution_arn}" if result.execution_arn else "")]
     if result.error or result.cause:
-        lines.append(f"Reason: {result.error or ''}: {result.cause or ''}".rstrip(": "))
+        lines.append(f"Reason: {result.error or ''}: {readable_cause(result.cause)}".rstrip(": "))
     elif result.promoted:
         lines.append("Reason: the candidate passed the quality gate and was promoted")
     if result.report_files:
@@ -760,9 +864,12 @@ def summary_lines(result: RehearsalResult) -> list[str]:
         lines.append(f"Report: {report} ({len(result.report_files)} file(s) in {result.output_dir})")
     else:
         lines.append(f"Report: none written (handler logs in {result.output_dir / 'handlers.log'})")
+    if result.base_model:
+        lines.append(f"Base model: {result.base_model}, simulated lifecycle {result.base_model_lifecycle}")
+    started = f"{len(result.jobs)} job(s) started in total" if result.jobs else "no customization job was started"
     lines.append(
         f"Simulated Bedrock still holds {len(result.provisioned_throughputs)} Provisioned Throughput(s) and "
-        f"{len(result.running_jobs)} running customization job(s) ({len(result.jobs)} job(s) started in total)"
+        f"{len(result.running_jobs)} running customization job(s) ({started})"
     )
     return lines
 

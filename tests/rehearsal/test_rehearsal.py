@@ -144,5 +144,8 @@ def test_output_that_is_a_file_is_a_usage_error(tmp_path: Path, capsys: pytest.C
 
 
 def test_bad_settings_are_one_line_naming_the_key() -> None:
-    with pytest.raises(RehearsalError, match=r"^cdk.json: pipeline\.provisionedThroughput\.modelUnits = -1"):
+    with pytest.raises(
+        RehearsalError,
+        match=r"^cdk.json with the rehearsal's overrides: pipeline\.provisionedThroughput\.modelUnits = -1",
+    ):
         synthesize({"provisionedThroughput": {"modelUnits": -1}})
