@@ -140,7 +140,8 @@ class LocalLambda:
                 "errorMessage": str(exc),
                 "errorType": type(exc).__name__,
                 "requestId": context.aws_request_id,
-                "stackTrace": traceback.format_tb(exc.__traceback__)[-5:],
+                # From the handler down, as the Lambda runtime reports it: this patch's own frame is not the handler's.
+                "stackTrace": traceback.format_tb(exc.__traceback__.tb_next if exc.__traceback__ else None)[-5:],
             }
             return json.dumps(payload).encode()
         with self._lock:
