@@ -9,7 +9,16 @@ from pathlib import Path
 import pytest
 
 from finetune.cli import main
-from finetune.rehearsal.runner import RehearsalError, RehearsalResult, exit_code, summary_lines, synthesize
+from finetune.rehearsal.bedrock_standin import FAULTS as STANDIN_FAULT_NAMES
+from finetune.rehearsal.runner import (
+    REHEARSAL_FAULTS,
+    STANDIN_FAULTS,
+    RehearsalError,
+    RehearsalResult,
+    exit_code,
+    summary_lines,
+    synthesize,
+)
 
 Run = Callable[..., RehearsalResult]
 
@@ -132,8 +141,16 @@ def test_help_lists_every_fault(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["rehearse", "--help"])
     text = capsys.readouterr().out
-    for fault in [*FAULTS, "throttle-burst", "duplicate-event"]:
-        assert f"  {fault} " in text
+    assert set(FAULTS) < set(REHEARSAL_FAULTS)
+    for fault, line in REHEARSAL_FAULTS.items():
+        assert f"  {fault} " in text and "\n" not in line
+    for option in ("--base-model ID", "--region REGION"):
+        assert option in text
+
+
+def test_the_stand_in_knows_every_fault_the_rehearsal_passes_it() -> None:
+    assert set(STANDIN_FAULT_NAMES) == STANDIN_FAULTS
+    assert set(REHEARSAL_FAULTS) >= STANDIN_FAULTS >= {"base-model-eol", "base-model-legacy"}
 
 
 def test_output_that_is_a_file_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
