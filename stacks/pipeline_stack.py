@@ -142,7 +142,10 @@ def reference_model_arns(model_ids: tuple[str, ...]) -> list[str]:
     arns: list[str] = []
     for model_id in model_ids:
         geo, _, rest = model_id.partition(".")
-        if geo in ("us", "eu", "apac", "global") and rest:
+        if model_id.startswith("arn:"):
+            # Named by ARN (a foundation model, a profile or a provisioned model): granted on exactly that ARN.
+            arns.append(model_id)
+        elif geo in ("us", "eu", "apac", "global") and rest:
             # A cross-Region profile routes to the foundation model in any Region of its geography
             # (docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-prereq.html).
             arns.append(f"{account_arn('bedrock')}:inference-profile/{model_id}")

@@ -87,3 +87,10 @@ def test_foundation_model_id_drops_the_context_suffix() -> None:
     nova2 = CATALOGUE["amazon.nova-2-lite-v1:0:256k"]
     assert nova2.foundation_model_id == "amazon.nova-2-lite-v1:0"
     assert nova2.runtime_model_id == "us.amazon.nova-2-lite-v1:0", "Nova 2 Lite is served through a profile only"
+
+
+def test_reference_models_named_by_arn_are_granted_on_that_arn() -> None:
+    from stacks.pipeline_stack import reference_model_arns
+
+    arn = "arn:aws:bedrock:us-west-2:123456789012:provisioned-model/abcdefghijkl"
+    assert reference_model_arns((arn,)) == [arn]
