@@ -323,7 +323,9 @@ class Runtime:
 
     def _inject_faults(self, target: ModelTarget, prompt: Prompt, attempt: int) -> None:
         config = self.config
-        draw = (config.seed, target.bucket_key, prompt.fingerprint)
+        # Keyed by the simulated model ("candidate", or the on-demand id), not by the throughput's ARN, whose id is
+        # random: the same seed and data inject the same faults in every run.
+        draw = (config.seed, target.simulation_key, prompt.fingerprint)
         if "throttle-burst" in config.faults and attempt == 1 and unit_hash(*draw, "throttle") < config.throttle_share:
             raise ApiError("ThrottlingException", "Too many requests, please wait before trying again.")
         if "runtime-errors" in config.faults and unit_hash(*draw, "error") < config.runtime_error_share:

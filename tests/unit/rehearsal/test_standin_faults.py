@@ -158,3 +158,16 @@ def test_worse_candidate_puts_the_candidate_below_base(make_standin: Any) -> Non
 
     assert score(pt) < score(BASE_RUNTIME_MODEL)
     assert "worse-candidate" in standin.describe()["faults"]
+
+
+def test_fault_draws_repeat_across_runs_whatever_the_throughputs_arn(make_standin: Any) -> None:
+    """Two stand-ins with the same seed mint different throughput ARNs, yet fail the same candidate prompts."""
+    prompts = [f"prompt {i}" for i in range(40)]
+    seen = []
+    for _ in range(2):
+        standin = make_standin(faults={"runtime-errors"}, runtime_error_share=0.4, rps_per_model_unit=None)
+        pt = in_service_pt(client(standin, "bedrock"))
+        seen.append((pt, _outcomes(client(standin, "bedrock-runtime"), pt, prompts)))
+    (first_arn, first), (second_arn, second) = seen
+    assert first_arn != second_arn
+    assert first == second and set(first) != {"ok"}
