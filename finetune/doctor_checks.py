@@ -17,6 +17,8 @@ from enum import StrEnum
 from typing import Any
 
 from finetune.operator import (
+    CREDENTIAL_CODES,
+    EXPIRED_CREDENTIAL_KINDS,
     OUTPUT_ARTIFACTS_BUCKET,
     OUTPUT_DATA_BUCKET,
     OUTPUT_KEY_ARN,
@@ -139,30 +141,7 @@ class Target:
 
 # ---- AWS errors as check lines -----------------------------------------------------------------------------------
 _DENIED = re.compile(r"AccessDenied|Unauthorized|Forbidden|NotAuthorized")
-_CREDENTIAL_KINDS = frozenset(
-    {
-        "NoCredentialsError",
-        "PartialCredentialsError",
-        "CredentialRetrievalError",
-        "TokenRetrievalError",
-        "SSOError",
-        "SSOTokenLoadError",
-        "UnauthorizedSSOTokenError",
-    }
-)
-_CREDENTIAL_CODES = frozenset(
-    {
-        "ExpiredToken",
-        "ExpiredTokenException",
-        "RequestExpired",
-        "InvalidClientTokenId",
-        "UnrecognizedClientException",
-        "SignatureDoesNotMatch",
-        "InvalidAccessKeyId",
-        "InvalidToken",
-        "MissingAuthenticationToken",
-    }
-)
+_CREDENTIAL_KINDS = EXPIRED_CREDENTIAL_KINDS | {"NoCredentialsError", "PartialCredentialsError"}
 
 
 def _one_line(text: object, limit: int = 300) -> str:
@@ -180,7 +159,7 @@ def describe_error(err: BaseException) -> str:
 
 
 def is_credentials_error(err: BaseException) -> bool:
-    return type(err).__name__ in _CREDENTIAL_KINDS or error_code(err) in _CREDENTIAL_CODES
+    return type(err).__name__ in _CREDENTIAL_KINDS or error_code(err) in CREDENTIAL_CODES
 
 
 def _is_throttled(err: BaseException) -> bool:

@@ -89,7 +89,11 @@ def _unwrap(err: BaseException) -> BaseException:
     return err
 
 
-_CREDENTIAL_CODES = frozenset(
+# botocore's exceptions for credentials that exist but could not be refreshed (SSO, a credential process).
+EXPIRED_CREDENTIAL_KINDS = frozenset(
+    {"CredentialRetrievalError", "TokenRetrievalError", "SSOError", "SSOTokenLoadError", "UnauthorizedSSOTokenError"}
+)
+CREDENTIAL_CODES = frozenset(
     {
         "ExpiredToken",
         "ExpiredTokenException",
@@ -139,7 +143,7 @@ def _client_error(err: BaseException, hint: str) -> tuple[str, str, int]:
     message = str(error.get("Message") or "") or str(err)
     status = int((response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
     detail = f"{code}: {message}" if message != code else code
-    if code in _CREDENTIAL_CODES:
+    if code in CREDENTIAL_CODES:
         return detail, _HINT_REFRESH, _EXIT_USAGE
     if code.startswith(("KMS", "Kms")) or "kms:" in message.lower():
         return detail, _HINT_KMS, _EXIT_USAGE
@@ -173,13 +177,7 @@ def aws_failure(err: BaseException, doing: str, hint: str = "") -> OperatorError
         detail, advice, code = _client_error(err, hint)
     elif kind in ("NoCredentialsError", "PartialCredentialsError"):
         detail, advice, code = text, _HINT_CREDENTIALS, _EXIT_USAGE
-    elif kind in (
-        "CredentialRetrievalError",
-        "TokenRetrievalError",
-        "SSOError",
-        "SSOTokenLoadError",
-        "UnauthorizedSSOTokenError",
-    ):
+    elif kind in EXPIRED_CREDENTIAL_KINDS:
         detail, advice, code = text, _HINT_REFRESH, _EXIT_USAGE
     elif kind == "NoRegionError":
         detail, advice, code = text, "pass --region (the pipeline's default is us-west-2)", _EXIT_USAGE
