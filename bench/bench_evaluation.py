@@ -40,6 +40,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from finetune.rehearsal.progress import Progress  # noqa: E402
 from finetune.rehearsal.runner import RehearsalOptions, RehearsalResult, rehearse  # noqa: E402
+from pipeline_core.models import CATALOGUE, DEFAULT_BASE_MODEL_ID  # noqa: E402
 
 TATQA_TEST_EXAMPLES = 3572  # the TAT-QA test set
 TARGET_RATIO = 0.85
@@ -50,8 +51,9 @@ RESOLVE_STATE = "Resolve run"
 TEST_SHARE = 0.4
 VALIDATION_SHARE = 0.05
 BATCH_SIZE = 25  # cdk.json's evaluation.batchSize, stated here so the bench does not drift with it
-#: Claude 3 Haiku's quota on training + validation records (pipeline_core/models.py): the dataset must fit it.
-MAX_TRAINING_RECORDS = 10_000
+#: The default base model's quotas on training + validation records (pipeline_core/models.py): the dataset must fit.
+MAX_TRAINING_RECORDS = CATALOGUE[DEFAULT_BASE_MODEL_ID].quotas.max_total_records
+MIN_TRAINING_RECORDS = CATALOGUE[DEFAULT_BASE_MODEL_ID].quotas.min_records
 #: Per model unit and per on-demand model: far above what concurrency / latency can reach, so nothing throttles.
 RATE_LIMIT_RPS = 100_000.0
 
@@ -96,8 +98,10 @@ def settings_overrides(examples: int, concurrency: int) -> dict[str, Any]:
 
 
 def records_for(examples: int) -> int:
-    """Generated records whose test split (round(n x TEST_SHARE)) holds at least ``examples``."""
-    return max(math.ceil(examples / TEST_SHARE), 100)
+    """Generated records whose test split (round(n x TEST_SHARE)) holds at least ``examples``, and whose training
+    split still meets the base model's minimum record count."""
+    training_share = 1 - TEST_SHARE - VALIDATION_SHARE
+    return max(math.ceil(examples / TEST_SHARE), math.ceil(MIN_TRAINING_RECORDS / training_share) + 1)
 
 
 def _state_events(history: Sequence[Mapping[str, Any]], name: str) -> tuple[Mapping[str, Any], Mapping[str, Any]]:

@@ -158,11 +158,14 @@ def check_models(run: dict[str, Any], region: str) -> list[str]:
     Raises BaseModelUnavailable / ReferenceModelUnavailable with one line for the notification.
     """
     model = get_base_model(str(run["base_model_id"]))
-    details, detail = _foundation_model(model.foundation_model_id)
+    # Asked by the customization id (with its context suffix, e.g. ":128k"), the identifier the job is created
+    # with: Bedrock lists that variant apart from the on-demand one, and it is the variant whose
+    # customizationsSupported names FINE_TUNING.
+    details, detail = _foundation_model(model.model_id)
     if details is None:
-        live, customizations = ModelLifecycle.ended(model.foundation_model_id), None
+        live, customizations = ModelLifecycle.ended(model.model_id), None
     else:
-        live = ModelLifecycle.from_details(model.foundation_model_id, details)
+        live = ModelLifecycle.from_details(model.model_id, details)
         customizations = [str(c) for c in details.get("customizationsSupported") or []]
     verdict = judge_base_model(model, region, live, customizations, detail=detail)
     if verdict.stop:

@@ -45,7 +45,7 @@ def judge_base_model(
 ) -> Verdict:
     """The verdict on a run's base model from its live lifecycle (``live``) and `customizationsSupported`."""
     today = today or datetime.now(UTC).date()
-    name = f"{model.display_name} ({model.foundation_model_id})"
+    name = f"{model.display_name} ({model.model_id})"
     said = f" (Bedrock: {detail})" if detail else ""
     when = f"; end of life {live.end_of_life.date().isoformat()}" if live.end_of_life else ""
     if live.status == "END_OF_LIFE":

@@ -189,14 +189,14 @@ def test_the_manifest_read_is_the_version_that_started_the_run(env: Any) -> None
 
 
 # ---- the lifecycle guard: Bedrock is asked before anything is paid for -------------------------------------------
-HAIKU_FM = "anthropic.claude-3-haiku-20240307-v1:0"
+HAIKU_FM = HAIKU  # asked by its customization id, the variant that reports FINE_TUNING
 
 
 def test_an_active_base_model_goes_on_without_warnings(env: Any, fake_bedrock: FakeBedrock) -> None:
     put(env, "inbox/demo.jsonl", "{}\n")
     run = resolve_run.handler(event("inbox/demo.jsonl"), None)
     assert run["warnings"] == []
-    assert fake_bedrock.calls == [HAIKU_FM], "asked about the foundation model, without the context suffix"
+    assert fake_bedrock.calls == [HAIKU], "asked about the variant the job is created with"
 
 
 def test_an_end_of_life_base_model_stops_the_run_before_training(env: Any, fake_bedrock: FakeBedrock) -> None:
