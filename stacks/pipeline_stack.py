@@ -379,9 +379,7 @@ class PipelineStack(Stack):
     def _lifecycle_lookups(self) -> tuple[list[str], list[str]]:
         """(inference-profile ARNs, foundation-model ARNs) whose lifecycle Resolve run may look up."""
         models = [m for m in CATALOGUE.values() if self.settings.region in m.regions]
-        foundation = {
-            f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{m.model_id}" for m in models
-        }
+        foundation = {f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{m.model_id}" for m in models}
         profiles: set[str] = set()
         for arn in reference_model_arns(self.settings.evaluation.reference_models):
             (profiles if ":inference-profile/" in arn else foundation).add(arn)
