@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+from finetune.atomic import atomic_write
 from pipeline_core.models import CATALOGUE, DEFAULT_BASE_MODEL_ID, DataFormat
 
 from . import demo_data
@@ -811,7 +812,9 @@ def _copy_reports(
             continue
         target = output_dir / name.replace("/", "-")
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(body)
+        # Replaced only once complete: an interrupted copy never leaves half a report (or half an input file).
+        with atomic_write(target, "wb", encoding=None) as out:
+            out.write(body)
         copied.append(target)
         if name == "report.md":
             table_md = body.decode()
