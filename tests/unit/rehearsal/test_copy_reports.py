@@ -20,7 +20,10 @@ class FakeS3:
     """Serves report.json and report.md; everything else is missing."""
 
     exceptions = SimpleNamespace(NoSuchKey=_NoSuchKey)
-    bodies: ClassVar[dict[str, bytes]] = {"report.json": b'{"verdict": "PROMOTED"}', "report.md": b"# Evaluation report\n"}
+    bodies: ClassVar[dict[str, bytes]] = {
+        "report.json": b'{"verdict": "PROMOTED"}',
+        "report.md": b"# Evaluation report\n",
+    }
 
     def get_object(self, *, Bucket: str, Key: str) -> dict[str, Any]:
         name = Key.rsplit("/", 1)[1]
