@@ -235,7 +235,13 @@ class PipelineStack(Stack):
             "Starts, checks and stops the Bedrock customization job",
             {**common_env, **vpc_env, contracts.ENV_CUSTOMIZATION_ROLE_ARN: data_plane.customization_role.role_arn},
         )
-        throughput = fn("Throughput", "throughput", "Creates, checks and deletes Provisioned Throughput", common_env)
+        throughput = fn(
+            "Throughput",
+            "throughput",
+            "Creates, checks and deletes Provisioned Throughput",
+            # Read before a delete: the throughput the promotion record names is serving and is never deleted.
+            {**common_env, contracts.ENV_PROMOTION_PARAMETER: self.promotion_parameter_name},
+        )
         evaluate = fn(
             "Evaluate",
             "evaluate",
@@ -468,6 +474,7 @@ class PipelineStack(Stack):
             StringEquals={"kms:ViaService": f"bedrock.{Aws.REGION}.amazonaws.com"},
         )
         allow(throughput, ["bedrock:CreateProvisionedModelThroughput"], [custom_models, provisioned])
+        allow(throughput, ["ssm:GetParameter"], [f"{account_arn('ssm')}:parameter{self.promotion_parameter_name}"])
         allow(
             throughput,
             [

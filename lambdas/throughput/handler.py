@@ -8,6 +8,8 @@ throughput (botocore bedrock model: CreateProvisionedModelThroughput.commitmentD
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -15,7 +17,7 @@ from typing import Any
 
 from pipeline_aws.bedrock import client_token, delete_throughput, tag_list
 from pipeline_aws.clients import CLIENTS
-from pipeline_aws.errors import ThroughputNotReady, transient_errors
+from pipeline_aws.errors import ThroughputNotReady, is_code, transient_errors
 from pipeline_aws.logs import bind, log, setup_logging
 from pipeline_core import contracts
 from pipeline_core.names import RunNames
@@ -117,9 +119,34 @@ def describe(run: Run, throughput: Mapping[str, Any]) -> Throughput:
     return result
 
 
+def _serving(identifier: str, parameter_name: str) -> bool:
+    """Whether the promotion record names this throughput: applications call it, so no cleanup may delete it.
+
+    Promote writes the record and only then can fail (for example deleting the throughput it replaced); the
+    workflow's cleanup after such a failure must not take down the model the record now points to.
+    """
+    try:
+        with transient_errors():
+            raw = CLIENTS.ssm.get_parameter(Name=parameter_name)["Parameter"]["Value"]
+    except Exception as err:
+        if is_code(err, "ParameterNotFound"):
+            return False
+        raise  # cannot tell: deleting could stop the production model, so let the workflow retry or report
+    try:
+        named = str(json.loads(raw).get("provisioned_model_arn") or "")
+    except (ValueError, AttributeError):
+        return False  # not written by this pipeline
+    return bool(named) and (named == identifier or named.rsplit("/", 1)[-1] == identifier)
+
+
 def delete(run: Run, throughput: Mapping[str, Any] | None) -> dict[str, Any]:
-    identifier = (throughput or {}).get("arn") or run.throughput_name
-    result = delete_throughput(str(identifier))
+    identifier = str((throughput or {}).get("arn") or run.throughput_name)
+    parameter_name = os.environ.get(contracts.ENV_PROMOTION_PARAMETER)
+    if parameter_name and _serving(identifier, parameter_name):
+        result = {"deleted": False, "reason": f"serving: {parameter_name} names it", "arn": identifier}
+        log(LOGGER, "throughput kept", level=30, **result)
+        return result
+    result = delete_throughput(identifier)
     log(LOGGER, "throughput delete", **result)
     return result
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -167,3 +168,57 @@ def test_other_errors_are_not_transient(bedrock: Stubber) -> None:
     with pytest.raises(Exception) as err:
         throughput.handler({"action": "delete", "run": RUN, "throughput": {"arn": PT_ARN}}, None)
     assert not isinstance(err.value, TransientServiceError)
+
+
+# ---- cleanup never deletes the throughput the promotion record names ---------------------------------------------
+PARAMETER = "/finetune/promoted-model"
+
+
+@pytest.fixture
+def promotion(monkeypatch: pytest.MonkeyPatch, aws_env: None) -> Any:
+    import boto3
+
+    from pipeline_aws.clients import CLIENTS
+
+    monkeypatch.setenv(contracts.ENV_PROMOTION_PARAMETER, PARAMETER)
+    ssm = boto3.client("ssm")
+    CLIENTS.set("ssm", ssm)
+    return ssm
+
+
+def _publish(ssm: Any, arn: str | None) -> None:
+    ssm.put_parameter(Name=PARAMETER, Type="String", Overwrite=True, Value=json.dumps({"provisioned_model_arn": arn}))
+
+
+def test_delete_keeps_the_throughput_the_promotion_record_names(bedrock: Stubber, promotion: Any) -> None:
+    """Catches cleanup after a Promote that failed past its SSM write deleting the model applications now call."""
+    _publish(promotion, PT_ARN)
+    result = throughput.handler({"action": "delete", "run": RUN, "throughput": {"arn": PT_ARN}}, None)
+    assert result["deleted"] is False and result["reason"] == f"serving: {PARAMETER} names it"
+    # No delete call was queued on the Stubber: a delete would have failed the fixture's no-pending check.
+
+
+def test_delete_goes_on_when_the_record_names_another_throughput_or_none(bedrock: Stubber, promotion: Any) -> None:
+    _publish(promotion, PT_ARN.replace("abcdefabcdef", "another00001"))
+    bedrock.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": PT_ARN})
+    assert throughput.handler({"action": "delete", "run": RUN, "throughput": {"arn": PT_ARN}}, None)["deleted"]
+
+
+def test_delete_goes_on_when_nothing_was_ever_promoted(bedrock: Stubber, promotion: Any) -> None:
+    bedrock.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": PT_ARN})
+    assert throughput.handler({"action": "delete", "run": RUN, "throughput": {"arn": PT_ARN}}, None)["deleted"]
+
+
+def test_delete_waits_when_the_record_cannot_be_read(
+    bedrock: Stubber, promotion: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Catches 'cannot read the record, delete anyway': the production model could be the one deleted."""
+    from botocore.exceptions import ClientError
+
+    def throttled(**_: Any) -> Any:
+        response: Any = {"Error": {"Code": "ThrottlingException"}, "ResponseMetadata": {"HTTPStatusCode": 429}}
+        raise ClientError(response, "GetParameter")
+
+    monkeypatch.setattr(promotion, "get_parameter", throttled)
+    with pytest.raises(TransientServiceError):
+        throughput.handler({"action": "delete", "run": RUN, "throughput": {"arn": PT_ARN}}, None)
