@@ -14,15 +14,17 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, nullcontext
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
-from finetune.atomic import OutputIsInput, atomic_write, refuse_input_as_output
 from finetune.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from pipeline_core.dataset import POOL, DatasetFile, Snapshot, SplitConfig, ValidationResult, validate, write_snapshot
-from pipeline_core.dataset.lines import file_chunks
-from pipeline_core.dataset.snapshot import SourceChangedError, Writer
-from pipeline_core.dataset.sniff import SNIFF_BYTES, diagnose
 from pipeline_core.models import CATALOGUE, DEFAULT_BASE_MODEL_ID, UnsupportedModelError, get_base_model
+
+if TYPE_CHECKING:
+    from pipeline_core.dataset import DatasetFile, Snapshot, SplitConfig, ValidationResult
+    from pipeline_core.dataset.snapshot import Writer
+
+# The validator itself (pipeline_core.dataset) is imported when the command runs, not when `finetune --help`
+# builds the parser: the command line starts at once.
 
 _DATA_FILES = {"train": "train.jsonl", "validation": "validation.jsonl", "test": "test.jsonl"}
 STDIN = "-"
@@ -76,6 +78,8 @@ def register(subparsers: Any) -> None:
 
 
 def _opener(path: Path) -> Callable[[], Iterator[bytes]]:
+    from pipeline_core.dataset.lines import file_chunks
+
     def open_chunks() -> Iterator[bytes]:
         with path.open("rb") as stream:
             yield from file_chunks(cast(BinaryIO, stream))
@@ -152,6 +156,8 @@ def _check_readable(path: Path) -> None:
 
 def _check_text(path: Path, name: str) -> None:
     """Refuse, in one line, a file that is an archive, binary, UTF-16 or UTF-32 rather than UTF-8 JSON Lines."""
+    from pipeline_core.dataset.sniff import SNIFF_BYTES, diagnose
+
     try:
         with path.open("rb") as stream:
             head = stream.read(SNIFF_BYTES)
@@ -178,18 +184,23 @@ def _split_outputs(out_dir: Path) -> list[Path]:
 
 def _write_split(result: ValidationResult, out_dir: Path) -> Snapshot:
     """Write the three split files together: each replaces its old version only once all are complete."""
+    from finetune.atomic import atomic_write
+    from pipeline_core.dataset import write_snapshot
+
     out_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as written:
 
         def open_sink(split_name: str) -> AbstractContextManager[Writer]:
             # The atomic writes stay open until every split is written; an error removes all the new files.
             stream = written.enter_context(atomic_write(out_dir / _DATA_FILES[split_name], "wb", encoding=None))
-            return nullcontext(cast(Writer, stream))
+            return nullcontext(cast("Writer", stream))
 
         return write_snapshot(result, open_sink)
 
 
 def _split_config(args: argparse.Namespace) -> SplitConfig | None:
+    from pipeline_core.dataset import SplitConfig
+
     split_flags = {"--validation-share": args.validation_share, "--test-share": args.test_share, "--seed": args.seed}
     if args.split is None:
         given = [flag for flag, value in split_flags.items() if value is not None]
@@ -208,6 +219,13 @@ def _split_config(args: argparse.Namespace) -> SplitConfig | None:
         raise UsageError(message) from None
 
 
+def validate(files: list[DatasetFile], **options: Any) -> ValidationResult:
+    """The dataset validator (`pipeline_core.dataset.validate`), imported only when the command runs."""
+    from pipeline_core.dataset import validate as validate_dataset
+
+    return validate_dataset(files, **options)
+
+
 # --- the command --------------------------------------------------------------------------------------------------
 
 
@@ -221,6 +239,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, scratch: Path) -> int:
+    from finetune.atomic import OutputIsInput, refuse_input_as_output
+    from pipeline_core.dataset import POOL, DatasetFile
+    from pipeline_core.dataset.snapshot import SourceChangedError
+
     named: list[tuple[str, Path | None]] = [("train", args.file), ("validation", args.validation), ("test", args.test)]
     given = [(split_name, path) for split_name, path in named if path is not None]
     if sum(str(path) == STDIN for _, path in given) > 1:

@@ -114,7 +114,7 @@ def test_a_split_file_interrupted_mid_write_keeps_its_old_content(
             sink.write(b"half a record")
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(command, "write_snapshot", interrupted)
+    monkeypatch.setattr("pipeline_core.dataset.write_snapshot", interrupted)  # imported when the command runs
     with pytest.raises(KeyboardInterrupt):  # the entry point prints the one line and exits with 130
         command.run(command_args(["all.jsonl", "--split", "out", "--base-model", HAIKU]))
     assert {p.name: p.read_bytes() for p in (folder / "out").iterdir()} == before
