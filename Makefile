@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup demo test lint synth deploy bench snapshot-update digest clean
+.PHONY: setup demo test lint synth deploy bench mutate snapshot-update digest clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -38,6 +38,13 @@ deploy: setup
 
 bench: setup
 	$(PY) bench/bench_validator.py
+
+# Mutation testing of the money-and-trust modules ([tool.mutmut] in pyproject.toml, results in docs/mutation.md).
+# Slow (tens of minutes on two cores), so neither CI nor `make test` runs it. `mutmut results` lists survivors.
+mutate: setup
+	rm -rf mutants
+	$(VENV)/bin/mutmut run --max-children 2
+	$(VENV)/bin/mutmut export-cicd-stats
 
 digest: setup
 	$(PY) tools/security_digest.py --write
