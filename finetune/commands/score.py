@@ -17,7 +17,12 @@ from typing import Any, BinaryIO, cast
 from finetune.cli import EXIT_OK, EXIT_USAGE
 from pipeline_core.dataset.lines import DEFAULT_MAX_LINE_BYTES, LineReader, file_chunks
 from pipeline_core.metrics import DEFAULT_METRIC, SchemaError, get_metric, metric_names, score_examples
-from pipeline_core.metrics.stats import DEFAULT_RESAMPLES, DEFAULT_SEED
+from pipeline_core.metrics.stats import (
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    NORMAL_APPROXIMATION_MIN_N,
+    interval_method,
+)
 
 STDIN = "-"
 # Fewer resamples make the 2.5th/97.5th percentiles of the bootstrap too coarse to mean anything; more cost
@@ -43,7 +48,9 @@ def register(subparsers: Any) -> None:
         help="score predictions against references (offline)",
         description="Score predictions against references. Each line of FILE is "
         '{"prediction": "...", "references": ["...", ...]}. Prints each metric\'s mean (0-100) '
-        "and its 95% percentile-bootstrap confidence interval. "
+        "and its 95% confidence interval: percentile bootstrap below "
+        f"{NORMAL_APPROXIMATION_MIN_N:,} examples, normal approximation from {NORMAL_APPROXIMATION_MIN_N:,} "
+        "(macro_f1 always bootstraps). "
         f"Limits: {MAX_RECORDS:,} examples, {MAX_INPUT_BYTES // 2**20} MiB, {MAX_LINE_BYTES // 2**20} MiB a line.",
         epilog="Exit codes: 0 scored, 2 usage error or unreadable input, 130 interrupted.",
     )
@@ -58,13 +65,16 @@ def register(subparsers: Any) -> None:
         metavar="NAME",
         help=f"metric to compute; repeatable (default {DEFAULT_METRIC}). One of: {', '.join(metric_names())}",
     )
-    parser.add_argument("--json", action="store_true", help="print {metric: {mean, ci95, n}} as JSON")
+    parser.add_argument(
+        "--json", action="store_true", help="print {metric: {mean, ci95, n, ci_method}} as JSON (bootstrap or normal)"
+    )
     parser.add_argument(
         "--resamples",
         type=int,
         default=DEFAULT_RESAMPLES,
         metavar="N",
-        help=f"bootstrap resamples, {MIN_RESAMPLES}-{MAX_RESAMPLES:,} (default %(default)s)",
+        help=f"bootstrap resamples, {MIN_RESAMPLES}-{MAX_RESAMPLES:,} (default %(default)s; unused by the normal "
+        "approximation)",
     )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="bootstrap seed (default %(default)s)")
     parser.add_argument(
@@ -181,14 +191,19 @@ def run(args: argparse.Namespace) -> int:
         metric.name: score_examples(metric, predictions, references, resamples=args.resamples, seed=args.seed)
         for metric in metrics
     }
+    methods = {m.name: "bootstrap" if m.is_corpus else interval_method(estimates[m.name].n) for m in metrics}
     if args.json:
         print(
             json.dumps(
-                {name: {"mean": e.value, "ci95": [e.ci_low, e.ci_high], "n": e.n} for name, e in estimates.items()}
+                {
+                    name: {"mean": e.value, "ci95": [e.ci_low, e.ci_high], "n": e.n, "ci_method": methods[name]}
+                    for name, e in estimates.items()
+                }
             )
         )
     else:
         width = max(len(name) for name in estimates)
         for name, e in estimates.items():
-            print(f"{name:<{width}}  {e.value:6.2f}  95% CI [{e.ci_low:.2f}, {e.ci_high:.2f}]  n={e.n}")
+            how = " (normal approximation)" if methods[name] == "normal" else ""
+            print(f"{name:<{width}}  {e.value:6.2f}  95% CI [{e.ci_low:.2f}, {e.ci_high:.2f}]{how}  n={e.n}")
     return EXIT_OK

@@ -8,7 +8,16 @@ from pipeline_core.metrics import DEFAULT_METRIC, METRICS, get_metric, metric_na
 
 
 def test_public_names() -> None:
-    assert metric_names() == ("token_f1", "exact_match", "accuracy", "macro_f1", "json_valid", "json_schema")
+    assert metric_names() == (
+        "token_f1",
+        "exact_match",
+        "accuracy",
+        "macro_f1",
+        "json_valid",
+        "json_schema",
+        "tatqa_f1",
+        "tatqa_em",
+    )
     assert DEFAULT_METRIC == "token_f1"
     assert all(m.description for m in METRICS.values())
 
@@ -18,10 +27,19 @@ def test_unknown_metric_lists_the_known_ones() -> None:
         get_metric("bleu")
 
 
-@pytest.mark.parametrize("name", ["token_f1", "exact_match", "accuracy", "json_valid", "json_schema"])
+def test_the_settings_accept_exactly_the_registered_metrics() -> None:
+    from stacks.settings import METRICS as SETTINGS_METRICS
+
+    assert SETTINGS_METRICS == metric_names()
+
+
+@pytest.mark.parametrize(
+    "name", ["token_f1", "exact_match", "accuracy", "json_valid", "json_schema", "tatqa_f1", "tatqa_em"]
+)
 def test_mean_metrics_stay_in_range(name: str) -> None:
     metric = get_metric(name)
-    for prediction, references in [("", [""]), ("x", ["y"]), ('{"a": 1}', ['{"a": 2}']), ("A", ["a", "b"])]:
+    cases = [("", [""]), ("x", ["y"]), ('{"a": 1}', ['{"a": 2}']), ("A", ["a", "b"]), ("-1.5%", ["(1.5)%", "x 2"])]
+    for prediction, references in cases:
         assert 0.0 <= metric.score(prediction, references) <= 100.0
 
 

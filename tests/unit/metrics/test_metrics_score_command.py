@@ -36,8 +36,9 @@ def test_json_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = json.loads(capsys.readouterr().out)
     assert list(data) == ["token_f1", "exact_match"]
     for result in data.values():
-        assert set(result) == {"mean", "ci95", "n"}
+        assert set(result) == {"mean", "ci95", "n", "ci_method"}
         assert result["n"] == 2
+        assert result["ci_method"] == "bootstrap"
         low, high = result["ci95"]
         assert 0 <= low <= result["mean"] <= high <= 100
     assert data["exact_match"]["mean"] == 50.0

@@ -14,6 +14,7 @@ from pipeline_core.metrics.gate import (
     evaluate_gate,
 )
 from pipeline_core.metrics.labels import accuracy, macro_f1, normalize_label
+from pipeline_core.metrics.numeric import tatqa_em, tatqa_f1
 from pipeline_core.metrics.operational import (
     CostEstimate,
     LatencySummary,
@@ -76,5 +77,7 @@ __all__ = [
     "schema_violations",
     "score_examples",
     "summarise",
+    "tatqa_em",
+    "tatqa_f1",
     "token_f1",
 ]

@@ -11,8 +11,8 @@ from pipeline_core.metrics.stats import (
     DEFAULT_SEED,
     Estimate,
     PairedTest,
-    bootstrap_mean,
     bootstrap_statistic,
+    mean_interval,
     paired_statistic_test,
     paired_test,
 )
@@ -53,11 +53,11 @@ def summarise(
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
 ) -> Estimate:
-    """The metric's value (mean, or corpus statistic) with its 95% bootstrap CI."""
+    """The metric's value (mean, or corpus statistic) with its 95% CI (stats.mean_interval for a mean)."""
     if metric.corpus is not None:
         (codes,), statistic = _coded(metric.corpus, observations)
         return bootstrap_statistic(codes, statistic, resamples=resamples, seed=seed)
-    return bootstrap_mean([o for o in observations if not isinstance(o, tuple)], resamples=resamples, seed=seed)
+    return mean_interval([o for o in observations if not isinstance(o, tuple)], resamples=resamples, seed=seed)
 
 
 def compare(

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pipeline_core.metrics.labels import accuracy, label_pair, macro_f1_from_counts
+from pipeline_core.metrics.numeric import tatqa_em, tatqa_f1
 from pipeline_core.metrics.structured import JsonValue, SchemaConformance, json_schema, json_valid
 from pipeline_core.metrics.text import exact_match, token_f1
 
@@ -58,6 +59,17 @@ METRICS: Mapping[str, Metric] = {
             "json_schema",
             "100 if the prediction is JSON conforming to the schema (given, or inferred from a JSON reference).",
             json_schema,
+        ),
+        Metric(
+            "tatqa_f1",
+            "TAT-QA F1: numbers compared as values (sign, scale, percent), other words by set-of-tokens F1; "
+            "a single-number reference scores 0 or 100.",
+            tatqa_f1,
+        ),
+        Metric(
+            "tatqa_em",
+            "100 if the prediction has the reference's numbers (as values) and normalised words, in any order, else 0.",
+            tatqa_em,
         ),
     )
 }

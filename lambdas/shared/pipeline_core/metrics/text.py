@@ -12,14 +12,13 @@ from collections import Counter
 from collections.abc import Sequence
 
 # Exactly the SQuAD script's character set (ASCII punctuation); widening it would break comparability.
-_PUNCTUATION = frozenset(string.punctuation)
+_DELETE_PUNCTUATION = str.maketrans("", "", string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 
 
 def normalize_answer(text: str) -> str:
     """Lower case, drop ASCII punctuation, drop the articles a/an/the, fold whitespace (SQuAD order)."""
-    lowered = text.lower()
-    no_punctuation = "".join(ch for ch in lowered if ch not in _PUNCTUATION)
+    no_punctuation = text.lower().translate(_DELETE_PUNCTUATION)
     no_articles = _ARTICLES.sub(" ", no_punctuation)
     return " ".join(no_articles.split())
 
