@@ -62,7 +62,7 @@ class EvaluationSettings:
     max_failed_share: float = 0.02
 
 
-METRICS = ("token_f1", "exact_match", "accuracy", "macro_f1", "json_valid", "json_schema")
+METRICS = ("token_f1", "exact_match", "accuracy", "macro_f1", "json_valid", "json_schema", "tatqa_f1", "tatqa_em")
 
 
 def _evaluation(r: _Reader) -> EvaluationSettings:
