@@ -1,15 +1,22 @@
-"""Bootstrap intervals, the paired permutation test and percentiles: sanity, determinism, speed."""
+"""Bootstrap and normal intervals, the paired permutation test and percentiles: sanity, determinism, cost."""
 
 from __future__ import annotations
 
 import random
-import time
 
 import pytest
 
-from pipeline_core.metrics import bootstrap_mean, paired_test, percentile, relative_change
+from pipeline_core.metrics import bootstrap_mean, get_metric, paired_test, percentile, relative_change, summarise
+from pipeline_core.metrics import stats
 from pipeline_core.metrics.labels import macro_f1_from_pairs
-from pipeline_core.metrics.stats import bootstrap_statistic, paired_statistic_test
+from pipeline_core.metrics.stats import (
+    NORMAL_APPROXIMATION_MIN_N,
+    bootstrap_statistic,
+    interval_method,
+    mean_interval,
+    normal_mean,
+    paired_statistic_test,
+)
 
 
 def _scores(n: int, seed: int, shift: float = 0.0) -> list[float]:
@@ -95,12 +102,82 @@ def test_paired_test_is_symmetric_in_sign() -> None:
     assert forward.p_value == pytest.approx(backward.p_value)
 
 
-def test_fast_enough_for_the_full_test_set() -> None:
-    candidate, base = _scores(3572, seed=8, shift=2), _scores(3572, seed=9)
-    start = time.perf_counter()
-    bootstrap_mean(candidate)
-    paired_test(candidate, base)
-    assert time.perf_counter() - start < 5  # typically ~0.5 s; the bound only catches an accidental O(n^2)
+class _CountingRandom(random.Random):
+    """A Random that counts what it draws: elements picked by choices() and bits from getrandbits()."""
+
+    drawn = 0
+    bits = 0
+
+    def choices(self, population, weights=None, *, cum_weights=None, k=1):  # type: ignore[no-untyped-def]
+        type(self).drawn += k
+        return super().choices(population, weights, cum_weights=cum_weights, k=k)
+
+    def getrandbits(self, k: int) -> int:
+        type(self).bits += k
+        return super().getrandbits(k)
+
+
+@pytest.fixture
+def counting(monkeypatch: pytest.MonkeyPatch) -> type[_CountingRandom]:
+    _CountingRandom.drawn = _CountingRandom.bits = 0
+    monkeypatch.setattr(stats.random, "Random", _CountingRandom)
+    return _CountingRandom
+
+
+def test_the_bootstrap_and_the_paired_test_are_linear_in_n(counting: type[_CountingRandom]) -> None:
+    # The cost is counted, not timed: resamples x n draws each, so an accidental O(n^2) shows as a count.
+    n = 3572
+    candidate, base = _scores(n, seed=8, shift=2), _scores(n, seed=9)
+    bootstrap_mean(candidate, resamples=200)
+    assert counting.drawn == 200 * n
+    counting.drawn = 0
+    paired_test(candidate, base, resamples=200)
+    assert counting.bits == 200 * n  # one sign flip per example and resample
+    assert counting.drawn == 200 * n  # the bootstrap CI of the difference
+
+
+@pytest.mark.parametrize(
+    ("n", "method"),
+    [(NORMAL_APPROXIMATION_MIN_N - 1, "bootstrap"), (NORMAL_APPROXIMATION_MIN_N, "normal"), (100_000, "normal")],
+)
+def test_large_samples_use_the_normal_approximation_and_draw_nothing(
+    counting: type[_CountingRandom], n: int, method: str
+) -> None:
+    assert NORMAL_APPROXIMATION_MIN_N == 10_000
+    scores = [float(i % 101) for i in range(n)]
+    estimate = mean_interval(scores, resamples=100)
+    assert interval_method(n) == method
+    assert counting.drawn == (100 * n if method == "bootstrap" else 0)
+    expected = normal_mean(scores) if method == "normal" else bootstrap_mean(scores, resamples=100)
+    assert estimate == expected
+    assert summarise(get_metric("token_f1"), scores, resamples=100) == expected  # what score and the report use
+
+
+@pytest.mark.parametrize("p", [0.5, 0.05])
+def test_the_normal_interval_agrees_with_the_bootstrap_at_the_threshold(p: float) -> None:
+    # At the switch-over the two methods must give the same interval to within the bootstrap's own noise,
+    # also for skewed 0/100 scores (5% right); otherwise the reported CI would jump as n crosses the threshold.
+    rng = random.Random(21)
+    scores = [100.0 if rng.random() < p else 0.0 for _ in range(NORMAL_APPROXIMATION_MIN_N)]
+    normal, boot = normal_mean(scores), bootstrap_mean(scores, resamples=2000)
+    width = normal.ci_high - normal.ci_low
+    assert normal.value == boot.value
+    assert abs(normal.ci_low - boot.ci_low) < 0.05 * width
+    assert abs(normal.ci_high - boot.ci_high) < 0.05 * width
+
+
+def test_normal_interval_by_hand() -> None:
+    scores = [0.0, 100.0] * 5000  # mean 50, plug-in sd 50, se 0.5
+    estimate = normal_mean(scores)
+    assert estimate.value == 50.0
+    assert estimate.ci_low == pytest.approx(50 - 1.959964 * 0.5)
+    assert estimate.ci_high == pytest.approx(50 + 1.959964 * 0.5)
+    assert normal_mean([71.25] * 20_000) == stats.Estimate(71.25, 71.25, 71.25, 20_000)
+    assert normal_mean([100.0] * 9_999 + [0.0]).ci_high == 100.0  # never beyond the observed range
+    with pytest.raises(ValueError):
+        normal_mean([])
+    with pytest.raises(ValueError):
+        mean_interval([1.0] * NORMAL_APPROXIMATION_MIN_N, resamples=0)
 
 
 def test_corpus_statistic_bootstrap_and_paired_test() -> None:
