@@ -30,7 +30,7 @@ def test_unknown_metric_lists_the_known_ones() -> None:
 def test_the_settings_accept_exactly_the_registered_metrics() -> None:
     from stacks.settings import METRICS as SETTINGS_METRICS
 
-    assert SETTINGS_METRICS == metric_names()
+    assert metric_names() == SETTINGS_METRICS
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,7 @@ import random
 
 import pytest
 
-from pipeline_core.metrics import bootstrap_mean, get_metric, paired_test, percentile, relative_change, summarise
-from pipeline_core.metrics import stats
+from pipeline_core.metrics import bootstrap_mean, get_metric, paired_test, percentile, relative_change, stats, summarise
 from pipeline_core.metrics.labels import macro_f1_from_pairs
 from pipeline_core.metrics.stats import (
     NORMAL_APPROXIMATION_MIN_N,
