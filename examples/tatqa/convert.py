@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -37,6 +38,11 @@ _DOCUMENT_KEYS: dict[str, type] = {"table": dict, "paragraphs": list, "questions
 _EXPECTED = 'a JSON list of documents, each an object with "table", "paragraphs" and "questions"'
 # How TAT-QA's `scale` reads after a number; a percentage keeps its sign attached.
 _SCALE_SUFFIX = {"": "", "thousand": " thousand", "million": " million", "billion": " billion", "percent": "%"}
+# One number as a table cell writes it: currency symbol, sign or accounting parentheses (spaces allowed inside),
+# thousands separators, decimals, percent: "$ (3.5)", "(265 )", "\u2212298", "$1,914.2", "14.29%".
+_NUMERIC_SPAN = re.compile(
+    r"[$\u20ac\u00a3\u00a5]?\s*\(?\s*[$\u20ac\u00a3\u00a5]?\s*[-+\u2212]?\s*\d[\d,]*(?:\.\d+)?\s*\)?\s*%?"
+)
 
 
 def format_number(value: float) -> str:
@@ -55,11 +61,9 @@ def answer_text(question: Mapping[str, Any]) -> str | None:
         parts = [str(part).strip() for part in answer if str(part).strip()]
         if not parts:
             return None
-        text = ", ".join(parts)
-        # Spans copied from a table cell carry their own units; add the scale only to a bare single number.
-        if len(parts) == 1 and scale and _is_number(parts[0]):
-            text += suffix
-        return text
+        # TAT-QA's scale applies to every number of the answer ("$4,905, $3,049" in thousands), so each numeric
+        # span carries it; a span that names its own scale ("$19.1 million") or holds words is kept as written.
+        return ", ".join(part + suffix if scale and _is_numeric_span(part, scale) else part for part in parts)
     if isinstance(answer, bool) or answer is None:
         return None
     if isinstance(answer, int | float):
@@ -68,12 +72,9 @@ def answer_text(question: Mapping[str, Any]) -> str | None:
     return text or None
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text.replace(",", "").replace("$", "").strip())
-    except ValueError:
-        return False
-    return True
+def _is_numeric_span(text: str, scale: str) -> bool:
+    """A span that is one number as TAT-QA's cells write them, and does not already show a percent scale."""
+    return bool(_NUMERIC_SPAN.fullmatch(text)) and not (scale == "percent" and text.endswith("%"))
 
 
 def table_text(rows: Sequence[Sequence[Any]]) -> str:

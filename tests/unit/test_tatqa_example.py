@@ -10,6 +10,7 @@ from types import ModuleType
 import pytest
 
 from finetune.cli import main
+from pipeline_core.metrics import tatqa_em
 from pipeline_core.models import DEFAULT_BASE_MODEL_ID
 
 CONVERT = Path(__file__).resolve().parents[2] / "examples" / "tatqa" / "convert.py"
@@ -60,6 +61,45 @@ def test_answers_keep_spans_and_scales() -> None:
     prompt = records[0]["messages"][0]["content"]
     assert prompt.index("Company 1 sells") < prompt.index("reported in thousands")  # paragraphs in order
     assert "| Revenue | 101 | 90 |" in prompt and prompt.endswith("Question: Where does the company sell widgets?")
+
+
+def _question(answer: object, scale: str, answer_type: str = "multi-span") -> dict[str, object]:
+    return {"uid": "q", "order": 1, "question": "What were the amounts?", "answer": answer, "scale": scale,
+            "answer_type": answer_type, "answer_from": "table", "derivation": "", "rel_paragraphs": [],
+            "req_comparison": False}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("answer", "scale", "text", "value"),
+    [
+        # Every number of a multi-span answer carries the scale, with or without a currency symbol.
+        (["$4,905", "$3,049"], "thousand", "$4,905 thousand, $3,049 thousand", "4,905,000, 3,049,000"),
+        (["71,005", "68,490", "66,252"], "thousand", "71,005 thousand, 68,490 thousand, 66,252 thousand",
+         "71,005,000, 68,490,000, 66,252,000"),
+        (["$ (3.5)", "$ (3.1)"], "million", "$ (3.5) million, $ (3.1) million", "-3,500,000, -3,100,000"),
+        (["65", "(114)"], "million", "65 million, (114) million", "65,000,000, -114,000,000"),
+        (["(265 )", "(277 )"], "thousand", "(265 ) thousand, (277 ) thousand", "-265,000, -277,000"),
+        (["25", "28"], "percent", "25%, 28%", "0.25, 0.28"),
+        # A single span copied from a cell: accounting negatives, the Unicode minus, currency.
+        (["$(20,597)"], "thousand", "$(20,597) thousand", "-20,597,000"),
+        (["(35.8)"], "million", "(35.8) million", "-35,800,000"),
+        (["\u2212298"], "million", "\u2212298 million", "-298,000,000"),
+        (["(59.9)"], "percent", "(59.9)%", "-0.599"),
+        (["1,234"], "thousand", "1,234 thousand", "1,234,000"),
+        # Kept as written: a span that already shows its scale, words, and an answer without a scale.
+        (["14.29%"], "percent", "14.29%", "0.1429"),
+        (["$19.1 million"], "thousand", "$19.1 million", "19,100,000"),
+        (["Altium Designer subscriptions"], "percent", "Altium Designer subscriptions", "altium designer subscriptions"),
+        (["2019", "2018"], "", "2019, 2018", "2018, 2019"),
+        # Numeric answers (arithmetic, count) were already formatted with their scale.
+        (10.5, "million", "10.5 million", "10,500,000"),
+        (3, "", "3", "3"),
+    ],
+)  # fmt: skip
+def test_every_number_keeps_its_scale(answer: object, scale: str, text: str, value: str) -> None:
+    assert _module().answer_text(_question(answer, scale)) == text
+    # The reference means what the gold answer means: tatqa_em reads it as the same values.
+    assert tatqa_em(value, [text]) == 100.0
 
 
 @pytest.mark.parametrize(

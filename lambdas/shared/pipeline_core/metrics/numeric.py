@@ -24,14 +24,14 @@ from pipeline_core.metrics.text import normalize_answer
 _NUMBER = re.compile(
     r"""
     (?<![\w.])
-    (?P<open>\()?
+    (?P<open>\(\s*)?
     (?P<sign>[-+\u2212])?
     (?P<currency>[$\u20ac\u00a3\u00a5])?
     (?P<sign2>[-+\u2212])?
     (?P<digits>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)
     (?!\w)
     (?P<inner_percent>%)?
-    (?P<close>\))?
+    (?P<close>\s*\))?
     (?:\s*(?P<percent>%|percent\b))?
     (?:\s*(?P<scale>thousand|million|billion)\b)?
     """,
