@@ -89,7 +89,8 @@ def _question(answer: object, scale: str, answer_type: str = "multi-span") -> di
         # Kept as written: a span that already shows its scale, words, and an answer without a scale.
         (["14.29%"], "percent", "14.29%", "0.1429"),
         (["$19.1 million"], "thousand", "$19.1 million", "19,100,000"),
-        (["Altium Designer subscriptions"], "percent", "Altium Designer subscriptions", "altium designer subscriptions"),
+        (["Altium Designer subscriptions"], "percent",
+         "Altium Designer subscriptions", "Altium Designer Subscriptions"),
         (["2019", "2018"], "", "2019, 2018", "2018, 2019"),
         # Numeric answers (arithmetic, count) were already formatted with their scale.
         (10.5, "million", "10.5 million", "10,500,000"),
