@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -244,5 +245,22 @@ def test_unknown_action_is_rejected(env: str) -> None:
         train.handler({"action": "restart", "run": RUN}, None)
 
 
-def test_data_bucket_is_not_used_for_training(env: str) -> None:
-    assert DATA not in VALIDATION["train_uri"]
+def test_the_job_never_reads_or_writes_the_upload_bucket(env: str) -> None:
+    """Training reads the validated snapshot and writes to the artifacts bucket: catches the request built from the
+    run's data bucket (the raw, unvalidated upload) for its input or output."""
+    from pipeline_aws.clients import CLIENTS
+
+    requests: list[dict[str, Any]] = []
+
+    class Bedrock:
+        def create_model_customization_job(self, **request: Any) -> dict[str, str]:
+            requests.append(request)
+            return {"jobArn": JOB_ARN}
+
+    CLIENTS.set("bedrock", Bedrock())
+    train.handler({"action": "start", "run": RUN, "validation": VALIDATION}, None)
+    (request,) = requests
+    assert RUN["data_bucket"] == DATA and DATA != ARTIFACTS
+    assert f"s3://{DATA}/" not in json.dumps(request)
+    assert request["trainingDataConfig"]["s3Uri"] == VALIDATION["train_uri"]
+    assert request["outputDataConfig"]["s3Uri"].startswith(f"s3://{ARTIFACTS}/{PREFIX}")
