@@ -48,10 +48,10 @@ def test_json_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_same_seed_same_interval(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lines = [json.dumps({"prediction": f"answer {i % 3}", "references": ["answer 1"]}) for i in range(30)]
     path = _write(tmp_path, lines)
-    main(["score", str(path), "--json", "--seed", "4"])
+    assert main(["score", str(path), "--json", "--seed", "4"]) == 0
     first = capsys.readouterr().out
-    main(["score", str(path), "--json", "--seed", "4"])
-    assert capsys.readouterr().out == first
+    assert main(["score", str(path), "--json", "--seed", "4"]) == 0
+    assert first and capsys.readouterr().out == first
 
 
 @pytest.mark.parametrize(
