@@ -124,8 +124,9 @@ def test_resamples_are_bounded(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 
 def test_help_states_the_resample_bounds(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exit_info:
         main(["score", "--help"])
+    assert exit_info.value.code == 0
     assert "100-100,000" in " ".join(capsys.readouterr().out.split())
 
 
