@@ -38,6 +38,7 @@ deploy: setup
 
 bench: setup
 	$(PY) bench/bench_validator.py
+	$(PY) bench/bench_score.py --lines 100000 --repeat 5
 
 # Mutation testing of the money-and-trust modules ([tool.mutmut] in pyproject.toml, results in docs/mutation.md).
 # Slow (tens of minutes on two cores), so neither CI nor `make test` runs it. `mutmut results` lists survivors.
