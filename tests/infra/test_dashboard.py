@@ -1,8 +1,8 @@
 """The operations dashboard draws outcomes, stage durations, evaluation load on Bedrock, overdue throughput and
 the base models' days to end of life.
 
-Built on a stack of its own with the pipeline's real state machine type and functions, so the test holds whether
-or not PipelineStack wires the dashboard yet.
+Most tests build the construct on a stack of its own with the pipeline's real state machine type and functions;
+the last checks that the app itself deploys it.
 """
 
 from __future__ import annotations
@@ -132,19 +132,25 @@ def test_days_to_end_of_life_of_both_models_with_the_alarm_threshold(dashboard_b
     assert [a["value"] for a in graph["annotations"]["horizontal"]] == [WARNING_DAYS]
 
 
-def test_wired_dashboard_if_the_pipeline_stack_has_one(template_json: dict[str, dict[str, Any]]) -> None:
-    """Once PipelineStack wires the construct, the deployed dashboard is the one above."""
-    for template in template_json.values():
-        for resource in template["Resources"].values():
-            if resource["Type"] == "AWS::CloudWatch::Dashboard":
-                body = json.dumps(resource["Properties"]["DashboardBody"])
-                assert contracts.METRIC_OVERDUE_THROUGHPUTS in body and "AWS/Bedrock" in body
-                # The threshold drawn is the one the alarms use (the shipped lifecycleWarningDays).
-                graph = _days_to_end_of_life_graph(body)
-                alarms = [
-                    a["Properties"]["Threshold"]
-                    for a in template["Resources"].values()
-                    if a["Type"] == "AWS::CloudWatch::Alarm"
-                    and a["Properties"].get("MetricName") == contracts.METRIC_DAYS_TO_END_OF_LIFE
-                ]
-                assert alarms and {a["value"] for a in graph["annotations"]["horizontal"]} == set(alarms)
+def test_the_deployed_app_has_the_dashboard(template_json: dict[str, dict[str, Any]]) -> None:
+    """PipelineStack wires the construct: the app deploys exactly one dashboard, the one above. Catches the
+    dashboard dropped from the stack (every test above builds its own)."""
+    dashboards = [
+        (template, resource)
+        for template in template_json.values()
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::CloudWatch::Dashboard"
+    ]
+    assert len(dashboards) == 1, "the app deploys one operations dashboard"
+    ((template, resource),) = dashboards
+    body = json.dumps(resource["Properties"]["DashboardBody"])
+    assert contracts.METRIC_OVERDUE_THROUGHPUTS in body and "AWS/Bedrock" in body
+    # The threshold drawn is the one the alarms use (the shipped lifecycleWarningDays).
+    graph = _days_to_end_of_life_graph(body)
+    alarms = [
+        a["Properties"]["Threshold"]
+        for a in template["Resources"].values()
+        if a["Type"] == "AWS::CloudWatch::Alarm"
+        and a["Properties"].get("MetricName") == contracts.METRIC_DAYS_TO_END_OF_LIFE
+    ]
+    assert alarms and {a["value"] for a in graph["annotations"]["horizontal"]} == set(alarms)

@@ -129,12 +129,20 @@ def test_every_bucket_denies_requests_without_tls(template_json: dict[str, dict[
                 if lid in _refs(p["Properties"]["Bucket"])
                 for s in p["Properties"]["PolicyDocument"]["Statement"]
             ]
+            # The deny must name the bucket (ListBucket, bucket settings) and its objects (`bucket/*`: GetObject,
+            # PutObject), and apply to every principal; a deny on the bucket ARN alone leaves objects readable
+            # over plain HTTP.
+            bucket_arn = {"Fn::GetAtt": [lid, "Arn"]}
+            objects_arn = {"Fn::Join": ["", [bucket_arn, "/*"]]}
             assert any(
                 s["Effect"] == "Deny"
                 and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
                 and as_list(s["Action"]) == ["s3:*"]
+                and s.get("Principal") in ("*", {"AWS": "*"})
+                and bucket_arn in as_list(s["Resource"])
+                and objects_arn in as_list(s["Resource"])
                 for s in statements
-            ), f"{lid} has no TLS-only policy"
+            ), f"{lid} has no TLS-only policy covering the bucket and its objects for every principal"
 
 
 def _uses_pipeline_key(value: Any, key_ids: set[str]) -> bool:
