@@ -45,7 +45,7 @@ bench: setup
 mutate: setup
 	rm -rf mutants
 	$(VENV)/bin/mutmut run --max-children 2
-	$(VENV)/bin/mutmut export-cicd-stats
+	$(PY) tools/mutation_summary.py --survivors
 
 digest: setup
 	$(PY) tools/security_digest.py --write
