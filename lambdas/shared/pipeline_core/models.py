@@ -18,7 +18,7 @@ Sources (checked 2026-11-25; lifecycle and the supported-models table re-read 20
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 from types import MappingProxyType
@@ -136,6 +136,12 @@ _CLAUDE_3_HAIKU = BaseModel(
     quotas=DatasetQuotas(
         min_records=32,
         max_train_records=10_000,
+        # Validation limits re-checked 2026-12-01: the per-model tables moved to
+        # https://docs.aws.amazon.com/bedrock/latest/userguide/model-training-validation-requirements.html, whose
+        # Claude 3 Haiku table was not in the searchable copy; AWS's sample validator states the same two values
+        # (MAX_VALIDATION_LINES = 1000, MAX_VALIDATION_SIZE_GB = 1 in aws-samples/amazon-bedrock-samples
+        # custom-models/bedrock-fine-tuning/claude-haiku/DataValidation/data_validation.py), though it checks a
+        # validation file against the training line limits (32-10,000) and so never applies the 1,000.
         max_validation_records=1_000,
         max_total_records=10_000,
         max_tokens_per_record=32_000,
@@ -309,14 +315,28 @@ _NOVA2_LIFECYCLE = Lifecycle(
 )
 
 
-def _nova(model_id: str, runtime_id: str, name: str, lifecycle: Lifecycle = _NOVA_LIFECYCLE) -> BaseModel:
+# Nova 2 Lite, read 2026-12-01: Bedrock's page (docs.aws.amazon.com/bedrock/latest/userguide/nova-2-sft-data-prep.html)
+# states no record or token quota. AWS's Nova validator allows 200-20,000 SFT samples for Nova 2 Lite
+# (NOVA_2_0_LITE_SAMPLE_BOUNDS in aws-samples/amazon-nova-samples customization/bedrock-finetuning/understanding/
+# dataset_validation/nova_ft_dataset_validator.py), so its minimum is 200, not Nova's 8. The page adds that a
+# validation set "will not be supported during SFT training". The other limits are Nova's (UNCONFIRMED).
+_NOVA2_LITE_QUOTAS = replace(_NOVA_QUOTAS, min_records=200)
+
+
+def _nova(
+    model_id: str,
+    runtime_id: str,
+    name: str,
+    lifecycle: Lifecycle = _NOVA_LIFECYCLE,
+    quotas: DatasetQuotas = _NOVA_QUOTAS,
+) -> BaseModel:
     return BaseModel(
         model_id=model_id,
         runtime_model_id=runtime_id,
         display_name=name,
         data_format=DataFormat.CONVERSE,
         regions=("us-east-1",),
-        quotas=_NOVA_QUOTAS,
+        quotas=quotas,
         # Verified 2026-11-25: https://docs.aws.amazon.com/bedrock/latest/userguide/cm-hp-nova-mm.html
         # Nova 2 Lite's Bedrock hyperparameters are UNCONFIRMED (no page found 2026-12-01): it takes Nova's.
         hyperparameters=(
@@ -382,7 +402,13 @@ CATALOGUE: dict[str, BaseModel] = {
         # plus optional reasoning content (docs.aws.amazon.com/bedrock/latest/userguide/nova-2-sft-data-prep.html,
         # read 2026-12-01). The model has no in-Region on-demand inference: the base model is called through the
         # US cross-Region inference profile.
-        _nova("amazon.nova-2-lite-v1:0:256k", "us.amazon.nova-2-lite-v1:0", "Nova 2 Lite", _NOVA2_LIFECYCLE),
+        _nova(
+            "amazon.nova-2-lite-v1:0:256k",
+            "us.amazon.nova-2-lite-v1:0",
+            "Nova 2 Lite",
+            _NOVA2_LIFECYCLE,
+            _NOVA2_LITE_QUOTAS,
+        ),
     )
 }
 

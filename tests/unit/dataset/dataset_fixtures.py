@@ -14,6 +14,8 @@ HAIKU = "anthropic.claude-3-haiku-20240307-v1:0:200k"
 LLAMA_31 = "meta.llama3-1-8b-instruct-v1:0:128k"
 LLAMA_32 = "meta.llama3-2-1b-instruct-v1:0:128k"
 NOVA = "amazon.nova-micro-v1:0:128k"
+NOVA_LITE = "amazon.nova-lite-v1:0:300k"
+NOVA_2_LITE = "amazon.nova-2-lite-v1:0:256k"
 
 
 def claude(i: int, question: str | None = None, answer: str | None = None, **extra: Any) -> dict[str, Any]:

@@ -5,7 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from dataset_fixtures import LLAMA_31, LLAMA_32, NOVA, Run, claude, converse, dataset, jsonl, prompt_completion, rules
+from dataset_fixtures import (
+    LLAMA_31,
+    LLAMA_32,
+    NOVA,
+    NOVA_LITE,
+    Run,
+    claude,
+    converse,
+    dataset,
+    jsonl,
+    prompt_completion,
+    rules,
+)
 
 
 def with_bad(record: object, n: int = 40, make: Any = claude) -> bytes:
@@ -98,12 +110,12 @@ def test_nova_reserved_keyword_in_system(run: Run) -> None:
 def test_nova_media_blocks_are_reported_as_unchecked(run: Run) -> None:
     record = converse(1)
     record["messages"][0]["content"].append({"image": {"format": "png", "source": {"s3Location": {"uri": "s3://b/i"}}}})
-    result = run(with_bad(record, 40, converse), model=NOVA)
+    result = run(with_bad(record, 40, converse), model=NOVA_LITE)
     assert "SCHEMA-MEDIA-UNCHECKED" in rules(result) and result.valid
-    # Media in an assistant turn is not allowed.
+    # Media in an assistant turn is not allowed (more in test_dataset_nova_rules.py).
     bad = converse(1)
     bad["messages"][1]["content"].append({"image": {}})
-    assert "SCHEMA-CONTENT-BLOCK" in rules(run(with_bad(bad, 40, converse), model=NOVA))
+    assert "SCHEMA-MEDIA-NOT-ALLOWED" in rules(run(with_bad(bad, 40, converse), model=NOVA_LITE))
 
 
 @pytest.mark.parametrize(

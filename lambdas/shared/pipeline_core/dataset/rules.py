@@ -14,6 +14,16 @@ PREP = "https://docs.aws.amazon.com/bedrock/latest/userguide/model-customization
 CLAUDE_COOKBOOK = "https://platform.claude.com/cookbook/finetuning-finetuning-on-bedrock"
 NOVA_PREP = "https://docs.aws.amazon.com/nova/latest/userguide/fine-tune-prepare-data-understanding.html"
 NOVA2_PREP = "https://docs.aws.amazon.com/nova/latest/nova2-userguide/nova-data-prep-sft-2.html"
+NOVA2_SFT = "https://docs.aws.amazon.com/bedrock/latest/userguide/nova-2-sft-data-prep.html"
+# AWS's sample validators, whose checks complete the pages above (read 2026-12-01).
+CLAUDE_SAMPLE = (
+    "https://github.com/aws-samples/amazon-bedrock-samples/blob/main/custom-models/bedrock-fine-tuning/"
+    "claude-haiku/DataValidation/data_validation.py"
+)
+NOVA_SAMPLE = (
+    "https://github.com/aws-samples/amazon-nova-samples/blob/main/customization/bedrock-finetuning/"
+    "understanding/dataset_validation/nova_ft_dataset_validator.py"
+)
 JSONL_SPEC = "https://jsonlines.org/"  # UTF-8, one JSON value per line, "\n" line separator.
 RFC8259 = "https://www.rfc-editor.org/rfc/rfc8259#section-8.1"  # JSON text MUST NOT begin with a byte order mark.
 PIPELINE = "pipeline quality check (not enforced by Amazon Bedrock)"
@@ -205,12 +215,54 @@ _RULES: tuple[Rule, ...] = (
     Rule(
         "SCHEMA-RESERVED-KEYWORD",
         Severity.ERROR,
-        "Nova user and system prompts contain none of the reserved keywords User:, Bot:, Assistant:, System:, "
-        "<image>, <video>, [EOS].",
-        "Nova user or system prompts contain a reserved keyword (User:, Bot:, Assistant:, System:, <image>, <video>, "
-        "[EOS]).",
-        "Replace the reserved keyword with a word of similar meaning.",
-        NOVA_PREP,
+        "Claude 3 records contain neither `\\nHuman:` nor `\\nAssistant:` in any text; Nova user and system prompts "
+        "contain none of User:, Bot:, Assistant:, System:, <image>, <video>, [EOS], in any letter case.",
+        "Texts contain a keyword the model's prompt format reserves (Claude 3: `\\nHuman:`, `\\nAssistant:`; Nova: "
+        "User:, Bot:, Assistant:, System:, <image>, <video>, [EOS]).",
+        "Reword the text: drop the newline before Human:/Assistant: (Claude) or use a word of similar meaning (Nova).",
+        f"{NOVA_PREP}; {CLAUDE_SAMPLE}",
+    ),
+    Rule(
+        "SCHEMA-MEDIA-NOT-ALLOWED",
+        Severity.ERROR,
+        "Image and video blocks appear only in user turns of Nova Lite, Nova Pro and Nova 2 Lite records (never in "
+        "system or assistant content, never for the text-only Nova Micro).",
+        "Image or video blocks are where the model does not accept them (system, assistant turns, or Nova Micro).",
+        "Move the media into the user turn, or choose a multimodal base model (Nova Lite, Nova Pro, Nova 2 Lite).",
+        f"{NOVA2_SFT}; {NOVA_SAMPLE}",
+    ),
+    Rule(
+        "SCHEMA-MEDIA-TOO-MANY",
+        Severity.ERROR,
+        "A Nova message holds at most 10 images and a Nova record at most 1 video.",
+        "Nova messages hold more than 10 images, or records more than 1 video.",
+        "Split the record, or keep at most 10 images per message and 1 video per record.",
+        f"{NOVA_PREP}; {NOVA_SAMPLE}",
+    ),
+    Rule(
+        "SCHEMA-MEDIA-MIXED",
+        Severity.ERROR,
+        "A Nova dataset is text with images or text with video: no record, and no two records, mix the two.",
+        "The dataset mixes images and video (within a record or across records).",
+        "Keep one media kind per dataset: move the records with the other kind to a dataset of their own.",
+        f"{NOVA_PREP}; {NOVA2_SFT}",
+    ),
+    Rule(
+        "SCHEMA-REASONING-CONTENT",
+        Severity.ERROR,
+        'reasoningContent blocks appear only in Nova 2 Lite assistant turns, as {"reasoningText": {"text": "..."}} '
+        "with non-empty text.",
+        "reasoningContent blocks are malformed, outside assistant turns, or given to a model other than Nova 2 Lite.",
+        'Write {"reasoningContent": {"reasoningText": {"text": "..."}}} in assistant turns, for Nova 2 Lite only.',
+        NOVA2_SFT,
+    ),
+    Rule(
+        "SCHEMA-TOOL-USE",
+        Severity.ERROR,
+        "Converse records carry no tool use (toolConfig, toolUse or toolResult blocks).",
+        "Records carry tool use (toolConfig, toolUse or toolResult), which fine-tuning does not support.",
+        "Remove the tool sections; Nova 2 Lite fine-tuning does not support tool use yet.",
+        NOVA2_SFT,
     ),
     Rule(
         "SCHEMA-MEDIA-UNCHECKED",

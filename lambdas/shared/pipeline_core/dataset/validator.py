@@ -13,13 +13,13 @@ from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from pipeline_core.dataset.formats import Conversation, check_record, is_nova
+from pipeline_core.dataset.formats import Conversation, check_record, dialect
 from pipeline_core.dataset.lines import DEFAULT_MAX_LINE_BYTES, LineReader, RawLine
 from pipeline_core.dataset.quality import (
     conversation_digests,
     digest,
     find_sensitive,
-    record_may_hold_sensitive,
+    may_hold_sensitive,
 )
 from pipeline_core.dataset.report import SPLITS, CostEstimate, FileSummary, FindingLog, Report, TokenStats
 from pipeline_core.dataset.rules import Severity
@@ -72,7 +72,10 @@ class _Validator:
     def __init__(self, base_model_id: str, *, index_limit: int, max_line_bytes: int) -> None:
         self.model = get_base_model(base_model_id)
         self.quotas = self.model.quotas
-        self.nova = is_nova(self.model.model_id)
+        self.rules = dialect(self.model.model_id)
+        self.nova = self.rules.nova
+        # Nova: the first record with images and the first with video, as (file, line): a dataset holds one kind.
+        self.media_first: dict[str, tuple[str, int]] = {}
         self.cpt = self.model.quotas.chars_per_token
         self.log = FindingLog()
         self.index_limit = index_limit
@@ -100,7 +103,7 @@ class _Validator:
                 size += len(chunk)
                 sha.update(chunk)
             return FileSummary(split, name, size, 0, 0, sha.hexdigest()), sha.hexdigest()
-        reader = LineReader(chunks, max_line_bytes=self.max_line_bytes)
+        reader = LineReader(chunks, max_line_bytes=self.max_line_bytes, hash_behind=True)
         lines = records = crlf = 0
         first_crlf: int | None = None
         seen_content = array_mode = False
@@ -179,7 +182,7 @@ class _Validator:
                 self.log.add("JSON-INVALID", name, raw.number, _json_error(exc))
             self._count(split, math.ceil(len(text) / self.cpt), raw, digest(data))
             return
-        issues, conv = check_record(obj, self.model.data_format, nova=self.nova)
+        issues, conv = check_record(obj, self.model.data_format, rules=self.rules)
         for rule_id, message in issues:
             self.log.add(rule_id, name, raw.number, message)
         if conv is None:
@@ -197,22 +200,41 @@ class _Validator:
             log.add(
                 "QUOTA-NEAR-MAX-TOKENS", name, line, f"about {tokens:,} tokens (estimated), near the {limit:,} limit"
             )
-        if conv.has_media:
+        if conv.images or conv.videos:
             log.add("SCHEMA-MEDIA-UNCHECKED", name, line, "image/video blocks are not checked and not counted")
+            self._media_kind(conv, name, line)
 
-        # Quality: digests of normalised text; the prompt is everything but the final answer.
+        # Quality: digests of normalised text; the prompt is everything but the final answer. The two digests side
+        # by side key the record: hashing them again would only shorten the key.
         prompt, answer = conversation_digests(conv.system, conv.turns)
-        record = digest(prompt, answer)
         # The exact-duplicate label only needs a within-process fingerprint: the built-in (SipHash) hash is enough.
-        self._index(record, prompt, answer, hash(data), split, name, line)
+        self._index(prompt + answer, prompt, answer, hash(data), split, name, line)
         answer_chars = len(conv.answer.strip())
         if answer_chars < MIN_ANSWER_CHARS:
             log.add("QUALITY-SHORT-ANSWER", name, line, f"the answer is {answer_chars} character(s) long")
-        # The secret/PII prefilter reads the raw line once, not each text; the full scan is the rare path.
-        suspect = record_may_hold_sensitive(data, (conv.system, *(text for _, text in conv.turns)))
+        # The secret/PII prefilter reads the raw line once, not each text; the full scan is the rare path. A line with
+        # \uXXXX escapes (which may hide a digit or an "@") is tested text by text.
+        if b"\\" in data and b"\\u" in data:
+            texts = (conv.system, *(text for _, text in conv.turns))
+            suspect = any(may_hold_sensitive(text.encode("utf-8", "surrogatepass")) for text in texts)
+        else:
+            suspect = may_hold_sensitive(data)
         if suspect:
             self._sensitive(conv, name, line)
         self._count(split, tokens, raw, prompt)
+
+    def _media_kind(self, conv: Conversation, name: str, line: int) -> None:
+        """Nova: a dataset is text with images or text with video, never both [NOVA_PREP, NOVA2_SFT]."""
+        kind, other = ("video", "images") if conv.videos else ("images", "video")
+        first = self.media_first.get(other)
+        if first is not None:
+            self.log.add(
+                "SCHEMA-MEDIA-MIXED",
+                name,
+                line,
+                f"this record has {kind}, {first[0]} line {first[1]} has {other}: a dataset holds one media kind",
+            )
+        self.media_first.setdefault(kind, (name, line))
 
     def _index(self, record: bytes, prompt: bytes, answer: bytes, exact: int, split: str, name: str, line: int) -> None:
         log = self.log
