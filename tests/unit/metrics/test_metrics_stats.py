@@ -137,7 +137,7 @@ def test_the_bootstrap_and_the_paired_test_are_linear_in_n(counting: type[_Count
 
 @pytest.mark.parametrize(
     ("n", "method"),
-    [(NORMAL_APPROXIMATION_MIN_N - 1, "bootstrap"), (NORMAL_APPROXIMATION_MIN_N, "normal"), (100_000, "normal")],
+    [(NORMAL_APPROXIMATION_MIN_N - 1, "bootstrap"), (NORMAL_APPROXIMATION_MIN_N, "normal"), (30_000, "normal")],
 )
 def test_large_samples_use_the_normal_approximation_and_draw_nothing(
     counting: type[_CountingRandom], n: int, method: str
@@ -149,7 +149,13 @@ def test_large_samples_use_the_normal_approximation_and_draw_nothing(
     assert counting.drawn == (100 * n if method == "bootstrap" else 0)
     expected = normal_mean(scores) if method == "normal" else bootstrap_mean(scores, resamples=100)
     assert estimate == expected
-    assert summarise(get_metric("token_f1"), scores, resamples=100) == expected  # what score and the report use
+    counting.drawn = 0
+    assert summarise(get_metric("token_f1"), scores, resamples=100, normal_approximation=True) == expected  # score
+    assert counting.drawn == (100 * n if method == "bootstrap" else 0)
+    # The pipeline's report says "bootstrap", so without the option a mean is always bootstrapped.
+    counting.drawn = 0
+    assert summarise(get_metric("token_f1"), scores, resamples=5) == bootstrap_mean(scores, resamples=5)
+    assert counting.drawn == 2 * 5 * n
 
 
 @pytest.mark.parametrize("p", [0.5, 0.05])
@@ -158,7 +164,7 @@ def test_the_normal_interval_agrees_with_the_bootstrap_at_the_threshold(p: float
     # also for skewed 0/100 scores (5% right); otherwise the reported CI would jump as n crosses the threshold.
     rng = random.Random(21)
     scores = [100.0 if rng.random() < p else 0.0 for _ in range(NORMAL_APPROXIMATION_MIN_N)]
-    normal, boot = normal_mean(scores), bootstrap_mean(scores, resamples=2000)
+    normal, boot = normal_mean(scores), bootstrap_mean(scores)  # the default 1000 resamples
     width = normal.ci_high - normal.ci_low
     assert normal.value == boot.value
     assert abs(normal.ci_low - boot.ci_low) < 0.05 * width

@@ -11,6 +11,7 @@ from pipeline_core.metrics.stats import (
     DEFAULT_SEED,
     Estimate,
     PairedTest,
+    bootstrap_mean,
     bootstrap_statistic,
     mean_interval,
     paired_statistic_test,
@@ -52,12 +53,19 @@ def summarise(
     *,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
+    normal_approximation: bool = False,
 ) -> Estimate:
-    """The metric's value (mean, or corpus statistic) with its 95% CI (stats.mean_interval for a mean)."""
+    """The metric's value (mean, or corpus statistic) with its 95% percentile-bootstrap CI.
+
+    With `normal_approximation`, a mean over stats.NORMAL_APPROXIMATION_MIN_N scores or more gets the normal
+    interval instead (stats.mean_interval), which costs one pass rather than resamples x n draws.
+    """
     if metric.corpus is not None:
         (codes,), statistic = _coded(metric.corpus, observations)
         return bootstrap_statistic(codes, statistic, resamples=resamples, seed=seed)
-    return mean_interval([o for o in observations if not isinstance(o, tuple)], resamples=resamples, seed=seed)
+    scores = [o for o in observations if not isinstance(o, tuple)]
+    interval = mean_interval if normal_approximation else bootstrap_mean
+    return interval(scores, resamples=resamples, seed=seed)
 
 
 def compare(
@@ -87,7 +95,8 @@ def score_examples(
     *,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
+    normal_approximation: bool = False,
 ) -> Estimate:
     """One-call scoring of a list of predictions against their references (what `finetune score` runs)."""
     observations = [observe(metric, p, r) for p, r in zip(predictions, references, strict=True)]
-    return summarise(metric, observations, resamples=resamples, seed=seed)
+    return summarise(metric, observations, resamples=resamples, seed=seed, normal_approximation=normal_approximation)

@@ -2,8 +2,8 @@
 
 Pure Python on purpose: the Lambda asset must be dependency-free (no numpy/scipy). The inner loops run in
 C-implemented builtins (random.choices, sum, itertools.compress), which keeps n=3572 with 1000 resamples well under
-a second; but a bootstrap costs resamples x n draws, so from NORMAL_APPROXIMATION_MIN_N scores on the CI of a mean
-is the normal approximation instead, which costs one pass and agrees with the bootstrap at that size.
+a second; but a bootstrap costs resamples x n draws, so mean_interval (what `finetune score` uses) takes the normal
+approximation from NORMAL_APPROXIMATION_MIN_N scores on, which costs one pass and agrees with the bootstrap there.
 """
 
 from __future__ import annotations
