@@ -324,6 +324,34 @@ def test_janitor_never_stops_a_job_whose_execution_status_cannot_be_read(
         janitor.handler({}, None)
 
 
+class FailingCloudWatch:
+    def __init__(self, error: Exception) -> None:
+        self.error, self.calls = error, 0
+
+    def put_metric_data(self, **_: Any) -> None:
+        self.calls += 1
+        raise self.error
+
+
+@pytest.mark.parametrize(("kind", "raised"), [("access-denied", ClientError), ("network", TransientServiceError)])
+def test_janitor_publish_failing_fails_the_invocation_after_the_sweep(
+    janitor_env: None, bedrock: Stubber, kind: str, raised: type[Exception]
+) -> None:
+    """The overdue metric feeds the leak alarm: a failed publish must fail the invocation (the Lambda error alarm
+    fires instead), and must not have kept the sweep from deleting. Catches the publish made first, or swallowed."""
+    CLIENTS.set("stepfunctions", FakeSfn(status="RUNNING"))
+    cloudwatch = FailingCloudWatch(ERRORS[kind]("PutMetricData"))
+    CLIENTS.set("cloudwatch", cloudwatch)
+    throughputs(bedrock, OLD)
+    bedrock.add_response("list_tags_for_resource", tags(), None)
+    bedrock.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": pt(1)})
+    no_jobs(bedrock)
+    lifecycle_lookup(bedrock)
+    with pytest.raises(raised):
+        janitor.handler({}, None)
+    assert cloudwatch.calls == 1  # the Stubber's no-pending check confirms the delete was made
+
+
 # ================================================================================================================
 # Promote: the old model serves until the new record is written
 # ================================================================================================================
