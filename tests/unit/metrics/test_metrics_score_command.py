@@ -217,3 +217,48 @@ def test_schema_size_is_bounded(
     monkeypatch.setattr(score, "MAX_SCHEMA_BYTES", schema.stat().st_size - 1)
     assert main(argv) == 2
     assert "a schema larger than" in _one_line(capsys.readouterr().err.splitlines()[-1])
+
+
+# ---- numbers and large inputs ------------------------------------------------------------------------------
+def test_tatqa_metrics_beside_token_f1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lines = [
+        json.dumps({"prediction": "-17.7%", "references": ["17.7%"]}),  # sign flipped
+        json.dumps({"prediction": "6,577,000,000", "references": ["6,577 million"]}),  # same value
+        json.dumps({"prediction": "cost and revenue", "references": ["Revenue, Cost"]}),  # F1 80, EM 0
+    ]
+    path = _write(tmp_path, lines)
+    argv = ["score", str(path), "--metric", "tatqa_f1", "--metric", "tatqa_em", "--metric", "token_f1", "--json"]
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    means = [data[name]["mean"] for name in ("tatqa_f1", "tatqa_em", "token_f1")]
+    assert means == pytest.approx([(0 + 100 + 80) / 3, 100 / 3, (100 + 0 + 80) / 3])
+    assert data["tatqa_f1"]["n"] == 3 and data["tatqa_f1"]["ci_method"] == "bootstrap"
+
+
+@pytest.mark.parametrize(("examples", "method"), [(3, "bootstrap"), (4, "normal"), (5, "normal")])
+def test_from_the_threshold_on_the_interval_is_the_normal_approximation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], examples: int, method: str
+) -> None:
+    from pipeline_core.metrics import stats
+
+    monkeypatch.setattr(stats, "NORMAL_APPROXIMATION_MIN_N", 4)
+    lines = [json.dumps({"prediction": "Paris" if i % 2 else "Rome", "references": ["Paris"]}) for i in range(examples)]
+    path = _write(tmp_path, lines)
+    assert main(["score", str(path), "--json", "--metric", "exact_match", "--metric", "macro_f1"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["exact_match"]["ci_method"] == method
+    assert data["macro_f1"]["ci_method"] == "bootstrap"  # a corpus statistic is always bootstrapped
+    mean = data["exact_match"]["mean"]
+    expected = stats.normal_mean([100.0 if i % 2 else 0.0 for i in range(examples)])
+    if method == "normal":
+        assert data["exact_match"]["ci95"] == [expected.ci_low, expected.ci_high]
+    assert data["exact_match"]["ci95"][0] <= mean <= data["exact_match"]["ci95"][1]
+    assert main(["score", str(path), "--metric", "exact_match"]) == 0
+    assert ("(normal approximation)" in capsys.readouterr().out) == (method == "normal")
+
+
+def test_help_states_how_the_interval_is_computed(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["score", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "percentile bootstrap below 10,000 examples, normal approximation from 10,000" in text
