@@ -141,7 +141,9 @@ def _execution_running(env: Environment, execution_name: str) -> bool:
         if is_code(err, "ExecutionDoesNotExist"):
             return False
         raise
-    return bool(status == "RUNNING")
+    # PENDING_REDRIVE: a failed execution someone is redriving; it will run again and needs its throughput.
+    # (DescribeExecution's status values, botocore stepfunctions model, read 2026-12-01.)
+    return status in ("RUNNING", "PENDING_REDRIVE")
 
 
 def sweep_jobs(env: Environment, sweep: Sweep) -> None:

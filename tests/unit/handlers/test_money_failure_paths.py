@@ -239,8 +239,9 @@ def test_janitor_still_deletes_past_the_time_to_live_whatever_the_status_lookup_
         (FakeSfn(status="TIMED_OUT"), True),
         (FakeSfn(status="ABORTED"), True),
         (FakeSfn(status="RUNNING"), False),
+        (FakeSfn(status="PENDING_REDRIVE"), False),
     ],
-    ids=["does-not-exist", "succeeded", "failed", "timed-out", "aborted", "running"],
+    ids=["does-not-exist", "succeeded", "failed", "timed-out", "aborted", "running", "being-redriven"],
 )
 def test_janitor_deletes_a_young_throughput_only_once_its_execution_has_ended(
     janitor_env: None, bedrock: Stubber, sfn: FakeSfn, deleted: bool
