@@ -51,8 +51,13 @@ ENV_LIFECYCLE_WARNING_DAYS = "LIFECYCLE_WARNING_DAYS"
 ERROR_TRANSIENT = "TransientServiceError"  # throttling / 5xx from an AWS API: retried with backoff
 ERROR_MANIFEST = "InvalidManifest"
 ERROR_THROUGHPUT_TIMEOUT = "ThroughputNotReady"
+ERROR_DEPLOYMENT_TIMEOUT = "DeploymentNotReady"  # an on-demand deployment still Creating: retried until its bound
 ERROR_TRAINING_TIMEOUT = "TrainingTimedOut"
 ERROR_EVALUATION = "EvaluationFailed"
+
+# ---- How the candidate is served (settings `serving`, run.json `serving`, `$.throughput.kind`) -------------
+SERVING_PROVISIONED = "provisionedThroughput"  # Provisioned Throughput: model units billed by the hour
+SERVING_ON_DEMAND = "onDemand"  # a custom model deployment: billed per token, nothing while idle
 
 # ---- Tags the pipeline puts on what it creates ----------------------------------------------------------
 TAG_PIPELINE = "finetune:pipeline"
