@@ -3,9 +3,21 @@
 Reports, in one run: validator time / parse-only time (json.loads per line, same file, same process; target <= 2.0),
 records per second, and peak memory (ru_maxrss of a fresh subprocess per file; target: flat across file sizes and
 under 200 MB). `--stages` adds where the validator's time goes: each stage of its per-record work timed alone over
-the same file, as a multiple of the parse-only pass. Usage:
+the same file, as a multiple of the parse-only pass.
+
+Whole processes, as a user runs them (each child's wall time, CPU time and peak memory from wait4):
+- start-up: `finetune --help` against `python -c "import argparse, json"` on the same interpreter (target <= 3x);
+- `--peer CMD`: `finetune validate FILE` against any other validator command on the same generated files, runs
+  alternating, medians compared (target <= 1.0x). `{file}` in CMD is replaced by the file, else it is appended.
+  AWS's sample validator for Claude 3 Haiku (never vendored; see /work/shared/peers/README.md or the README):
+
+    python3 -m venv /tmp/peer && /tmp/peer/bin/pip install pydantic
+    .venv/bin/python bench/bench_validator.py --peer "/tmp/peer/bin/python PEERS/run_haiku_validator.py {file}"
+
+Usage:
 
     .venv/bin/python bench/bench_validator.py [--records 10000] [--chars 4000 16000] [--out bench/output] [--stages]
+        [--peer CMD] [--runs 5]
 """
 
 from __future__ import annotations
@@ -13,13 +25,18 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import resource
+import shlex
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0:200k"
 _VOCABULARY = "the revenue for fiscal year increased by percent compared with prior period while operating costs fell"
@@ -137,6 +154,81 @@ def worker(mode: str, path: Path) -> None:
     print(kib / 1024)
 
 
+class Usage(NamedTuple):
+    """One whole process: wall seconds, CPU seconds (user + system) and peak resident memory, from wait4."""
+
+    wall: float
+    cpu: float
+    peak_mb: float
+    exit_code: int
+
+
+def run_process(argv: Sequence[str]) -> Usage:
+    """Run a command to completion, output discarded, and measure it (stderr is kept for a failure message)."""
+    with tempfile.TemporaryFile() as err, open(os.devnull, "wb") as null:
+        start = time.perf_counter()
+        pid = os.posix_spawnp(
+            argv[0],
+            list(argv),
+            dict(os.environ),
+            file_actions=[(os.POSIX_SPAWN_DUP2, null.fileno(), 1), (os.POSIX_SPAWN_DUP2, err.fileno(), 2)],
+        )
+        _, status, usage = os.wait4(pid, 0)
+        wall = time.perf_counter() - start
+        code = os.waitstatus_to_exitcode(status)
+        if code not in (0, 1):  # 1 is a verdict (invalid data); anything else means the command did not run
+            err.seek(0)
+            tail = err.read().decode(errors="replace").strip().splitlines()[-3:]
+            raise SystemExit(f"{shlex.join(argv)} exited with {code}: {' / '.join(tail)}")
+    return Usage(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, code)
+
+
+def finetune_command() -> list[str]:
+    """The `finetune` console script of this interpreter's environment (as a user runs it), else `-m finetune.cli`."""
+    script = Path(sys.executable).parent / "finetune"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "finetune.cli"]
+
+
+def peer_command(template: str, path: Path) -> list[str]:
+    argv = [part.replace("{file}", str(path)) for part in shlex.split(template)]
+    return argv if "{file}" in template else [*argv, str(path)]
+
+
+class Duel(NamedTuple):
+    ours: list[Usage]
+    theirs: list[Usage]
+
+    @staticmethod
+    def median(runs: list[Usage], field: str) -> float:
+        return float(statistics.median(float(getattr(u, field)) for u in runs))
+
+    def ratio(self, field: str) -> float:
+        return self.median(self.ours, field) / self.median(self.theirs, field)
+
+
+def duel(ours: Sequence[str], theirs: Sequence[str], runs: int) -> Duel:
+    """Both commands `runs` times, alternating which goes first, after one untimed warm-up run of each."""
+    run_process(ours), run_process(theirs)  # warm the page cache and the interpreters' .pyc files
+    result = Duel([], [])
+    for i in range(runs):
+        pair = (ours, theirs) if i % 2 == 0 else (theirs, ours)
+        for argv in pair:
+            (result.ours if argv is ours else result.theirs).append(run_process(argv))
+    return result
+
+
+def print_duel(title: str, ours: Sequence[str], theirs: Sequence[str], result: Duel, runs: int) -> None:
+    print(f"\n{title} (median of {runs} alternating runs; CPU = user + system of the process)\n")
+    print("| command | wall s | CPU s | peak MB | exit |")
+    print("|---|---:|---:|---:|---:|")
+    for argv, usages in ((ours, result.ours), (theirs, result.theirs)):
+        wall, cpu = Duel.median(usages, "wall"), Duel.median(usages, "cpu")
+        peak = max(u.peak_mb for u in usages)
+        codes = ",".join(sorted({str(u.exit_code) for u in usages}))
+        print(f"| `{shlex.join(argv)}` | {wall:.3f} | {cpu:.3f} | {peak:.0f} | {codes} |")
+    print(f"\nRatio (first / second): wall {result.ratio('wall'):.2f}x, CPU {result.ratio('cpu'):.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--records", type=int, default=10_000, help="records per file (Haiku's maximum: 10,000)")
@@ -144,18 +236,38 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/output"), help="folder for the generated files")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--stages", action="store_true", help="also time each stage of the validator's work alone")
+    parser.add_argument("--peer", metavar="CMD", help="another validator to time against `finetune validate` ({file})")
+    parser.add_argument("--runs", type=int, default=5, help="whole-process runs of each command (median)")
+    parser.add_argument("--skip-in-process", action="store_true", help="only the whole-process comparisons")
     parser.add_argument("--worker", nargs=2, metavar=("MODE", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(args.worker[0], Path(args.worker[1]))
         return
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    stage_rows: list[tuple[int, float, dict[str, float]]] = []
     for chars in args.chars:
         path = args.out / f"haiku-{args.records}x{chars}.jsonl"
         if not path.exists():
             generate(path, args.records, chars)
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    help_cmd = [*finetune_command(), "--help"]
+    baseline_cmd = [sys.executable, "-c", "import argparse, json"]
+    print_duel("Start-up: `finetune --help` against the bare interpreter importing argparse and json (target <= 3x)",
+               help_cmd, baseline_cmd, duel(help_cmd, baseline_cmd, args.runs), args.runs)  # fmt: skip
+    if args.peer:
+        for chars in args.chars:
+            path = args.out / f"haiku-{args.records}x{chars}.jsonl"
+            ours = [*finetune_command(), "validate", str(path), "--base-model", HAIKU]
+            theirs = peer_command(args.peer, path)
+            title = f"`finetune validate` against the peer: {args.records:,} records of {chars:,} characters"
+            print_duel(title + " (target <= 1.0x)", ours, theirs, duel(ours, theirs, args.runs), args.runs)
+    if args.skip_in_process:
+        return
+    print()
+    rows = []
+    stage_rows: list[tuple[int, float, dict[str, float]]] = []
+    for chars in args.chars:
+        path = args.out / f"haiku-{args.records}x{chars}.jsonl"
         size_mb = path.stat().st_size / 1e6
         assert run_validator(path) == parse_only(path) == args.records
         baseline = best_of(parse_only, path, args.repeat)
@@ -177,7 +289,7 @@ def main() -> None:
         for chars in args.chars:
             timed = stages(args.out / f"haiku-{args.records}x{chars}.jsonl", args.repeat)
             stage_rows.append((chars, timed["parse-only (the baseline)"], timed))
-    print(f"Python {sys.version.split()[0]}, best of {args.repeat}; peak memory = ru_maxrss of a fresh subprocess\n")
+    print(f"In process, best of {args.repeat}; peak memory = ru_maxrss of a fresh subprocess\n")
     print("| records | chars/record | file MB | parse-only s | validator s | ratio | records/s | idle MB | peak MB |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
