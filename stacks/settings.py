@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
+from pipeline_core import contracts
 from pipeline_core.config import ConfigError, ConfigReader, misspelling_of
 from pipeline_core.models import (
     CATALOGUE,
@@ -20,12 +21,18 @@ from pipeline_core.models import (
     UnsupportedModelError,
     get_base_model,
     lifecycle_verdict,
+    on_demand_anywhere,
     require_customizable,
+    require_on_demand,
 )
 from stacks.reference_model_ids import REFERENCE_MODEL_DESCRIBED, REFERENCE_MODEL_PATTERN
 
 CONTEXT_KEY = "pipeline"
 DEFAULT_REGION = "us-west-2"
+# How the candidate is served: `auto` serves on demand where the run's base model allows it in the Region and
+# buys Provisioned Throughput elsewhere; a fixed mode allows only itself.
+SERVING_AUTO = "auto"
+SERVING_CHOICES = (SERVING_AUTO, contracts.SERVING_PROVISIONED, contracts.SERVING_ON_DEMAND)
 
 T = TypeVar("T")
 
@@ -269,10 +276,17 @@ class PipelineSettings:
     # The deployed pipeline's alarm fires once the promoted or configured base model has at most this many days
     # left before its end of life (the janitor's DaysToEndOfLife).
     lifecycle_warning_days: int = 60
+    serving: str = SERVING_AUTO
 
     @property
     def base_model(self) -> BaseModel:
         return get_base_model(self.base_model_id)
+
+    @property
+    def on_demand_allowed(self) -> bool:
+        """Whether a run of this stack may serve its candidate on demand: the setting allows it and some model that
+        can be fine-tuned in the Region can be served on demand there. Only then does the stack grant the calls."""
+        return self.serving != contracts.SERVING_PROVISIONED and on_demand_anywhere(self.region)
 
 
 def _hyperparameters(r: _Reader, model: BaseModel) -> dict[str, str]:
@@ -315,6 +329,16 @@ def load_settings(context: Any, *, today: date | None = None) -> PipelineSetting
     )
     # Optional training-metrics gate: the job's final validation loss must not exceed this.
     max_validation_loss = r.optional_number("maxValidationLoss", 0.0, 100.0)
+    serving = r.choice("serving", SERVING_AUTO, SERVING_CHOICES)
+    if serving == contracts.SERVING_ON_DEMAND:
+        try:
+            require_on_demand(model, region)
+        except UnsupportedModelError as err:
+            raise SettingsError(
+                f"{r.where('serving')} = {serving!r}: {err}; "
+                f"set it to {SERVING_AUTO} or {contracts.SERVING_PROVISIONED}",
+                key=r.where("serving"),
+            ) from None
     settings = PipelineSettings(
         name=name,
         region=region,
@@ -334,6 +358,7 @@ def load_settings(context: Any, *, today: date | None = None) -> PipelineSetting
         # A model stays Legacy for at least 6 months before its end of life, 45 days for some newer ones
         # (https://docs.aws.amazon.com/bedrock/latest/userguide/model-lifecycle.html, read 2026-12-01).
         lifecycle_warning_days=r.number("lifecycleWarningDays", 60, 1, 365, integer=True),
+        serving=serving,
     )
     r.finish()
     # A price is looked up by the id a report compares: a base model's runtime id (a run's manifest may pick any

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from pipeline_core import contracts
 from pipeline_core.config import ConfigError, ConfigReader
 from pipeline_core.manifest import (
     InvalidManifest,
@@ -260,3 +261,106 @@ def _raw_defaults() -> dict[str, Any]:
     import dataclasses
 
     return dataclasses.asdict(DEFAULTS)
+
+
+# ---- serving: the stack setting bounds what a run may choose; the model and Region bound both -----------------
+NOVA_LITE = "amazon.nova-lite-v1:0:300k"
+
+
+def _serving_defaults(setting: str | None, **serving: Any) -> RunDefaults:
+    raw = _raw_defaults()
+    raw["serving"] = {"setting": setting, **serving} if setting else None
+    return RunDefaults.from_json(json.dumps(raw))
+
+
+def _mode(text: str, setting: str | None, region: str) -> str:
+    choices = parse_manifest(text, source=SOURCE, defaults=_serving_defaults(setting), region=region)
+    return str(choices.serving_mode)
+
+
+def _serving_error(text: str, setting: str | None, region: str) -> str:
+    with pytest.raises(InvalidManifest) as err:
+        parse_manifest(text, source=SOURCE, defaults=_serving_defaults(setting), region=region)
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(SOURCE)
+    return message
+
+
+NOVA_RUN = f'{{"train": "t.jsonl", "baseModelId": "{NOVA_LITE}"}}'
+
+
+@pytest.mark.parametrize(
+    ("text", "setting", "region", "expected"),
+    [
+        # auto: on demand where the run's model allows it in the Region, Provisioned Throughput elsewhere.
+        ('{"train": "t.jsonl"}', "auto", "us-west-2", contracts.SERVING_PROVISIONED),
+        (NOVA_RUN, "auto", "us-east-1", contracts.SERVING_ON_DEMAND),
+        # A run may pick either mode the model allows when the stack says auto.
+        (NOVA_RUN[:-1] + ', "serving": "provisionedThroughput"}', "auto", "us-east-1", contracts.SERVING_PROVISIONED),
+        (NOVA_RUN[:-1] + ', "serving": "onDemand"}', "auto", "us-east-1", contracts.SERVING_ON_DEMAND),
+        # A fixed setting is every run's default.
+        (NOVA_RUN, "provisionedThroughput", "us-east-1", contracts.SERVING_PROVISIONED),
+        (NOVA_RUN, "onDemand", "us-east-1", contracts.SERVING_ON_DEMAND),
+        # Defaults from a stack that predates the setting grant no deployment calls: Provisioned Throughput.
+        (NOVA_RUN, None, "us-east-1", contracts.SERVING_PROVISIONED),
+    ],
+)
+def test_the_serving_mode_follows_the_setting_the_manifest_and_the_model(
+    text: str, setting: str | None, region: str, expected: str
+) -> None:
+    assert _mode(text, setting, region) == expected
+
+
+def test_on_demand_for_a_model_that_cannot_serve_it_names_the_line_model_region_and_where() -> None:
+    message = _serving_error('{\n  "train": "t.jsonl",\n  "serving": "onDemand"\n}\n', "auto", "us-west-2")
+    assert message.startswith(f"{SOURCE} line 3: serving: Claude 3 Haiku")
+    assert "cannot be served on demand in us-west-2" in message and "Nova Lite (us-east-1)" in message
+    assert "remove serving" in message
+
+
+def test_a_run_may_not_choose_a_mode_the_stack_setting_does_not_allow() -> None:
+    message = _serving_error(NOVA_RUN[:-1] + ', "serving": "onDemand"}', "provisionedThroughput", "us-east-1")
+    assert (
+        "serving = 'onDemand' is not allowed: this pipeline's setting pipeline.serving is 'provisionedThroughput'"
+        in (message)
+    )
+    message = _serving_error(NOVA_RUN[:-1] + ', "serving": "provisionedThroughput"}', "onDemand", "us-east-1")
+    assert "pipeline.serving is 'onDemand'; use 'onDemand'" in message
+
+
+def test_an_on_demand_only_stack_refuses_a_model_that_cannot_be_served_on_demand() -> None:
+    text = '{"train": "t.jsonl", "baseModelId": "amazon.titan-text-express-v1:0:8k"}'
+    message = _serving_error(text, "onDemand", "us-east-1")
+    assert "line 1: baseModelId: Titan Text G1 - Express" in message and "serves only on demand" in message
+    assert _mode(text, "auto", "us-east-1") == contracts.SERVING_PROVISIONED
+
+
+def test_serving_accepts_only_the_two_modes() -> None:
+    message = _serving_error(NOVA_RUN[:-1] + ', "serving": "auto"}', "auto", "us-east-1")
+    assert "serving = 'auto' is not allowed: expected one of provisionedThroughput, onDemand" in message
+
+
+def test_the_run_spec_carries_the_serving_mode_and_its_wait_bound() -> None:
+    def spec(defaults: RunDefaults, region: str = "us-east-1") -> dict[str, Any]:
+        return build_run_spec(
+            parse_manifest(NOVA_RUN, source=SOURCE, defaults=defaults, region=region),
+            defaults,
+            run_name="x",
+            execution_name="x-abc",
+            data_bucket="d",
+            artifacts_bucket="a",
+            source={"kind": "manifest", "train_key": "runs/x/t.jsonl", "validation_key": None, "test_key": None},
+        )
+
+    # The bound defaults to Provisioned Throughput's maxWaitMinutes (60 in these defaults).
+    assert spec(_serving_defaults("auto"))["serving"] == {"mode": contracts.SERVING_ON_DEMAND, "max_wait_minutes": 60}
+    assert spec(_serving_defaults("auto", max_wait_minutes=45))["serving"]["max_wait_minutes"] == 45
+    assert spec(_serving_defaults(None))["serving"] == {"mode": contracts.SERVING_PROVISIONED, "max_wait_minutes": 60}
+
+
+def test_a_single_upload_takes_the_stacks_serving_default() -> None:
+    raw = _raw_defaults()
+    raw["base_model_id"], raw["serving"] = NOVA_LITE, {"setting": "auto"}
+    raw["hyperparameters"] = {}
+    choices = default_choices(RunDefaults.from_json(json.dumps(raw)), "us-east-1")
+    assert choices.serving_mode == contracts.SERVING_ON_DEMAND

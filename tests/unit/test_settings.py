@@ -357,3 +357,61 @@ def test_synth_refuses_what_would_silently_do_nothing(
     result = _run_app(tmp_path, context, overflow)
     assert result.returncode == 1, result.stderr[-2000:]
     assert result.stderr.strip().splitlines() == [f"cdk.json settings error: {expected}"]
+
+
+# ---- serving: auto, provisionedThroughput or onDemand, checked against the base model and Region ---------------
+NOVA = {"region": "us-east-1", "baseModelId": "amazon.nova-lite-v1:0:300k"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "serving", "on_demand_allowed"),
+    [
+        # The default model in us-west-2 allows only Provisioned Throughput: no deployment calls are granted.
+        ({}, "auto", False),
+        ({"serving": "provisionedThroughput"}, "provisionedThroughput", False),
+        (NOVA, "auto", True),
+        ({**NOVA, "serving": "onDemand"}, "onDemand", True),
+        ({**NOVA, "serving": "provisionedThroughput"}, "provisionedThroughput", False),
+        # auto with a model that cannot serve on demand, in a Region where another catalogued model can.
+        ({"region": "us-east-1", "baseModelId": "amazon.titan-text-express-v1:0:8k"}, "auto", True),
+    ],
+)
+def test_serving_setting_and_whether_the_stack_allows_on_demand(
+    overrides: dict[str, Any], serving: str, on_demand_allowed: bool
+) -> None:
+    settings = load_settings(overrides, today=date(2026, 12, 1))
+    assert settings.serving == serving and settings.on_demand_allowed is on_demand_allowed
+
+
+def test_on_demand_where_the_model_cannot_serve_it_fails_in_one_line_naming_model_region_and_where() -> None:
+    with pytest.raises(SettingsError) as err:
+        load_settings({"serving": "onDemand"})
+    message = str(err.value)
+    assert "\n" not in message and message.startswith("pipeline.serving = 'onDemand': Llama 3.1 70B Instruct")
+    assert "cannot be served on demand in us-west-2" in message
+    assert "Nova Lite (us-east-1)" in message and "deploy-custom-model-on-demand" in message
+    assert message.endswith("set it to auto or provisionedThroughput")
+
+
+def test_serving_accepts_only_its_three_values() -> None:
+    with pytest.raises(SettingsError, match=r"pipeline.serving = 'ondemand' is not allowed: expected one of auto, "):
+        load_settings({"serving": "ondemand"})
+
+
+def test_synth_with_on_demand_for_the_default_model_prints_one_line_and_fails(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "app.py")],
+        cwd=ROOT,
+        env={
+            "CDK_CONTEXT_JSON": json.dumps({"pipeline": {**shipped(), "serving": "onDemand"}}),
+            "CDK_OUTDIR": str(tmp_path),
+            "PATH": "/usr/bin:/bin",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("cdk.json settings error: pipeline.serving = 'onDemand': Llama 3.1 70B Instruct")
+    assert "in us-west-2" in line and "Nova Micro (us-east-1)" in line

@@ -17,7 +17,7 @@ from typing import Any
 from pipeline_core import contracts
 from pipeline_core.config import ConfigError, ConfigReader
 from pipeline_core.metrics.registry import metric_names
-from pipeline_core.models import BaseModel, UnsupportedModelError, require_customizable
+from pipeline_core.models import BaseModel, UnsupportedModelError, require_customizable, require_on_demand
 from pipeline_core.names import RunNames
 
 # A file named in run.json lives beside it: a plain file name, no folders (the Bedrock role and the trigger
@@ -25,6 +25,9 @@ from pipeline_core.names import RunNames
 FILE_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}"
 MAX_MANIFEST_BYTES = 64 * 1024
 DEFAULT_MAX_TRAINING_HOURS = 24
+SERVING_MODES = (contracts.SERVING_PROVISIONED, contracts.SERVING_ON_DEMAND)
+# The stack setting `serving` (stacks/settings.py): `auto` lets each run serve on demand where its model allows.
+SERVING_AUTO = "auto"
 
 
 class InvalidManifest(ValueError):
@@ -53,6 +56,18 @@ class RunDefaults:
     poll: dict[str, Any]
     max_training_hours: float = DEFAULT_MAX_TRAINING_HOURS
     pricing: dict[str, Any] | None = None  # on-demand token prices for cost estimates, with source and date
+    # {"setting": auto|provisionedThroughput|onDemand, "max_wait_minutes": int}. Defaults written before on-demand
+    # serving existed come from a stack that grants no deployment calls: Provisioned Throughput only.
+    serving: dict[str, Any] = field(default_factory=lambda: {"setting": contracts.SERVING_PROVISIONED})
+
+    @property
+    def serving_setting(self) -> str:
+        return str(self.serving.get("setting") or contracts.SERVING_PROVISIONED)
+
+    @property
+    def serving_max_wait_minutes(self) -> int:
+        """How long a deployment may stay Creating; the Provisioned Throughput bound unless set on its own."""
+        return int(self.serving.get("max_wait_minutes") or self.throughput.get("max_wait_minutes") or 60)
 
     @classmethod
     def from_json(cls, text: str) -> RunDefaults:
@@ -72,6 +87,7 @@ class RunDefaults:
             poll=dict(raw["poll"]),
             max_training_hours=float(raw.get("max_training_hours", DEFAULT_MAX_TRAINING_HOURS)),
             pricing=raw.get("pricing"),
+            serving=dict(raw.get("serving") or {"setting": contracts.SERVING_PROVISIONED}),
         )
 
 
@@ -88,6 +104,7 @@ class RunChoices:
     evaluation: dict[str, Any]
     keep_after_promotion: bool
     max_validation_loss: float | None
+    serving_mode: str = contracts.SERVING_PROVISIONED
     train: str | None = None  # file names beside run.json; None for a single inbox upload
     validation: str | None = None
     test: str | None = None
@@ -194,6 +211,40 @@ def _model(model_id: str, region: str) -> BaseModel:
         raise ConfigError(f"baseModelId: {err}", key="baseModelId") from None
 
 
+def _serving(r: ConfigReader, defaults: RunDefaults, model: BaseModel, region: str) -> str:
+    """The run's serving mode: the manifest's choice within what the stack allows, or the stack's default.
+
+    The stack setting `auto` allows both modes and picks on demand where the model allows it; a fixed setting
+    allows only itself. Either way the model must allow the mode in the Region (pipeline_core.models).
+    """
+    setting = defaults.serving_setting
+    allowed = SERVING_MODES if setting == SERVING_AUTO else (setting,)
+    if r.present("serving"):
+        mode = r.choice("serving", "", SERVING_MODES)
+        if mode not in allowed:
+            raise ConfigError(
+                f"serving = {mode!r} is not allowed: this pipeline's setting pipeline.serving is {setting!r}; "
+                f"use {' or '.join(map(repr, allowed))}, or change the setting in cdk.json and deploy",
+                key="serving",
+            )
+    elif setting == SERVING_AUTO:
+        modes = model.serving_modes(region)
+        mode = contracts.SERVING_ON_DEMAND if contracts.SERVING_ON_DEMAND in modes else contracts.SERVING_PROVISIONED
+    else:
+        mode = setting
+    if mode == contracts.SERVING_ON_DEMAND:
+        try:
+            require_on_demand(model, region)
+        except UnsupportedModelError as err:
+            if r.present("serving"):
+                raise ConfigError(f"serving: {err}; remove serving to use the default", key="serving") from None
+            raise ConfigError(
+                f"baseModelId: {err}, and this pipeline serves only on demand (pipeline.serving); choose one of those",
+                key="baseModelId",
+            ) from None
+    return mode
+
+
 def _choices(r: ConfigReader, defaults: RunDefaults, region: str, *, manifest: bool) -> RunChoices:
     files: dict[str, str] = {}
     if manifest:
@@ -225,6 +276,7 @@ def _choices(r: ConfigReader, defaults: RunDefaults, region: str, *, manifest: b
         raise ConfigError("split is allowed only when neither validation nor test is named", key="split")
     split = r.section("split", lambda c: _split(c, defaults.split))
     keep = r.boolean("keepThroughput", bool(defaults.throughput["keep_after_promotion"]))
+    serving_mode = _serving(r, defaults, model, region)
     # Present and null switches the deployment's loss threshold off for this run.
     if r.present("maxValidationLoss"):
         loss = r.optional_number("maxValidationLoss", 0.0, 100.0)
@@ -238,6 +290,7 @@ def _choices(r: ConfigReader, defaults: RunDefaults, region: str, *, manifest: b
         evaluation=evaluation,
         keep_after_promotion=keep,
         max_validation_loss=loss,
+        serving_mode=serving_mode,
         train=files.get("train"),
         validation=files.get("validation"),
         test=files.get("test"),
@@ -329,6 +382,7 @@ def build_run_spec(
         "epochs": choices.epochs,
         "evaluation": choices.evaluation,
         "throughput": throughput,
+        "serving": {"mode": choices.serving_mode, "max_wait_minutes": defaults.serving_max_wait_minutes},
         "max_validation_loss": choices.max_validation_loss,
         "price_per_1k_training_tokens": defaults.price_per_1k_training_tokens,
         "poll": dict(defaults.poll),

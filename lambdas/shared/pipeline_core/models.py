@@ -13,6 +13,8 @@ Sources (checked 2026-11-25; lifecycle and the supported-models table re-read 20
 - [PREP] https://docs.aws.amazon.com/bedrock/latest/userguide/model-customization-prepare.html
   (data formats and the per-model quota tables).
 - [HP-CLAUDE] https://docs.aws.amazon.com/bedrock/latest/userguide/cm-hp-anth-claude-3.html
+- [ON-DEMAND] https://docs.aws.amazon.com/bedrock/latest/userguide/deploy-custom-model-on-demand.html (read
+  2026-12-01): which custom models can be served on demand (a custom model deployment) and where.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 from types import MappingProxyType
+
+from pipeline_core import contracts
 
 
 class DataFormat(StrEnum):
@@ -107,6 +111,9 @@ class BaseModel:
     lifecycle: Lifecycle = Lifecycle(LifecycleStatus.ACTIVE, "not reviewed", confirmed=False)
     # Regions whose lifecycle differs from ``lifecycle`` (a model may retire in one Region and live on in another).
     lifecycle_by_region: Mapping[str, Lifecycle] = field(default_factory=lambda: MappingProxyType({}))
+    # Regions where a custom model of this base model can be served on demand [ON-DEMAND]; everywhere else only
+    # Provisioned Throughput serves it.
+    on_demand_regions: tuple[str, ...] = ()
 
     @property
     def foundation_model_id(self) -> str:
@@ -115,6 +122,13 @@ class BaseModel:
 
     def lifecycle_in(self, region: str) -> Lifecycle:
         return self.lifecycle_by_region.get(region, self.lifecycle)
+
+    def serving_modes(self, region: str) -> tuple[str, ...]:
+        """How a custom model of this base model can be served in ``region``: Provisioned Throughput always,
+        on demand where [ON-DEMAND] lists the model and the Region."""
+        if region in self.on_demand_regions:
+            return (contracts.SERVING_PROVISIONED, contracts.SERVING_ON_DEMAND)
+        return (contracts.SERVING_PROVISIONED,)
 
     def hyperparameter(self, name: str) -> HyperParameter:
         for hp in self.hyperparameters:
@@ -330,6 +344,9 @@ def _nova(
     lifecycle: Lifecycle = _NOVA_LIFECYCLE,
     quotas: DatasetQuotas = _NOVA_QUOTAS,
 ) -> BaseModel:
+    # [ON-DEMAND] (read 2026-12-01) lists Nova Micro, Lite, Pro and Nova 2 Lite for on-demand deployment in
+    # us-east-1, the one Region where they can be fine-tuned; the model must be customized on or after 2025-07-16,
+    # which every model this pipeline trains is.
     return BaseModel(
         model_id=model_id,
         runtime_model_id=runtime_id,
@@ -345,6 +362,7 @@ def _nova(
             HyperParameter("learningRateWarmupSteps", 10, 0, 100, integer=True),
         ),
         lifecycle=lifecycle,
+        on_demand_regions=("us-east-1",),
     )
 
 
@@ -418,8 +436,32 @@ CATALOGUE: dict[str, BaseModel] = {
 DEFAULT_BASE_MODEL_ID = "meta.llama3-1-70b-instruct-v1:0:128k"
 
 
+ON_DEMAND_SOURCE = "docs.aws.amazon.com/bedrock/latest/userguide/deploy-custom-model-on-demand.html, read 2026-12-01"
+
+
 class UnsupportedModelError(ValueError):
     """The base model is unknown, or cannot be customized in the requested Region."""
+
+
+def on_demand_anywhere(region: str) -> bool:
+    """Whether any catalogued model that can be fine-tuned in ``region`` can be served on demand there."""
+    return any(region in m.regions and region in m.on_demand_regions for m in CATALOGUE.values())
+
+
+def on_demand_where() -> str:
+    """Where the catalogue allows on-demand serving, for error messages: "Nova Micro (us-east-1), ..."."""
+    return ", ".join(
+        f"{m.display_name} ({', '.join(m.on_demand_regions)})" for m in CATALOGUE.values() if m.on_demand_regions
+    )
+
+
+def require_on_demand(model: BaseModel, region: str) -> None:
+    """Fail in one line when a custom model of ``model`` cannot be served on demand in ``region``."""
+    if contracts.SERVING_ON_DEMAND not in model.serving_modes(region):
+        raise UnsupportedModelError(
+            f"{model.display_name} ({model.model_id}) cannot be served on demand in {region}; on demand is "
+            f"available for {on_demand_where()} (source: {ON_DEMAND_SOURCE})"
+        )
 
 
 def get_base_model(model_id: str) -> BaseModel:
