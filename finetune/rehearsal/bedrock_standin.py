@@ -155,6 +155,16 @@ class BedrockStandIn:
         with self._control.lock:
             return [self._control.describe_throughput(item) for item in self._control.throughputs.values()]
 
+    def custom_model_deployments(self) -> list[dict[str, Any]]:
+        """Existing (not deleted) custom model deployments, as GetCustomModelDeployment describes them."""
+        with self._control.lock:
+            return [self._control.describe_deployment(item) for item in self._control.deployments.values()]
+
+    def tags_of(self, arn: str) -> dict[str, str]:
+        """The tags of a job, custom model, throughput or deployment (as ListTagsForResource), by ARN."""
+        with self._control.lock:
+            return {tag["key"]: tag["value"] for tag in self._control.list_tags(arn)["tags"]}
+
     def custom_models(self) -> list[dict[str, Any]]:
         """Existing custom models, as GetCustomModel describes them."""
         with self._control.lock:
@@ -168,6 +178,8 @@ class BedrockStandIn:
                 "customModels": len(self._control.models),
                 "provisionedThroughputs": len(self._control.throughputs),
                 "deletedProvisionedThroughputs": len(self._control.deleted_throughputs),
+                "customModelDeployments": len(self._control.deployments),
+                "deletedCustomModelDeployments": len(self._control.deleted_deployments),
             }
         return {
             "simulated": True,

@@ -19,6 +19,9 @@ FAULTS: Mapping[str, str] = MappingProxyType(
         "no custom model is created.",
         "pt-failed": "Provisioned Throughput ends Failed (with a failureMessage) instead of InService.",
         "pt-stuck": "Provisioned Throughput stays Creating until it is deleted.",
+        "deployment-failed": "A custom model deployment (on-demand serving) ends Failed (with a failureMessage) "
+        "instead of Active.",
+        "deployment-stuck": "A custom model deployment stays Creating until it is deleted.",
         "throttle-burst": "A share (throttle_share, default 10%) of runtime calls answer ThrottlingException (429) "
         "the first time a (model, prompt) pair is tried; the retry succeeds.",
         "runtime-errors": "A share (runtime_error_share, default 5%) of (model, prompt) pairs fail: most answer a "
@@ -49,6 +52,28 @@ MODEL_UNITS_QUOTA_CODE = "L-BE77399C"
 CUSTOMIZATION_JOBS_QUOTA_CODE = "SIMULATED-concurrent-model-customization-jobs"
 
 
+#: Base models (customization ids) whose custom models may be deployed for on-demand inference, and where.
+#: "Deploy a custom model for on-demand inference", "Supported base models"
+#: (docs.aws.amazon.com/bedrock/latest/userguide/deploy-custom-model-on-demand.html, read 2026-12-01): Nova Lite,
+#: Nova 2 Lite, Nova Micro and Nova Pro in us-east-1 (and Llama 3.3 70B in us-west-2, which the catalogue lacks).
+#: Used only while the catalogue itself says nothing of on-demand serving (see on_demand_regions).
+ON_DEMAND_DEPLOYMENT_REGIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "amazon.nova-lite-v1:0:300k": ("us-east-1",),
+        "amazon.nova-2-lite-v1:0:256k": ("us-east-1",),
+        "amazon.nova-micro-v1:0:128k": ("us-east-1",),
+        "amazon.nova-pro-v1:0:300k": ("us-east-1",),
+    }
+)
+#: The same page: "You must customize the model on or after 7/16/2025."
+ON_DEMAND_CUSTOMIZED_SINCE = dt.date(2025, 7, 16)
+
+
+def on_demand_regions(customization_model_id: str) -> tuple[str, ...]:
+    """The Regions where a custom model of this base model may be deployed for on-demand inference."""
+    return ON_DEMAND_DEPLOYMENT_REGIONS.get(customization_model_id, ())
+
+
 def runtime_model_id(customization_model_id: str) -> str:
     """The runtime model id of a customizable base model: ``...-v1:0:200k`` (context-length variant) -> ``...-v1:0``."""
     parts = customization_model_id.split(":")
@@ -65,9 +90,9 @@ def unit_hash(*parts: object) -> float:
 class SimulationConfig:
     """How the simulated Bedrock behaves: model accuracy, clocks, limits and injected faults.
 
-    Accuracy and latency keys: ``"candidate"`` (any provisioned model), ``"base"`` (the runtime id of a customizable
-    base model, e.g. ``anthropic.claude-3-haiku-20240307-v1:0``), or an exact runtime model id or provisioned model
-    ARN, which wins over the two generic keys.
+    Accuracy and latency keys: ``"candidate"`` (any provisioned model or custom model deployment), ``"base"`` (the
+    runtime id of a customizable base model, e.g. ``anthropic.claude-3-haiku-20240307-v1:0``), or an exact runtime
+    model id, provisioned model ARN or deployment ARN, which wins over the two generic keys.
     """
 
     accuracy: Mapping[str, float] = dataclasses.field(default_factory=lambda: {"candidate": 0.9, "base": 0.7})
@@ -78,6 +103,8 @@ class SimulationConfig:
     stop_seconds: float = 0.2
     #: Seconds a Provisioned Throughput stays Creating before InService.
     pt_seconds: float = 1.0
+    #: Seconds a custom model deployment stays Creating before Active.
+    deployment_seconds: float = 1.0
     #: Simulated model latency in milliseconds, slept before answering; keys as for accuracy.
     latency_ms: Mapping[str, float] = dataclasses.field(default_factory=dict)
     default_latency_ms: float = 0.0
@@ -140,7 +167,7 @@ class SimulationConfig:
         for name, value in shares.items():
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")
-        for name in ("job_seconds", "stop_seconds", "pt_seconds", "default_latency_ms"):
+        for name in ("job_seconds", "stop_seconds", "pt_seconds", "deployment_seconds", "default_latency_ms"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
         if self.tick_seconds <= 0:

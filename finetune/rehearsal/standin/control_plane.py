@@ -1,4 +1,5 @@
-"""Simulated Bedrock control plane: customization jobs, custom models, Provisioned Throughput and tags."""
+"""Simulated Bedrock control plane: customization jobs, custom models, Provisioned Throughput, custom model
+deployments (on-demand serving) and tags."""
 
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ from typing import Any, Protocol
 
 from pipeline_core.models import CATALOGUE, BaseModel
 
-from .config import SimulationConfig, runtime_model_id, unit_hash
+from .config import ON_DEMAND_CUSTOMIZED_SINCE, SimulationConfig, on_demand_regions, runtime_model_id, unit_hash
 from .foundation_models import FoundationModels
 from .protocol import ApiError
 
 IN_PROGRESS, COMPLETED, FAILED, STOPPING, STOPPED = "InProgress", "Completed", "Failed", "Stopping", "Stopped"
-CREATING, IN_SERVICE = "Creating", "InService"
+CREATING, IN_SERVICE, ACTIVE = "Creating", "InService", "Active"
 
 _S3_URI = re.compile(r"s3://(?P<bucket>[^/]+)/?(?P<key>.*)")
 _FOUNDATION_ARN = re.compile(r"arn:aws[^:]*:bedrock:[^:]+::foundation-model/(?P<model>.+)")
@@ -104,6 +105,23 @@ class Throughput:
     tags: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
+@dataclasses.dataclass
+class Deployment:
+    """A custom model deployment: a custom model served on demand."""
+
+    arn: str
+    name: str
+    token: str | None
+    request: dict[str, Any]
+    model: CustomModel
+    created: dt.datetime
+    deadline: float
+    status: str = CREATING
+    last_updated: dt.datetime | None = None
+    failure_message: str | None = None
+    tags: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
 class ControlPlane:
     """State and operations of the simulated control plane; every public method is thread-safe."""
 
@@ -118,6 +136,8 @@ class ControlPlane:
         self.models: dict[str, CustomModel] = {}  # by ARN
         self.throughputs: dict[str, Throughput] = {}  # by ARN, existing only
         self.deleted_throughputs: list[Throughput] = []
+        self.deployments: dict[str, Deployment] = {}  # by ARN, existing only
+        self.deleted_deployments: list[Deployment] = []
 
     # ---- ARNs and lookups -------------------------------------------------------------------------------------
     def _arn(self, resource: str) -> str:
@@ -142,6 +162,13 @@ class ControlPlane:
             for throughput in self.throughputs.values():
                 if identifier in (throughput.arn, throughput.name):
                     return throughput
+        return None
+
+    def find_deployment(self, identifier: str) -> Deployment | None:
+        with self.lock:
+            for deployment in self.deployments.values():
+                if identifier in (deployment.arn, deployment.name):
+                    return deployment
         return None
 
     def _base_model(self, identifier: str) -> str:
@@ -374,6 +401,11 @@ class ControlPlane:
                 raise ApiError(
                     "ConflictException", f"Custom model {model.name} is used by Provisioned Throughput {users}."
                 )
+            deployed = [deployment.arn for deployment in self.deployments.values() if deployment.model is model]
+            if deployed:
+                raise ApiError(
+                    "ConflictException", f"Custom model {model.name} is used by custom model deployment {deployed}."
+                )
             del self.models[model.arn]
         return {}
 
@@ -474,11 +506,116 @@ class ControlPlane:
             self.deleted_throughputs.append(throughput)
         return {}
 
+    # ---- custom model deployments (on-demand serving) ---------------------------------------------------------
+    def create_deployment(self, params: dict[str, Any]) -> dict[str, Any]:
+        token = params.get("clientRequestToken")
+        request = {key: value for key, value in params.items() if key != "clientRequestToken"}
+        with self.lock:
+            if token is not None:
+                for deployment in [*self.deployments.values(), *self.deleted_deployments]:
+                    if deployment.token == token:
+                        if deployment.request != request:
+                            raise ApiError(
+                                "ValidationException",
+                                f"The client request token {token} was already used with different parameters.",
+                            )
+                        return {"customModelDeploymentArn": deployment.arn}
+            model = self.models.get(params["modelArn"])
+            if model is None:
+                raise ApiError("ResourceNotFoundException", f"Custom model {params['modelArn']} not found.")
+            name = params["modelDeploymentName"]
+            if self.find_deployment(name):
+                raise ApiError("ValidationException", f"A custom model deployment named {name} already exists.")
+            base = model.job.base_model_id
+            regions = on_demand_regions(base)
+            if self.config.region not in regions:
+                where = f"only in {', '.join(regions)}" if regions else "in no Region"
+                raise ApiError(
+                    "ValidationException",
+                    f"Custom models of {base} cannot be deployed for on-demand inference in {self.config.region}: "
+                    f"its base model allows it {where}. Use Provisioned Throughput.",
+                )
+            if model.job.created.date() < ON_DEMAND_CUSTOMIZED_SINCE:
+                raise ApiError(
+                    "ValidationException",
+                    f"Custom model {model.name} was customized before {ON_DEMAND_CUSTOMIZED_SINCE.isoformat()}; "
+                    "only models customized since then can be deployed for on-demand inference.",
+                )
+            # Kept at the millisecond the API reports, so createdAfter/createdBefore given a reported createdAt
+            # compare as they would against Bedrock's own record.
+            created = now_utc()
+            created = created.replace(microsecond=created.microsecond // 1000 * 1000)
+            deployment = Deployment(
+                arn=self._arn(f"custom-model-deployment/{new_id()}"),
+                name=name,
+                token=token,
+                request=request,
+                model=model,
+                created=created,
+                last_updated=created,
+                deadline=time.monotonic() + self.config.deployment_seconds,
+                tags={tag["key"]: tag["value"] for tag in params.get("tags", [])},
+            )
+            self.deployments[deployment.arn] = deployment
+            return {"customModelDeploymentArn": deployment.arn}
+
+    def _require_deployment(self, identifier: str) -> Deployment:
+        deployment = self.find_deployment(identifier)
+        if deployment is None:
+            raise ApiError("ResourceNotFoundException", f"Custom model deployment {identifier} not found.")
+        return deployment
+
+    def describe_deployment(self, deployment: Deployment) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "customModelDeploymentArn": deployment.arn,
+                "modelDeploymentName": deployment.name,
+                "modelArn": deployment.model.arn,
+                "createdAt": deployment.created,
+                "status": deployment.status,
+                "description": deployment.request.get("description"),
+                "failureMessage": deployment.failure_message,
+                "lastUpdatedAt": deployment.last_updated,
+            }
+
+    def get_deployment(self, identifier: str) -> dict[str, Any]:
+        return self.describe_deployment(self._require_deployment(identifier))
+
+    def list_deployments(self, params: dict[str, Any]) -> dict[str, Any]:
+        after, before = params.get("createdAfter"), params.get("createdBefore")
+        with self.lock:
+            summaries = [
+                {
+                    "customModelDeploymentArn": deployment.arn,
+                    "customModelDeploymentName": deployment.name,
+                    "modelArn": deployment.model.arn,
+                    "createdAt": deployment.created,
+                    "status": deployment.status,
+                    "lastUpdatedAt": deployment.last_updated,
+                    "failureMessage": deployment.failure_message,
+                }
+                for deployment in self.deployments.values()
+                if (after is None or deployment.created > after)
+                and (before is None or deployment.created < before)
+                and params.get("statusEquals") in (None, deployment.status)
+                and params.get("modelArnEquals") in (None, deployment.model.arn)
+                and params.get("nameContains", "") in deployment.name
+            ]
+        page, token = _paginate(summaries, params, key="createdAt")
+        return {"modelDeploymentSummaries": page, "nextToken": token}
+
+    def delete_deployment(self, identifier: str) -> dict[str, Any]:
+        with self.lock:
+            deployment = self._require_deployment(identifier)
+            del self.deployments[deployment.arn]
+            self.deleted_deployments.append(deployment)
+        return {}
+
     # ---- tags ------------------------------------------------------------------------------------------------
     def _tagged(self, arn: str) -> dict[str, str]:
         with self.lock:
-            resource: Job | CustomModel | Throughput | None = (
-                self.jobs.get(arn) or self.models.get(arn) or self.throughputs.get(arn)
+            resource: Job | CustomModel | Throughput | Deployment | None = (
+                self.jobs.get(arn) or self.models.get(arn) or self.throughputs.get(arn) or self.deployments.get(arn)
             )
         if resource is None:
             raise ApiError("ResourceNotFoundException", f"Resource {arn} not found.")
@@ -508,7 +645,8 @@ class ControlPlane:
 
     # ---- the compressed clock --------------------------------------------------------------------------------
     def advance(self) -> None:
-        """Move every job and throughput whose time has come; the S3 work of finishing jobs runs outside the lock."""
+        """Move every job, throughput and deployment whose time has come; the S3 work of finishing jobs runs outside
+        the lock."""
         moment = time.monotonic()
         due: list[Job] = []
         with self.lock:
@@ -522,6 +660,9 @@ class ControlPlane:
             for throughput in self.throughputs.values():
                 if throughput.status == CREATING and moment >= throughput.deadline:
                     self._settle_throughput(throughput)
+            for deployment in self.deployments.values():
+                if deployment.status == CREATING and moment >= deployment.deadline:
+                    self._settle_deployment(deployment)
         for job in due:
             self._finish_job(job)
 
@@ -538,6 +679,19 @@ class ControlPlane:
         if throughput.commitment:
             months = 1 if throughput.commitment == "OneMonth" else 6
             throughput.commitment_expiration = throughput.last_modified + dt.timedelta(days=30 * months)
+
+    def _settle_deployment(self, deployment: Deployment) -> None:
+        faults = self.config.faults
+        if "deployment-stuck" in faults:
+            return
+        deployment.last_updated = now_utc()
+        if "deployment-failed" in faults:
+            deployment.status = FAILED
+            deployment.failure_message = (
+                "Simulated failure (fault deployment-failed): the custom model could not be deployed."
+            )
+            return
+        deployment.status = ACTIVE
 
     def _finish_job(self, job: Job) -> None:
         faults = self.config.faults
@@ -693,10 +847,16 @@ def _created_within(created: dt.datetime, params: Mapping[str, Any]) -> bool:
     return (after is None or created > after) and (before is None or created < before)
 
 
-def _paginate(items: list[dict[str, Any]], params: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
-    items = sorted(
-        items, key=lambda item: item["creationTime"], reverse=params.get("sortOrder", "Descending") == "Descending"
+def _paginate(
+    items: list[dict[str, Any]], params: Mapping[str, Any], key: str = "creationTime"
+) -> tuple[list[dict[str, Any]], str | None]:
+    # Ties (equal timestamps) keep creation order, reversed along with the rest when Descending.
+    order = sorted(
+        range(len(items)),
+        key=lambda index: (items[index][key], index),
+        reverse=params.get("sortOrder", "Descending") == "Descending",
     )
+    items = [items[index] for index in order]
     start = 0
     if params.get("nextToken"):
         try:

@@ -18,7 +18,7 @@ from urllib.parse import unquote
 from pipeline_core.models import CATALOGUE, LifecycleStatus
 
 from .config import SimulationConfig, unit_hash
-from .control_plane import IN_SERVICE, ControlPlane
+from .control_plane import ACTIVE, IN_SERVICE, ControlPlane
 from .foundation_models import END_OF_LIFE_MESSAGE
 from .protocol import ApiError
 
@@ -165,24 +165,40 @@ class Runtime:
                 raise ApiError(
                     "ValidationException", f"Provisioned model {model_id} is {throughput.status}, not InService."
                 )
-            accuracy = config.accuracy.get(model_id, config.accuracy.get("candidate", config.default_accuracy))
-            if "worse-candidate" in config.faults:
-                base = config.accuracy.get("base", config.default_accuracy)
-                accuracy = max(0.0, min(accuracy, base - config.worse_candidate_margin))
             rate = None if config.rps_per_model_unit is None else config.rps_per_model_unit * throughput.model_units
-            latency = config.latency_ms.get(model_id, config.latency_ms.get("candidate", config.default_latency_ms))
-            return ModelTarget(model_id, "candidate", accuracy, latency, model_id, rate)
+            return self._candidate(model_id, rate)
+        if found and found["kind"] == "custom-model-deployment":
+            # A deployed custom model answers exactly as a provisioned one: the candidate. Its rate limit is the
+            # on-demand one, as it is billed and throttled per request, not per model unit.
+            deployment = self.control.find_deployment(model_id)
+            if deployment is None:
+                raise ApiError("ResourceNotFoundException", f"Custom model deployment {model_id} not found.")
+            if deployment.status != ACTIVE:
+                raise ApiError(
+                    "ValidationException", f"Custom model deployment {model_id} is {deployment.status}, not Active."
+                )
+            return self._candidate(model_id, config.on_demand_rps)
         if (found and found["kind"] == "custom-model") or self.control.find_model(model_id) is not None:
             raise ApiError(
                 "ValidationException",
                 "Invocation of a custom model with on-demand throughput isn't supported; "
-                "purchase Provisioned Throughput and use the provisioned model ARN.",
+                "purchase Provisioned Throughput or deploy the model, and use the provisioned model or deployment ARN.",
             )
         if found and found["kind"] in ("foundation-model", "inference-profile"):
             model_id = found["rest"]
         elif found:
             raise ApiError("ValidationException", "The provided model identifier is invalid.")
         return self._on_demand(model_id)
+
+    def _candidate(self, model_id: str, rate: float | None) -> ModelTarget:
+        """The fine-tuned model behind a provisioned model or deployment ARN: the ``"candidate"`` simulation key."""
+        config = self.config
+        accuracy = config.accuracy.get(model_id, config.accuracy.get("candidate", config.default_accuracy))
+        if "worse-candidate" in config.faults:
+            base = config.accuracy.get("base", config.default_accuracy)
+            accuracy = max(0.0, min(accuracy, base - config.worse_candidate_margin))
+        latency = config.latency_ms.get(model_id, config.latency_ms.get("candidate", config.default_latency_ms))
+        return ModelTarget(model_id, "candidate", accuracy, latency, model_id, rate)
 
     def _on_demand(self, model_id: str) -> ModelTarget:
         config = self.config

@@ -59,6 +59,14 @@ class Application:
             "DeleteProvisionedModelThroughput": lambda p: json_answer(
                 200, control.delete_throughput(p["provisionedModelId"])
             ),
+            "CreateCustomModelDeployment": lambda p: json_answer(202, control.create_deployment(p)),
+            "GetCustomModelDeployment": lambda p: json_answer(
+                200, control.get_deployment(p["customModelDeploymentIdentifier"])
+            ),
+            "ListCustomModelDeployments": lambda p: json_answer(200, control.list_deployments(p)),
+            "DeleteCustomModelDeployment": lambda p: json_answer(
+                200, control.delete_deployment(p["customModelDeploymentIdentifier"])
+            ),
             "TagResource": lambda p: json_answer(200, control.tag(p["resourceARN"], p["tags"])),
             "UntagResource": lambda p: json_answer(200, control.untag(p["resourceARN"], p["tagKeys"])),
             "ListTagsForResource": lambda p: json_answer(200, control.list_tags(p["resourceARN"])),

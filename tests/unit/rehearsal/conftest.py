@@ -10,7 +10,7 @@ from standin_fixtures import client, seeded_s3
 
 from finetune.rehearsal.bedrock_standin import BedrockStandIn, SimulationConfig
 
-FAST = {"job_seconds": 0.2, "pt_seconds": 0.1, "stop_seconds": 0.05, "tick_seconds": 0.01}
+FAST = {"job_seconds": 0.2, "pt_seconds": 0.1, "deployment_seconds": 0.1, "stop_seconds": 0.05, "tick_seconds": 0.01}
 
 
 @pytest.fixture

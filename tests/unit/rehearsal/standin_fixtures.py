@@ -121,6 +121,27 @@ def in_service_pt(bedrock: Any, name: str = "demo-job", units: int = 1) -> str:
     return arn
 
 
+#: A base model whose custom models may be deployed for on-demand inference, and its Region.
+ON_DEMAND_CUSTOMIZATION_MODEL = "amazon.nova-lite-v1:0:300k"
+ON_DEMAND_REGION = "us-east-1"
+
+
+def deployment_status(bedrock: Any, deployment: str) -> Callable[[], str]:
+    return lambda: str(bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=deployment)["status"])
+
+
+def trained_on_demand_model(bedrock: Any, name: str = "nova-job") -> str:
+    """Run a Nova Lite job to completion (the client must be in ON_DEMAND_REGION); returns its custom model ARN."""
+    request = job_request(
+        name,
+        baseModelIdentifier=ON_DEMAND_CUSTOMIZATION_MODEL,
+        hyperParameters={"epochCount": "1", "learningRate": "0.00001"},
+    )
+    arn = bedrock.create_model_customization_job(**request)["jobArn"]
+    assert wait_until(job_status(bedrock, arn), {"Completed", "Failed", "Stopped"}) == "Completed"
+    return str(bedrock.get_model_customization_job(jobIdentifier=arn)["outputModelArn"])
+
+
 def error_of(call: Callable[[], Any]) -> tuple[str, int, str]:
     """(code, HTTP status, message) of the ClientError a call raises."""
     try:

@@ -10,14 +10,18 @@ from botocore.exceptions import ClientError
 from standin_fixtures import (
     BASE_RUNTIME_MODEL,
     BUCKET,
+    ON_DEMAND_REGION,
     client,
     converse_text,
+    deployment_status,
+    error_of,
     in_service_pt,
     job_request,
     job_status,
     pt_status,
     qa_records,
     trained_model,
+    trained_on_demand_model,
     wait_until,
 )
 
@@ -47,6 +51,8 @@ def test_unknown_fault_names_are_rejected_with_the_list() -> None:
         "job-stopped",
         "pt-failed",
         "pt-stuck",
+        "deployment-failed",
+        "deployment-stuck",
         "throttle-burst",
         "runtime-errors",
         "worse-candidate",
@@ -107,6 +113,33 @@ def test_pt_stuck(make_standin: Any) -> None:
         wait_until(pt_status(bedrock, arn), {"InService", "Failed"}, timeout=0.4)
     bedrock.delete_provisioned_model_throughput(provisionedModelId=arn)  # a stuck throughput can still be deleted
     assert standin.provisioned_throughputs() == []
+
+
+def test_deployment_failed(make_standin: Any) -> None:
+    standin = make_standin(region=ON_DEMAND_REGION, faults={"deployment-failed"})
+    bedrock = client(standin, "bedrock", region=ON_DEMAND_REGION)
+    model = trained_on_demand_model(bedrock)
+    arn = bedrock.create_custom_model_deployment(modelDeploymentName="d", modelArn=model)["customModelDeploymentArn"]
+    assert wait_until(deployment_status(bedrock, arn), {"Active", "Failed"}) == "Failed"
+    described = bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=arn)
+    assert "Simulated failure (fault deployment-failed)" in described["failureMessage"]
+    (summary,) = bedrock.list_custom_model_deployments(statusEquals="Failed")["modelDeploymentSummaries"]
+    assert summary["failureMessage"] == described["failureMessage"]
+    runtime = client(standin, "bedrock-runtime", region=ON_DEMAND_REGION)
+    assert error_of(lambda: converse_text(runtime, arn, "hi"))[0] == "ValidationException"
+    bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=arn)
+    assert standin.custom_model_deployments() == []
+
+
+def test_deployment_stuck(make_standin: Any) -> None:
+    standin = make_standin(region=ON_DEMAND_REGION, faults={"deployment-stuck"}, deployment_seconds=0.05)
+    bedrock = client(standin, "bedrock", region=ON_DEMAND_REGION)
+    model = trained_on_demand_model(bedrock)
+    arn = bedrock.create_custom_model_deployment(modelDeploymentName="d", modelArn=model)["customModelDeploymentArn"]
+    with pytest.raises(AssertionError, match="still Creating"):
+        wait_until(deployment_status(bedrock, arn), {"Active", "Failed"}, timeout=0.4)
+    bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=arn)  # a stuck one can still be deleted
+    assert standin.custom_model_deployments() == []
 
 
 def test_throttle_burst_fails_first_attempts_and_standard_retries_recover(make_standin: Any) -> None:
