@@ -36,8 +36,9 @@ synth: setup
 deploy: setup
 	npx cdk deploy --all --no-notices
 
+# PEER="CMD {file}" also times another validator against `finetune validate` (README, Benchmarks).
 bench: setup
-	$(PY) bench/bench_validator.py
+	$(PY) bench/bench_validator.py $(if $(PEER),--peer "$(PEER)")
 	$(PY) bench/bench_score.py --lines 100000 --repeat 5
 
 # Mutation testing of the money-and-trust modules ([tool.mutmut] in pyproject.toml, results in docs/mutation.md).
