@@ -52,26 +52,16 @@ MODEL_UNITS_QUOTA_CODE = "L-BE77399C"
 CUSTOMIZATION_JOBS_QUOTA_CODE = "SIMULATED-concurrent-model-customization-jobs"
 
 
-#: Base models (customization ids) whose custom models may be deployed for on-demand inference, and where.
-#: "Deploy a custom model for on-demand inference", "Supported base models"
-#: (docs.aws.amazon.com/bedrock/latest/userguide/deploy-custom-model-on-demand.html, read 2026-12-01): Nova Lite,
-#: Nova 2 Lite, Nova Micro and Nova Pro in us-east-1 (and Llama 3.3 70B in us-west-2, which the catalogue lacks).
-#: Used only while the catalogue itself says nothing of on-demand serving (see on_demand_regions).
-ON_DEMAND_DEPLOYMENT_REGIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        "amazon.nova-lite-v1:0:300k": ("us-east-1",),
-        "amazon.nova-2-lite-v1:0:256k": ("us-east-1",),
-        "amazon.nova-micro-v1:0:128k": ("us-east-1",),
-        "amazon.nova-pro-v1:0:300k": ("us-east-1",),
-    }
-)
-#: The same page: "You must customize the model on or after 7/16/2025."
+#: "Deploy a custom model for on-demand inference" (docs.aws.amazon.com/bedrock/latest/userguide/
+#: deploy-custom-model-on-demand.html, read 2026-12-01): "You must customize the model on or after 7/16/2025."
 ON_DEMAND_CUSTOMIZED_SINCE = dt.date(2025, 7, 16)
 
 
 def on_demand_regions(customization_model_id: str) -> tuple[str, ...]:
-    """The Regions where a custom model of this base model may be deployed for on-demand inference."""
-    return ON_DEMAND_DEPLOYMENT_REGIONS.get(customization_model_id, ())
+    """The Regions where a custom model of this base model may be deployed for on-demand inference: the catalogue's
+    (``BaseModel.on_demand_regions``, from the same page), so the stand-in refuses what the pipeline would not ask."""
+    model = CATALOGUE.get(customization_model_id)
+    return model.on_demand_regions if model is not None else ()
 
 
 def runtime_model_id(customization_model_id: str) -> str:

@@ -23,7 +23,8 @@ from standin_fixtures import (
 
 from finetune.rehearsal.bedrock_standin import BedrockStandIn
 from finetune.rehearsal.standin import control_plane
-from finetune.rehearsal.standin.config import ON_DEMAND_DEPLOYMENT_REGIONS, on_demand_regions
+from finetune.rehearsal.standin.config import on_demand_regions
+from pipeline_core.models import CATALOGUE
 
 DEPLOYMENT_ARN = re.compile(r"arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/[a-z0-9]{12}")
 
@@ -139,12 +140,15 @@ def test_the_region_decides_as_well_as_the_base_model(make_standin: Any, monkeyp
     assert _deploy(bedrock, model).startswith("arn:aws:bedrock:us-west-2:")
 
 
-def test_the_on_demand_table_follows_the_aws_page() -> None:
+def test_the_stand_in_allows_on_demand_where_the_catalogue_does() -> None:
+    assert {model_id: on_demand_regions(model_id) for model_id in CATALOGUE} == {
+        model_id: model.on_demand_regions for model_id, model in CATALOGUE.items()
+    }
     nova = ("amazon.nova-lite-v1:0:300k", "amazon.nova-2-lite-v1:0:256k", "amazon.nova-micro-v1:0:128k",
             "amazon.nova-pro-v1:0:300k")  # fmt: skip
-    assert {model: on_demand_regions(model) for model in nova} == dict.fromkeys(nova, ("us-east-1",))
-    assert set(ON_DEMAND_DEPLOYMENT_REGIONS) == set(nova)
-    assert on_demand_regions("meta.llama3-1-70b-instruct-v1:0:128k") == ()
+    assert {model_id for model_id in CATALOGUE if on_demand_regions(model_id)} == set(nova)
+    assert on_demand_regions("amazon.nova-lite-v1:0:300k") == ("us-east-1",)
+    assert on_demand_regions("vendor.unknown-v1:0") == ()
 
 
 @pytest.mark.parametrize(
