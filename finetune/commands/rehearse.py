@@ -57,7 +57,8 @@ class _FaultsHelp(argparse.RawDescriptionHelpFormatter):
         if _FAULTS_PLACEHOLDER in text:
             from finetune.rehearsal.runner import REHEARSAL_FAULTS
 
-            faults = "\n".join(f"  {name:<16} {help_}" for name, help_ in REHEARSAL_FAULTS.items())
+            width = max(map(len, REHEARSAL_FAULTS))
+            faults = "\n".join(f"  {name:<{width}} {help_}" for name, help_ in REHEARSAL_FAULTS.items())
             text = text.replace(_FAULTS_PLACEHOLDER, faults)
         return super()._format_text(text)
 

@@ -47,6 +47,8 @@ REHEARSAL_FAULTS: Mapping[str, str] = {
     "job-stopped": "the customization job is stopped by someone else",
     "pt-failed": "Provisioned Throughput ends Failed",
     "pt-stuck": "Provisioned Throughput stays Creating until the handler's wait limit (ThroughputNotReady)",
+    "deployment-failed": "the on-demand deployment ends Failed (with a model that allows on-demand serving)",
+    "deployment-stuck": "the on-demand deployment stays Creating until the wait limit (DeploymentNotReady)",
     "throttle-burst": "10% of model calls are throttled once (retried, the run still completes)",
     "runtime-errors": "5% of model calls fail with 5xx (retried) or ModelErrorException (counted as failed)",
     "handler-crash": "the aggregate handler raises once (an unhandled error the workflow catches)",
@@ -61,6 +63,8 @@ STANDIN_FAULTS = frozenset(
         "job-stopped",
         "pt-failed",
         "pt-stuck",
+        "deployment-failed",
+        "deployment-stuck",
         "throttle-burst",
         "runtime-errors",
         "worse-candidate",
@@ -70,9 +74,10 @@ STANDIN_FAULTS = frozenset(
 )
 #: The handler the handler-crash fault makes raise once.
 CRASH_HANDLER = "aggregate"
-#: The rehearsal's compressed clock: poll every second; give up on a throughput after 6 seconds.
+#: The rehearsal's compressed clock: poll every second; give up on a throughput or a deployment after 6 seconds.
 POLL_SECONDS = 1
 THROUGHPUT_MAX_WAIT_MINUTES = 0.1
+DEPLOYMENT_MAX_WAIT_MINUTES = 0.1
 #: How often the execution's status is checked, and the bounds of the pause between history reads (_Follower).
 STATUS_POLL_SECONDS = 0.2
 HISTORY_POLL_MIN_SECONDS = 0.2
@@ -438,10 +443,14 @@ def load_handler(folder: str, tag: str) -> Callable[[Any, Any], Any]:
 
 
 def rehearsal_defaults(defaults_json: str) -> str:
-    """PIPELINE_DEFAULTS with the compressed clock: 1-second polls and a short throughput wait."""
+    """PIPELINE_DEFAULTS with the compressed clock: 1-second polls and short throughput and deployment waits."""
     defaults = json.loads(defaults_json)
-    defaults["poll"] = {"job_seconds": POLL_SECONDS, "throughput_seconds": POLL_SECONDS}
+    poll = defaults.setdefault("poll", {})
+    for key in (*poll, "job_seconds", "throughput_seconds"):  # every poll the workflow has, whatever its name
+        poll[key] = POLL_SECONDS
     defaults.setdefault("throughput", {})["max_wait_minutes"] = THROUGHPUT_MAX_WAIT_MINUTES
+    if "serving" in defaults:
+        defaults["serving"]["max_wait_minutes"] = DEPLOYMENT_MAX_WAIT_MINUTES
     return json.dumps(defaults, sort_keys=True)
 
 
@@ -505,6 +514,11 @@ class RehearsalResult:
     #: "Display name (customization id)" of the rehearsed base model, and what the stand-in said of its lifecycle.
     base_model: str = ""
     base_model_lifecycle: str = ""
+    #: Custom model deployments (on-demand serving) the stand-in still holds, as GetCustomModelDeployment says.
+    custom_model_deployments: list[dict[str, Any]] = field(default_factory=list)
+    #: CreateProvisionedModelThroughput and CreateCustomModelDeployment requests the run made (retries included).
+    throughputs_created: int = 0
+    deployments_created: int = 0
 
     @property
     def promoted(self) -> bool:
@@ -588,6 +602,18 @@ def _notifications(topic_arn: str, region: str) -> list[dict[str, Any]]:
     return found
 
 
+#: States after which the follower prints a status: state name -> (key of its output, what to call it).
+#: A deployment is written to ``$.throughput`` too, the one path every later state reads.
+STATUS_STATES: Mapping[str, tuple[str, str]] = {
+    "Start training": ("job", "job"),
+    "Check training": ("job", "job"),
+    "Provision throughput": ("throughput", "throughput"),
+    "Check throughput": ("throughput", "throughput"),
+    "Deploy candidate": ("throughput", "deployment"),
+    "Check deployment": ("throughput", "deployment"),
+}
+
+
 class _Follower:
     """Prints each state as the execution enters it, and the job and throughput status while waiting.
 
@@ -624,10 +650,10 @@ class _Follower:
             elif kind.endswith("StateExited"):
                 details = event["stateExitedEventDetails"]
                 name = details["name"]
-                if name in ("Start training", "Check training", "Provision throughput", "Check throughput"):
+                if name in STATUS_STATES:
                     output = json.loads(details.get("output") or "{}")
-                    what = "job" if "training" in name else "throughput"
-                    status = (output.get(what) or {}).get("status")
+                    key, what = STATUS_STATES[name]
+                    status = (output.get(key) or {}).get("status")
                     if status:
                         self.progress.step(f"  {what} status: {status}")
         self.seen = len(events)
@@ -766,6 +792,9 @@ def rehearse(
             trigger_results=trigger_results,
             notifications=_notifications(cloud.topic_arn, region),
             provisioned_throughputs=standin.provisioned_throughputs(),
+            custom_model_deployments=standin.custom_model_deployments(),
+            throughputs_created=standin.call_count("CreateProvisionedModelThroughput"),
+            deployments_created=standin.call_count("CreateCustomModelDeployment"),
             running_jobs=standin.running_jobs(),
             jobs=standin.jobs(),
             base_model=f"{base_model.display_name} ({base_model.model_id})",
@@ -871,7 +900,8 @@ def summary_lines(result: RehearsalResult) -> list[str]:
         lines.append(f"Base model: {result.base_model}, simulated lifecycle {result.base_model_lifecycle}")
     started = f"{len(result.jobs)} job(s) started in total" if result.jobs else "no customization job was started"
     lines.append(
-        f"Simulated Bedrock still holds {len(result.provisioned_throughputs)} Provisioned Throughput(s) and "
+        f"Simulated Bedrock still holds {len(result.custom_model_deployments)} custom model deployment(s), "
+        f"{len(result.provisioned_throughputs)} Provisioned Throughput(s) and "
         f"{len(result.running_jobs)} running customization job(s) ({started})"
     )
     return lines

@@ -45,7 +45,9 @@ def test_happy_path_promotes_and_keeps_the_throughput(run_rehearsal: Run) -> Non
     lines = summary_lines(result)
     assert lines[0].startswith("Execution SUCCEEDED")
     assert any(line.startswith("Report: ") and "report.md" in line for line in lines)
-    assert lines[-1].startswith("Simulated Bedrock still holds 1 Provisioned Throughput(s) and 0 running")
+    assert lines[-1].startswith(
+        "Simulated Bedrock still holds 0 custom model deployment(s), 1 Provisioned Throughput(s) and 0 running"
+    )
 
 
 def test_promotion_deletes_the_throughput_when_settings_say_so(run_rehearsal: Run) -> None:

@@ -72,7 +72,8 @@ def test_no_job_started_is_said_in_words_with_the_base_models_lifecycle() -> Non
         "(fault base-model-eol) in us-west-2 on 2026-12-01"
     )
     assert lines[-1] == (
-        "Simulated Bedrock still holds 0 Provisioned Throughput(s) and 0 running customization job(s) "
+        "Simulated Bedrock still holds 0 custom model deployment(s), 0 Provisioned Throughput(s) and 0 running "
+        "customization job(s) "
         "(no customization job was started)"
     )
 
@@ -82,3 +83,15 @@ def test_started_jobs_are_counted(jobs: int) -> None:
     lines = summary_lines(_result(jobs=[{"status": "Completed"}] * jobs, base_model=""))
     assert lines[-1].endswith(f"({jobs} job(s) started in total)")
     assert not any(line.startswith("Base model:") for line in lines)  # unknown: not printed
+
+
+@pytest.mark.parametrize(("deployments", "throughputs"), [(0, 1), (1, 0), (2, 3)])
+def test_the_deployments_and_throughputs_still_held_are_counted_apart(deployments: int, throughputs: int) -> None:
+    result = _result(
+        custom_model_deployments=[{"status": "Active"}] * deployments,
+        provisioned_throughputs=[{"status": "InService"}] * throughputs,
+    )
+    assert summary_lines(result)[-1].startswith(
+        f"Simulated Bedrock still holds {deployments} custom model deployment(s), {throughputs} Provisioned "
+        "Throughput(s) and 0 running customization job(s)"
+    )
