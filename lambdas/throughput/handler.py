@@ -1,7 +1,11 @@
-"""Lambda handler for Provisioned Throughput: create it (no commitment), check it, delete it.
+"""Lambda handler for what serves the candidate: Provisioned Throughput or an on-demand custom model deployment.
 
-The throughput's name is the run spec's `resource_name` and its client request token comes from the `token_seed`,
-so a retried `create` never buys a second one and `delete` finds it by name even when `create` timed out before
+`create` buys no-commitment Provisioned Throughput, `deploy` creates a custom model deployment; `describe` and
+`delete` act on whichever kind `$.throughput.kind` names (an old `$.throughput` without it is Provisioned
+Throughput; an empty one, when `create` or `deploy` never returned, is the kind the run spec's serving mode names).
+
+Either is named by the run spec's `resource_name` and created with a client request token from its `token_seed`,
+so a retried state never creates a second one and `delete` finds it by name even when the create timed out before
 returning its ARN (DESIGN.md, "Idempotency"). Leaving out commitmentDuration buys no-commitment, hourly-billed
 throughput (botocore bedrock model: CreateProvisionedModelThroughput.commitmentDuration is optional).
 """
@@ -15,16 +19,18 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline_aws.bedrock import client_token, delete_throughput, tag_list
+from pipeline_aws.bedrock import client_token, delete_serving, serving_kind, tag_list
 from pipeline_aws.clients import CLIENTS
-from pipeline_aws.errors import ThroughputNotReady, is_code, transient_errors
+from pipeline_aws.errors import DeploymentNotReady, ThroughputNotReady, is_code, transient_errors
 from pipeline_aws.logs import bind, log, setup_logging
 from pipeline_core import contracts
 from pipeline_core.names import RunNames
 
 LOGGER = setup_logging("throughput")
 
-__all__ = ["ThroughputNotReady", "handler"]
+__all__ = ["DeploymentNotReady", "ThroughputNotReady", "handler"]
+
+KINDS = (contracts.SERVING_PROVISIONED, contracts.SERVING_ON_DEMAND)
 
 
 @dataclass(frozen=True)
@@ -37,17 +43,24 @@ class Run:
     model_units: int
     max_wait_minutes: float
     names: RunNames
+    # A run spec resolved before on-demand serving existed has no `serving`: Provisioned Throughput.
+    serving_mode: str = contracts.SERVING_PROVISIONED
+    deployment_wait_minutes: float = 60
 
     @classmethod
     def from_event(cls, run: Mapping[str, Any]) -> Run:
         throughput = run.get("throughput") or {}
+        serving = run.get("serving") or {}
+        max_wait = float(throughput.get("max_wait_minutes", 60))
         return cls(
             pipeline_name=str(run["pipeline_name"]),
             run_name=str(run["run_name"]),
             execution_name=str(run["execution_name"]),
             model_units=int(throughput.get("model_units", 1)),
-            max_wait_minutes=float(throughput.get("max_wait_minutes", 60)),
+            max_wait_minutes=max_wait,
             names=RunNames.from_run(run),
+            serving_mode=str(serving.get("mode") or contracts.SERVING_PROVISIONED),
+            deployment_wait_minutes=float(serving.get("max_wait_minutes") or max_wait),
         )
 
     @property
@@ -57,8 +70,9 @@ class Run:
 
 @dataclass
 class Throughput:
-    """`$.throughput` (DESIGN.md)."""
+    """`$.throughput` (DESIGN.md): whichever kind serves the candidate."""
 
+    kind: str
     arn: str | None
     name: str
     status: str
@@ -70,9 +84,20 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def create(run: Run, job: Mapping[str, Any]) -> Throughput:
-    created_at = _now().isoformat(timespec="seconds")
-    tags = tag_list(
+def kind_of(run: Run, throughput: Mapping[str, Any] | None) -> str:
+    """The kind `$.throughput` names; without one, its ARN's kind, and without an ARN the run's serving mode."""
+    throughput = throughput or {}
+    kind = str(throughput.get("kind") or "")
+    if not kind:
+        arn = throughput.get("arn")
+        kind = serving_kind(arn) if arn else run.serving_mode
+    if kind not in KINDS:
+        raise ValueError(f"unknown serving kind {kind!r}: expected {' or '.join(KINDS)}")
+    return kind
+
+
+def _tags(run: Run, created_at: str) -> list[dict[str, str]]:
+    return tag_list(
         {
             contracts.TAG_PIPELINE: run.pipeline_name,
             contracts.TAG_RUN: run.run_name,
@@ -81,6 +106,15 @@ def create(run: Run, job: Mapping[str, Any]) -> Throughput:
             contracts.TAG_CREATED_AT: created_at,
         }
     )
+
+
+def _waited_minutes(created_at: str) -> float:
+    return (_now() - datetime.fromisoformat(created_at)).total_seconds() / 60
+
+
+def create(run: Run, job: Mapping[str, Any]) -> Throughput:
+    created_at = _now().isoformat(timespec="seconds")
+    tags = _tags(run, created_at)
     with transient_errors():
         response = CLIENTS.bedrock.create_provisioned_model_throughput(
             modelUnits=run.model_units,
@@ -89,12 +123,44 @@ def create(run: Run, job: Mapping[str, Any]) -> Throughput:
             clientRequestToken=client_token("throughput", run.names.token_seed),
             tags=tags,
         )
-    result = Throughput(str(response["provisionedModelArn"]), run.throughput_name, "Creating", None, created_at)
+    result = Throughput(
+        contracts.SERVING_PROVISIONED,
+        str(response["provisionedModelArn"]),
+        run.throughput_name,
+        "Creating",
+        None,
+        created_at,
+    )
     log(LOGGER, "throughput creating", **asdict(result))
     return result
 
 
+def deploy(run: Run, job: Mapping[str, Any]) -> Throughput:
+    """Create the custom model deployment that serves the candidate on demand (billed per token, not by the hour)."""
+    created_at = _now().isoformat(timespec="seconds")
+    with transient_errors():
+        response = CLIENTS.bedrock.create_custom_model_deployment(
+            modelDeploymentName=run.throughput_name,
+            modelArn=str(job["custom_model_arn"]),
+            description=f"Candidate of fine-tuning run {run.run_name}, execution {run.execution_name}",
+            clientRequestToken=client_token("deployment", run.names.token_seed),
+            tags=_tags(run, created_at),
+        )
+    result = Throughput(
+        contracts.SERVING_ON_DEMAND,
+        str(response["customModelDeploymentArn"]),
+        run.throughput_name,
+        "Creating",
+        None,
+        created_at,
+    )
+    log(LOGGER, "deployment creating", **asdict(result))
+    return result
+
+
 def describe(run: Run, throughput: Mapping[str, Any]) -> Throughput:
+    if kind_of(run, throughput) == contracts.SERVING_ON_DEMAND:
+        return describe_deployment(run, throughput)
     identifier = throughput.get("arn") or run.throughput_name
     with transient_errors():
         response = CLIENTS.bedrock.get_provisioned_model_throughput(provisionedModelId=identifier)
@@ -102,6 +168,7 @@ def describe(run: Run, throughput: Mapping[str, Any]) -> Throughput:
     if not created_at and isinstance(response.get("creationTime"), datetime):
         created_at = response["creationTime"].isoformat(timespec="seconds")
     result = Throughput(
+        kind=contracts.SERVING_PROVISIONED,
         arn=str(response.get("provisionedModelArn", identifier)),
         name=str(response.get("provisionedModelName", run.throughput_name)),
         status=str(response["status"]),
@@ -110,7 +177,7 @@ def describe(run: Run, throughput: Mapping[str, Any]) -> Throughput:
     )
     log(LOGGER, "throughput status", **asdict(result))
     if result.status == "Creating" and created_at:
-        waited = (_now() - datetime.fromisoformat(created_at)).total_seconds() / 60
+        waited = _waited_minutes(created_at)
         if waited > run.max_wait_minutes:
             raise ThroughputNotReady(
                 f"Provisioned Throughput {result.name} is still Creating after {waited:.1f} minutes "
@@ -119,11 +186,45 @@ def describe(run: Run, throughput: Mapping[str, Any]) -> Throughput:
     return result
 
 
+def describe_deployment(run: Run, throughput: Mapping[str, Any]) -> Throughput:
+    """The deployment's status (Creating, Active or Failed); still Creating past the run's bound is an error, so
+    the workflow deletes it and says which one in the notification."""
+    identifier = throughput.get("arn") or run.throughput_name
+    with transient_errors():
+        response = CLIENTS.bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=identifier)
+    created_at = throughput.get("created_at")
+    if not created_at and isinstance(response.get("createdAt"), datetime):
+        created_at = response["createdAt"].isoformat(timespec="seconds")
+    result = Throughput(
+        kind=contracts.SERVING_ON_DEMAND,
+        arn=str(response.get("customModelDeploymentArn", identifier)),
+        name=str(response.get("modelDeploymentName", run.throughput_name)),
+        status=str(response["status"]),
+        failure_message=response.get("failureMessage"),
+        created_at=created_at,
+    )
+    log(LOGGER, "deployment status", **asdict(result))
+    if result.status == "Creating" and created_at:
+        waited = _waited_minutes(created_at)
+        if waited > run.deployment_wait_minutes:
+            raise DeploymentNotReady(
+                f"Custom model deployment {result.name} ({result.arn}) is still Creating after {waited:.1f} minutes "
+                f"(limit {run.deployment_wait_minutes:g})"
+            )
+    return result
+
+
+def _named(identifier: str, arn: str) -> bool:
+    return bool(arn) and (arn == identifier or arn.rsplit("/", 1)[-1] == identifier)
+
+
 def _serving(identifier: str, parameter_name: str) -> bool:
-    """Whether the promotion record names this throughput: applications call it, so no cleanup may delete it.
+    """Whether the promotion record names this throughput or deployment: applications call it, so no cleanup may
+    delete it.
 
     Promote writes the record and only then can fail (for example deleting the throughput it replaced); the
-    workflow's cleanup after such a failure must not take down the model the record now points to.
+    workflow's cleanup after such a failure must not take down the model the record now points to. The record names
+    it as `invoke_model_id` (either kind) or, for Provisioned Throughput, `provisioned_model_arn`.
     """
     try:
         with transient_errors():
@@ -133,21 +234,23 @@ def _serving(identifier: str, parameter_name: str) -> bool:
             return False
         raise  # cannot tell: deleting could stop the production model, so let the workflow retry or report
     try:
-        named = str(json.loads(raw).get("provisioned_model_arn") or "")
+        record = json.loads(raw)
+        named = [str(record.get(key) or "") for key in ("invoke_model_id", "provisioned_model_arn")]
     except (ValueError, AttributeError):
         return False  # not written by this pipeline
-    return bool(named) and (named == identifier or named.rsplit("/", 1)[-1] == identifier)
+    return any(_named(identifier, arn) for arn in named)
 
 
 def delete(run: Run, throughput: Mapping[str, Any] | None) -> dict[str, Any]:
+    kind = kind_of(run, throughput)
     identifier = str((throughput or {}).get("arn") or run.throughput_name)
     parameter_name = os.environ.get(contracts.ENV_PROMOTION_PARAMETER)
     if parameter_name and _serving(identifier, parameter_name):
         result = {"deleted": False, "reason": f"serving: {parameter_name} names it", "arn": identifier}
-        log(LOGGER, "throughput kept", level=30, **result)
+        log(LOGGER, "throughput kept", level=30, kind=kind, **result)
         return result
-    result = delete_throughput(identifier)
-    log(LOGGER, "throughput delete", **result)
+    result = delete_serving(kind, identifier)
+    log(LOGGER, "throughput delete", kind=kind, **result)
     return result
 
 
@@ -157,8 +260,10 @@ def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
     bind(run=run.run_name, execution=run.execution_name, action=action)
     if action == "create":
         return asdict(create(run, event["job"]))
+    if action == "deploy":
+        return asdict(deploy(run, event["job"]))
     if action == "describe":
         return asdict(describe(run, event.get("throughput") or {}))
     if action == "delete":
         return delete(run, event.get("throughput"))
-    raise ValueError(f"unknown action {action!r}: expected create, describe or delete")
+    raise ValueError(f"unknown action {action!r}: expected create, deploy, describe or delete")

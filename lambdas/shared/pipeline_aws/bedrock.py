@@ -1,4 +1,4 @@
-"""Bedrock helpers shared by handlers: resource names, idempotency tokens, tags, and deleting a throughput.
+"""Bedrock helpers shared by handlers: resource names, idempotency tokens, tags, deleting what serves a candidate.
 
 Names and tokens come from the run spec's `resource_name` and `token_seed` (pipeline_core.names), so a retried
 state finds or re-uses what the first attempt created instead of paying twice, and a later execution that reuses
@@ -13,6 +13,7 @@ from typing import Any
 
 from pipeline_aws.clients import CLIENTS
 from pipeline_aws.errors import TransientServiceError, is_code, transient_errors
+from pipeline_core import contracts
 from pipeline_core.names import bedrock_name
 
 
@@ -60,3 +61,41 @@ def delete_throughput(identifier: str, *, bedrock: Any = None) -> dict[str, Any]
             raise TransientServiceError(f"throughput {identifier} cannot be deleted yet: {err}") from err
         raise
     return {"deleted": True, "arn": identifier}
+
+
+def delete_deployment(identifier: str, *, bedrock: Any = None) -> dict[str, Any]:
+    """Delete a custom model deployment (on-demand serving) by ARN or name; a missing one is not an error.
+
+    Returns {"deleted": true, "arn": identifier} or {"deleted": false, "reason": "not found", "arn": identifier}.
+    """
+    bedrock = bedrock or CLIENTS.bedrock
+    try:
+        with transient_errors():
+            bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=identifier)
+    except Exception as err:
+        if is_code(err, "ResourceNotFoundException"):
+            return {"deleted": False, "reason": "not found", "arn": identifier}
+        if is_code(err, "ConflictException"):
+            # DeleteCustomModelDeployment documents ConflictException (botocore bedrock service model): the
+            # deployment is still changing state. As with a throughput, only a later try removes it.
+            raise TransientServiceError(f"deployment {identifier} cannot be deleted yet: {err}") from err
+        raise
+    return {"deleted": True, "arn": identifier}
+
+
+def delete_serving(kind: str, identifier: str, *, bedrock: Any = None) -> dict[str, Any]:
+    """Delete what serves a candidate, whichever kind (contracts.SERVING_*) it is."""
+    if kind == contracts.SERVING_ON_DEMAND:
+        return delete_deployment(identifier, bedrock=bedrock)
+    return delete_throughput(identifier, bedrock=bedrock)
+
+
+def serving_kind(arn: object, default: str = contracts.SERVING_PROVISIONED) -> str:
+    """The kind an ARN names: a custom model deployment is on demand, a provisioned model is Provisioned
+    Throughput; anything else (a name, nothing) is ``default``."""
+    text = str(arn or "")
+    if ":custom-model-deployment/" in text:
+        return contracts.SERVING_ON_DEMAND
+    if ":provisioned-model/" in text:
+        return contracts.SERVING_PROVISIONED
+    return default

@@ -61,6 +61,10 @@ class ThroughputNotReady(Exception):
     """Provisioned Throughput stayed in Creating past its limit (contracts.ERROR_THROUGHPUT_TIMEOUT)."""
 
 
+class DeploymentNotReady(Exception):
+    """A custom model deployment stayed in Creating past its limit (contracts.ERROR_DEPLOYMENT_TIMEOUT)."""
+
+
 class TrainingTimedOut(Exception):
     """The customization job ran longer than the run allows (contracts.ERROR_TRAINING_TIMEOUT)."""
 
