@@ -246,9 +246,9 @@ def delete(run: Run, throughput: Mapping[str, Any] | None) -> dict[str, Any]:
     identifier = str((throughput or {}).get("arn") or run.throughput_name)
     parameter_name = os.environ.get(contracts.ENV_PROMOTION_PARAMETER)
     if parameter_name and _serving(identifier, parameter_name):
-        result = {"deleted": False, "reason": f"serving: {parameter_name} names it", "arn": identifier}
-        log(LOGGER, "throughput kept", level=30, kind=kind, **result)
-        return result
+        kept: dict[str, Any] = {"deleted": False, "reason": f"serving: {parameter_name} names it", "arn": identifier}
+        log(LOGGER, "throughput kept", level=30, kind=kind, **kept)
+        return kept
     result = delete_serving(kind, identifier)
     log(LOGGER, "throughput delete", kind=kind, **result)
     return result
