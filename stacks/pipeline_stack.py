@@ -53,9 +53,9 @@ PIPELINE_WILDCARDS = (
     ),
     WildcardReason(
         r"Resource::arn:<AWS::Partition>:bedrock:<AWS::Region>:<AWS::AccountId>:"
-        r"(custom-model|provisioned-model|model-customization-job)/\*",
-        "Bedrock names custom models, customization jobs and Provisioned Throughput at run time; the grant is "
-        "limited to that resource type in this account and Region.",
+        r"(custom-model|custom-model-deployment|provisioned-model|model-customization-job)/\*",
+        "Bedrock names custom models, customization jobs, Provisioned Throughput and model deployments at run time; "
+        "the grant is limited to that resource type in this account and Region.",
     ),
     WildcardReason(
         r"Resource::arn:<AWS::Partition>:bedrock:\*::foundation-model/[\w.:-]+",
@@ -314,7 +314,7 @@ class PipelineStack(Stack):
         janitor = fn(
             "Janitor",
             "janitor",
-            "Deletes pipeline Provisioned Throughput past its time-to-live",
+            "Deletes pipeline throughputs and model deployments of ended runs or past their time-to-live",
             {
                 **common_env,
                 contracts.ENV_STATE_MACHINE_ARN: state_machine.state_machine_arn,
@@ -507,6 +507,12 @@ class PipelineStack(Stack):
         allow(janitor, ["bedrock:ListTagsForResource"], [provisioned, jobs])
         allow(janitor, ["bedrock:DeleteProvisionedModelThroughput"], [provisioned])
         allow(janitor, ["bedrock:StopModelCustomizationJob"], [jobs])
+        # On-demand custom model deployments: listing has no resource-level permission; tags and delete take the
+        # custom-model-deployment resource
+        # (docs.aws.amazon.com/service-authorization/latest/reference/list_amazonbedrock.html, read 2026-12-01).
+        deployments = f"{bedrock}:custom-model-deployment/*"
+        allow(janitor, ["bedrock:ListCustomModelDeployments"], ["*"])
+        allow(janitor, ["bedrock:ListTagsForResource", "bedrock:DeleteCustomModelDeployment"], [deployments])
         # Days to end of life: the promotion parameter names the custom model, GetCustomModel its base model.
         # GetFoundationModel authorizes on foundation-model resources and GetCustomModel on custom-model ones
         # (docs.aws.amazon.com/service-authorization/latest/reference/list_amazonbedrock.html, read 2026-12-01).
@@ -589,7 +595,7 @@ class PipelineStack(Stack):
         events.Rule(
             self,
             "JanitorSchedule",
-            description="Deletes pipeline Provisioned Throughput past its time-to-live",
+            description="Deletes pipeline throughputs and model deployments of ended runs or past their time-to-live",
             schedule=events.Schedule.rate(Duration.hours(1)),
             targets=[targets.LambdaFunction(janitor.function, dead_letter_queue=dlq, retry_attempts=2)],
         )

@@ -1,7 +1,8 @@
 """Scheduled Lambda handler that stops the pipeline from paying for what no run needs any more.
 
-Deletes Provisioned Throughputs tagged with this pipeline and not approved that are older than the
-time-to-live or whose execution has ended (no-commitment throughput is billed hourly until deleted), stops
+Deletes Provisioned Throughputs and on-demand custom model deployments tagged with this pipeline and not
+approved that are older than the time-to-live or whose execution has ended (no-commitment throughput is billed
+hourly until deleted; an idle deployment bills nothing but keeps an unapproved model invocable), stops
 customization jobs whose workflow execution has ended, and publishes the number of leaked throughputs found as
 a CloudWatch metric. It then looks up how many days the promoted model's base model and the configured base
 model have before their end of life, and publishes those too. One failed delete or lookup does not stop the
@@ -68,6 +69,7 @@ class Environment:
 @dataclass
 class Sweep:
     deleted: list[str] = field(default_factory=list)
+    deleted_deployments: list[str] = field(default_factory=list)
     stopped_jobs: list[str] = field(default_factory=list)
     overdue: int = 0
     failures: list[str] = field(default_factory=list)
@@ -78,6 +80,7 @@ class Sweep:
     def result(self) -> dict[str, Any]:
         return {
             "deleted": self.deleted,
+            "deleted_deployments": self.deleted_deployments,
             "stopped_jobs": self.stopped_jobs,
             "overdue": self.overdue,
             "days_to_end_of_life": self.days_to_end_of_life,
@@ -99,26 +102,39 @@ def _ours(tags: Mapping[str, str], env: Environment) -> bool:
     return tags.get(contracts.TAG_PIPELINE) == env.pipeline_name
 
 
+def _why_overdue(env: Environment, now: datetime, arn: str, created: object, tags: Mapping[str, str]) -> str | None:
+    """Why our unapproved resource should go ("past its time-to-live" / "its execution has ended"), or None.
+
+    An execution that ended (failed, timed out, stopped by hand) without deleting what it created has leaked it;
+    waiting for the time-to-live would keep it for up to a day for nothing. A status that cannot be read proves
+    nothing, so the resource is kept until its time-to-live.
+    """
+    if not _ours(tags, env) or tags.get(contracts.TAG_APPROVED) == "true":
+        return None
+    if isinstance(created, datetime) and now - created > env.ttl:
+        return "past its time-to-live"
+    execution = tags.get(contracts.TAG_EXECUTION)
+    if not execution:
+        return None
+    try:
+        running = _execution_running(env, execution)
+    except Exception as err:  # cannot tell: leave it for the time-to-live rather than delete a live run's
+        log(LOGGER, "execution status unknown", level=30, arn=arn, execution=execution, error=repr(err))
+        return None
+    return None if running else "its execution has ended"
+
+
 def sweep_throughputs(env: Environment, now: datetime, sweep: Sweep) -> None:
     """Delete our unpromoted throughput that is past its time-to-live or whose execution has ended.
 
-    An execution that ended (failed, timed out, stopped by hand) without deleting its throughput has leaked it;
-    waiting for the time-to-live would bill up to a day for nothing. Both count as overdue for the alarm.
+    Both count as overdue for the alarm: a throughput bills by the hour until it is deleted.
     """
     for summary in _pages("list_provisioned_model_throughputs", "provisionedModelSummaries"):
         arn = str(summary["provisionedModelArn"])
         created = summary.get("creationTime")
         tags = _tags(arn)
-        if not _ours(tags, env) or tags.get(contracts.TAG_APPROVED) == "true":
-            continue
-        execution = tags.get(contracts.TAG_EXECUTION)
-        past_ttl = isinstance(created, datetime) and now - created > env.ttl
-        try:
-            orphaned = not past_ttl and bool(execution) and not _execution_running(env, str(execution))
-        except Exception as err:  # cannot tell: leave it for the time-to-live rather than delete a live run's
-            log(LOGGER, "execution status unknown", level=30, arn=arn, execution=execution, error=repr(err))
-            orphaned = False
-        if not (past_ttl or orphaned):
+        why = _why_overdue(env, now, arn, created, tags)
+        if why is None:
             continue
         sweep.overdue += 1
         try:
@@ -129,8 +145,58 @@ def sweep_throughputs(env: Environment, now: datetime, sweep: Sweep) -> None:
             continue
         if result["deleted"]:
             sweep.deleted.append(arn)
-        why = "past its time-to-live" if past_ttl else "its execution has ended"
-        log(LOGGER, "leaked throughput", why=why, created=created, execution=execution, **result)
+        log(
+            LOGGER, "leaked throughput", why=why, created=created, execution=tags.get(contracts.TAG_EXECUTION), **result
+        )
+
+
+def sweep_deployments(env: Environment, now: datetime, sweep: Sweep) -> None:
+    """Delete our unpromoted on-demand deployment that is past its time-to-live or whose execution has ended.
+
+    An idle deployment bills nothing (on-demand inference is billed per token,
+    https://docs.aws.amazon.com/bedrock/latest/userguide/deploy-custom-model-on-demand.html, read 2026-12-01), so
+    it is not counted in the overdue-throughput metric; it is still deleted, because it keeps a model no review
+    approved answering anyone allowed to invoke it.
+    """
+    try:
+        summaries = list(_pages("list_custom_model_deployments", "modelDeploymentSummaries"))
+    except Exception as err:  # the throughputs' sweep is done; the jobs' sweep and the metrics must still run
+        sweep.failures.append("custom model deployments listing")
+        log(LOGGER, "deployment listing failed", level=40, error=repr(err))
+        return
+    for summary in summaries:
+        arn = str(summary["customModelDeploymentArn"])
+        created = summary.get("createdAt")
+        try:
+            tags = _tags(arn)
+        except Exception as err:  # one unreadable deployment must not hide the others
+            sweep.failures.append(arn)
+            log(LOGGER, "deployment tags unreadable", level=40, arn=arn, error=repr(err))
+            continue
+        why = _why_overdue(env, now, arn, created, tags)
+        if why is None:
+            continue
+        try:
+            with transient_errors():
+                CLIENTS.bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=arn)
+        except Exception as err:
+            if is_code(err, "ResourceNotFoundException"):
+                log(LOGGER, "leaked deployment already gone", why=why, arn=arn)
+                continue
+            # ConflictException (still Creating, or already being deleted) included: the next run tries again.
+            sweep.failures.append(arn)
+            log(LOGGER, "deployment delete failed", level=40, arn=arn, error=repr(err))
+            continue
+        sweep.deleted_deployments.append(arn)
+        log(
+            LOGGER,
+            "leaked deployment deleted",
+            why=why,
+            arn=arn,
+            created=created,
+            status=summary.get("status"),
+            execution=tags.get(contracts.TAG_EXECUTION),
+        )
 
 
 def _execution_running(env: Environment, execution_name: str) -> bool:
@@ -271,6 +337,7 @@ def handler(event: Mapping[str, Any] | None = None, context: object = None) -> d
     bind(pipeline=env.pipeline_name)
     sweep = Sweep()
     sweep_throughputs(env, datetime.now(UTC), sweep)
+    sweep_deployments(env, datetime.now(UTC), sweep)
     sweep_jobs(env, sweep)
     if _remaining_seconds(context) >= LIFECYCLE_RESERVE_SECONDS:
         check_end_of_life(env, datetime.now(UTC), sweep)

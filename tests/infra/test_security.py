@@ -37,6 +37,7 @@ _NO_RESOURCE_LEVEL = {
     "Bedrock List calls (the janitor)": (
         "bedrock:ListProvisionedModelThroughputs",
         "bedrock:ListModelCustomizationJobs",
+        "bedrock:ListCustomModelDeployments",
     ),
     "CloudWatch PutMetricData (the janitor; limited by a cloudwatch:namespace condition)": (
         "cloudwatch:PutMetricData",

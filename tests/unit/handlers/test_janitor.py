@@ -96,6 +96,10 @@ def overdue_metric() -> float:
     return float(max(p["Maximum"] for p in stats["Datapoints"]))
 
 
+def no_deployments(bedrock: Stubber) -> None:
+    bedrock.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []}, None)
+
+
 def no_jobs(bedrock: Stubber) -> None:
     bedrock.add_response("list_model_customization_jobs", {"modelCustomizationJobSummaries": []}, None)
 
@@ -136,10 +140,17 @@ def test_deletes_only_overdue_unapproved_pipeline_throughputs(env: str, bedrock:
     bedrock.add_response("list_tags_for_resource", tags("another-pipeline"), None)  # not ours
     # pt 4 is younger than the TTL and its execution is still running: kept.
     bedrock.add_response("list_tags_for_resource", tags(**{contracts.TAG_EXECUTION: "running-exec"}), None)
+    no_deployments(bedrock)
     no_jobs(bedrock)
     configured_active(bedrock)
     result = janitor.handler({}, None)
-    assert result == {"deleted": [pt_arn(1)], "stopped_jobs": [], "overdue": 1, "days_to_end_of_life": {}}
+    assert result == {
+        "deleted": [pt_arn(1)],
+        "deleted_deployments": [],
+        "stopped_jobs": [],
+        "overdue": 1,
+        "days_to_end_of_life": {},
+    }
     assert overdue_metric() == 1
 
 
@@ -154,15 +165,23 @@ def test_deletes_young_throughput_whose_execution_has_ended(env: str, bedrock: S
     bedrock.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": pt_arn(1)})
     bedrock.add_response("list_tags_for_resource", tags(**{contracts.TAG_EXECUTION: "running-exec"}), None)
     bedrock.add_response("list_tags_for_resource", tags(), None)  # no execution tag: only the TTL applies
+    no_deployments(bedrock)
     no_jobs(bedrock)
     configured_active(bedrock)
     result = janitor.handler({}, None)
-    assert result == {"deleted": [pt_arn(1)], "stopped_jobs": [], "overdue": 1, "days_to_end_of_life": {}}
+    assert result == {
+        "deleted": [pt_arn(1)],
+        "deleted_deployments": [],
+        "stopped_jobs": [],
+        "overdue": 1,
+        "days_to_end_of_life": {},
+    }
     assert overdue_metric() == 1
 
 
 def test_stops_jobs_whose_execution_has_ended(env: str, bedrock: Stubber) -> None:
     bedrock.add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": []}, None)
+    no_deployments(bedrock)
     bedrock.add_response(
         "list_model_customization_jobs",
         {"modelCustomizationJobSummaries": [job_summary(1), job_summary(2), job_summary(3)]},
@@ -174,7 +193,13 @@ def test_stops_jobs_whose_execution_has_ended(env: str, bedrock: Stubber) -> Non
     bedrock.add_response("list_tags_for_resource", tags("other", **{contracts.TAG_EXECUTION: "gone-exec"}), None)
     configured_active(bedrock)
     result = janitor.handler({}, None)
-    assert result == {"deleted": [], "stopped_jobs": [job_arn(1)], "overdue": 0, "days_to_end_of_life": {}}
+    assert result == {
+        "deleted": [],
+        "deleted_deployments": [],
+        "stopped_jobs": [job_arn(1)],
+        "overdue": 0,
+        "days_to_end_of_life": {},
+    }
     assert overdue_metric() == 0
 
 
@@ -186,6 +211,7 @@ def test_one_failed_delete_does_not_stop_the_others_and_fails_the_invocation(env
     bedrock.add_client_error("delete_provisioned_model_throughput", **client_error("ConflictException"))
     bedrock.add_response("list_tags_for_resource", tags(), None)
     bedrock.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": pt_arn(2)})
+    no_deployments(bedrock)
     no_jobs(bedrock)
     configured_active(bedrock)
     with pytest.raises(janitor.JanitorIncomplete, match=pt_arn(1)):
@@ -197,14 +223,22 @@ def test_already_deleted_throughput_counts_as_overdue_but_not_deleted(env: str, 
     bedrock.add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": [summary(1, OLD)]}, None)
     bedrock.add_response("list_tags_for_resource", tags(), None)
     bedrock.add_client_error("delete_provisioned_model_throughput", **client_error("ResourceNotFoundException", 404))
+    no_deployments(bedrock)
     no_jobs(bedrock)
     configured_active(bedrock)
-    assert janitor.handler({}, None) == {"deleted": [], "stopped_jobs": [], "overdue": 1, "days_to_end_of_life": {}}
+    assert janitor.handler({}, None) == {
+        "deleted": [],
+        "deleted_deployments": [],
+        "stopped_jobs": [],
+        "overdue": 1,
+        "days_to_end_of_life": {},
+    }
 
 
 # ---- Days to end of life -----------------------------------------------------------------------------------
 def empty_sweep(bedrock: Stubber) -> None:
     bedrock.add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": []}, None)
+    no_deployments(bedrock)
     no_jobs(bedrock)
 
 
@@ -325,6 +359,7 @@ def test_a_failed_lifecycle_lookup_never_stops_the_sweep_and_fails_at_the_end(
     bedrock.add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": [summary(1, OLD)]}, None)
     bedrock.add_response("list_tags_for_resource", tags(), None)
     bedrock.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": pt_arn(1)})
+    no_deployments(bedrock)
     no_jobs(bedrock)
     base_of(bedrock, MODEL_ARN, fm_arn(HAIKU))
     bedrock.add_response(
@@ -491,6 +526,7 @@ def test_a_failed_publish_fails_the_invocation_after_the_sweep(env: str, bedrock
     bedrock.add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": [summary(1, OLD)]}, None)
     bedrock.add_response("list_tags_for_resource", tags(), None)
     bedrock.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": pt_arn(1)})
+    no_deployments(bedrock)
     no_jobs(bedrock)
     configured_active(bedrock)
     cloudwatch = boto3.client("cloudwatch")
@@ -499,3 +535,99 @@ def test_a_failed_publish_fails_the_invocation_after_the_sweep(env: str, bedrock
         janitor.CLIENTS.set("cloudwatch", cloudwatch)
         with pytest.raises(TransientServiceError):
             janitor.handler({}, None)
+
+
+# ---- On-demand custom model deployments ----------------------------------------------------------------------
+def deployment_arn(n: int) -> str:
+    return f"arn:aws:bedrock:us-east-1:{ACCOUNT}:custom-model-deployment/{n:012d}"
+
+
+def deployment_summary(n: int, created: datetime, status: str = "Active") -> dict[str, Any]:
+    return {
+        "customModelDeploymentArn": deployment_arn(n),
+        "customModelDeploymentName": f"deployment-{n}",
+        "modelArn": MODEL_ARN,
+        "createdAt": created,
+        "status": status,
+    }
+
+
+def test_deletes_only_ended_or_expired_unapproved_pipeline_deployments(env: str, bedrock: Stubber) -> None:
+    """Catches the approval, pipeline or execution check dropped for deployments, or nextToken not followed."""
+    bedrock.add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": []}, None)
+    bedrock.add_response(
+        "list_custom_model_deployments",
+        {"modelDeploymentSummaries": [deployment_summary(1, OLD), deployment_summary(2, OLD)], "nextToken": "p2"},
+        {},
+    )
+    # The listing is read whole before any tag lookup.
+    bedrock.add_response(
+        "list_custom_model_deployments",
+        {
+            "modelDeploymentSummaries": [
+                deployment_summary(3, OLD),
+                deployment_summary(4, FRESH),
+                deployment_summary(5, FRESH, "Failed"),
+                deployment_summary(6, FRESH),
+            ]
+        },
+        {"nextToken": "p2"},
+    )
+    bedrock.add_response("list_tags_for_resource", tags(), {"resourceARN": deployment_arn(1)})  # past the TTL
+    bedrock.add_response("delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": deployment_arn(1)})
+    bedrock.add_response("list_tags_for_resource", tags(**{contracts.TAG_APPROVED: "true"}), None)  # promoted
+    bedrock.add_response("list_tags_for_resource", tags("another-pipeline"), None)  # not ours
+    bedrock.add_response("list_tags_for_resource", tags(**{contracts.TAG_EXECUTION: "running-exec"}), None)
+    # Its execution never existed in this account (moto answers ExecutionDoesNotExist): it has ended.
+    bedrock.add_response("list_tags_for_resource", tags(**{contracts.TAG_EXECUTION: "gone-exec"}), None)
+    bedrock.add_response("delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": deployment_arn(5)})
+    bedrock.add_response("list_tags_for_resource", tags(), None)  # young, no execution tag: only the TTL applies
+    no_jobs(bedrock)
+    configured_active(bedrock)
+    result = janitor.handler({}, None)
+    assert result == {
+        "deleted": [],
+        "deleted_deployments": [deployment_arn(1), deployment_arn(5)],
+        "stopped_jobs": [],
+        "overdue": 0,
+        "days_to_end_of_life": {},
+    }
+    assert overdue_metric() == 0, "an idle deployment bills nothing: it is not an overdue throughput"
+
+
+@pytest.mark.parametrize(
+    ("age", "deleted"),
+    [
+        (timedelta(hours=24) - timedelta(seconds=1), False),
+        (timedelta(hours=24), False),
+        (timedelta(hours=24) + timedelta(seconds=1), True),
+    ],
+    ids=["below", "at", "above"],
+)
+def test_deployment_time_to_live_boundary(env: str, bedrock: Stubber, age: timedelta, deleted: bool) -> None:
+    """timeToLiveHours is 24 here; a deployment goes once it is strictly older. Catches `>=` or the TTL ignored."""
+    now = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    bedrock.add_response(
+        "list_custom_model_deployments", {"modelDeploymentSummaries": [deployment_summary(1, now - age)]}, None
+    )
+    bedrock.add_response("list_tags_for_resource", tags(), None)  # no execution tag: only the TTL applies
+    if deleted:
+        bedrock.add_response(
+            "delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": deployment_arn(1)}
+        )
+    sweep = janitor.Sweep()
+    janitor.sweep_deployments(janitor.Environment.from_env(), now, sweep)
+    assert sweep.deleted_deployments == ([deployment_arn(1)] if deleted else [])
+    assert sweep.failures == [] and sweep.overdue == 0
+
+
+def test_a_deployment_already_gone_is_neither_deleted_nor_a_failure(env: str, bedrock: Stubber) -> None:
+    bedrock.add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": []}, None)
+    bedrock.add_response(
+        "list_custom_model_deployments", {"modelDeploymentSummaries": [deployment_summary(1, OLD)]}, None
+    )
+    bedrock.add_response("list_tags_for_resource", tags(), None)
+    bedrock.add_client_error("delete_custom_model_deployment", **client_error("ResourceNotFoundException", 404))
+    no_jobs(bedrock)
+    configured_active(bedrock)
+    assert janitor.handler({}, None)["deleted_deployments"] == []

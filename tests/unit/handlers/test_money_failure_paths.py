@@ -160,6 +160,10 @@ def throughputs(bedrock: Stubber, *created: datetime) -> None:
     bedrock.add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": summaries}, None)
 
 
+def no_deployments(bedrock: Stubber) -> None:
+    bedrock.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": []}, None)
+
+
 def no_jobs(bedrock: Stubber) -> None:
     bedrock.add_response("list_model_customization_jobs", {"modelCustomizationJobSummaries": []}, None)
 
@@ -206,6 +210,7 @@ def test_janitor_keeps_a_young_throughput_when_the_execution_status_cannot_be_re
     CLIENTS.set("stepfunctions", sfn)
     throughputs(bedrock, FRESH)
     bedrock.add_response("list_tags_for_resource", tags(), None)
+    no_deployments(bedrock)
     no_jobs(bedrock)
     lifecycle_lookup(bedrock)
     result = janitor.handler({}, None)
@@ -225,6 +230,7 @@ def test_janitor_still_deletes_past_the_time_to_live_whatever_the_status_lookup_
     throughputs(bedrock, OLD)
     bedrock.add_response("list_tags_for_resource", tags(), None)
     bedrock.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": pt(1)})
+    no_deployments(bedrock)
     no_jobs(bedrock)
     lifecycle_lookup(bedrock)
     assert janitor.handler({}, None)["deleted"] == [pt(1)]
@@ -252,6 +258,7 @@ def test_janitor_deletes_a_young_throughput_only_once_its_execution_has_ended(
     bedrock.add_response("list_tags_for_resource", tags(), None)
     if deleted:
         bedrock.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": pt(1)})
+    no_deployments(bedrock)
     no_jobs(bedrock)
     lifecycle_lookup(bedrock)
     assert janitor.handler({}, None)["deleted"] == ([pt(1)] if deleted else [])
@@ -271,6 +278,7 @@ def test_janitor_delete_failing_is_recorded_and_the_next_throughput_is_still_del
         fail_first(monkeypatch, CLIENTS.bedrock, "delete_provisioned_model_throughput", network(""))
     bedrock.add_response("list_tags_for_resource", tags(), None)
     bedrock.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": pt(2)})
+    no_deployments(bedrock)
     no_jobs(bedrock)
     lifecycle_lookup(bedrock)
     with pytest.raises(janitor.JanitorIncomplete, match=pt(1)) as err:
@@ -294,6 +302,7 @@ def test_janitor_stop_failing_is_recorded_and_the_next_job_is_still_stopped(
     """Catches a failed stop ending the sweep or being swallowed as "already finished"."""
     CLIENTS.set("stepfunctions", FakeSfn(error=not_found()))
     throughputs(bedrock)
+    no_deployments(bedrock)
     jobs(bedrock, 1, 2)
     bedrock.add_response("list_tags_for_resource", tags(), None)
     if kind == "access-denied":
@@ -318,11 +327,159 @@ def test_janitor_never_stops_a_job_whose_execution_status_cannot_be_read(
     """
     CLIENTS.set("stepfunctions", FakeSfn(error=error))
     throughputs(bedrock)
+    no_deployments(bedrock)
     jobs(bedrock, 1)
     bedrock.add_response("list_tags_for_resource", tags(), None)
     lifecycle_lookup(bedrock)
     with pytest.raises(janitor.JanitorIncomplete, match=job(1)):
         janitor.handler({}, None)
+
+
+def dep(n: int) -> str:
+    return f"arn:aws:bedrock:us-east-1:{ACCOUNT}:custom-model-deployment/{n:012d}"
+
+
+def deployments(bedrock: Stubber, *created: datetime) -> None:
+    """An empty throughput listing, then one deployment per creation time (the order the janitor asks in)."""
+    throughputs(bedrock)
+    summaries = [
+        {
+            "customModelDeploymentArn": dep(n),
+            "customModelDeploymentName": f"deployment-{n}",
+            "modelArn": MODEL_ARN,
+            "createdAt": c,
+            "status": "Active",
+        }
+        for n, c in enumerate(created, 1)
+    ]
+    bedrock.add_response("list_custom_model_deployments", {"modelDeploymentSummaries": summaries}, None)
+
+
+@pytest.mark.parametrize("error", UNKNOWN_STATUS.values(), ids=UNKNOWN_STATUS.keys())
+def test_janitor_keeps_a_young_deployment_when_the_execution_status_cannot_be_read(
+    janitor_env: None, bedrock: Stubber, error: Exception
+) -> None:
+    """Catches an unreadable status treated as "ended": deleting a live run's deployment fails its evaluation.
+
+    No delete is queued on the Stubber, so a delete would fail the call and the handler would raise.
+    """
+    sfn = FakeSfn(error=error)
+    CLIENTS.set("stepfunctions", sfn)
+    deployments(bedrock, FRESH)
+    bedrock.add_response("list_tags_for_resource", tags(), None)
+    no_jobs(bedrock)
+    lifecycle_lookup(bedrock)
+    assert janitor.handler({}, None)["deleted_deployments"] == []
+    assert sfn.calls == 1
+
+
+@pytest.mark.parametrize("error", UNKNOWN_STATUS.values(), ids=UNKNOWN_STATUS.keys())
+def test_janitor_still_deletes_a_deployment_past_the_time_to_live_whatever_the_status_lookup_does(
+    janitor_env: None, bedrock: Stubber, error: Exception
+) -> None:
+    """Catches the status lookup made before the time-to-live check and its failure keeping the deployment."""
+    CLIENTS.set("stepfunctions", FakeSfn(error=error))
+    deployments(bedrock, OLD)
+    bedrock.add_response("list_tags_for_resource", tags(), None)
+    bedrock.add_response("delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": dep(1)})
+    no_jobs(bedrock)
+    lifecycle_lookup(bedrock)
+    assert janitor.handler({}, None)["deleted_deployments"] == [dep(1)]
+
+
+@pytest.mark.parametrize(
+    ("sfn", "deleted"),
+    [
+        (FakeSfn(error=not_found()), True),
+        (FakeSfn(status="SUCCEEDED"), True),
+        (FakeSfn(status="FAILED"), True),
+        (FakeSfn(status="TIMED_OUT"), True),
+        (FakeSfn(status="ABORTED"), True),
+        (FakeSfn(status="RUNNING"), False),
+        (FakeSfn(status="PENDING_REDRIVE"), False),
+    ],
+    ids=["does-not-exist", "succeeded", "failed", "timed-out", "aborted", "running", "being-redriven"],
+)
+def test_janitor_deletes_a_young_deployment_only_once_its_execution_has_ended(
+    janitor_env: None, bedrock: Stubber, sfn: FakeSfn, deleted: bool
+) -> None:
+    """Catches the running check inverted for deployments, or ExecutionDoesNotExist not counted as ended."""
+    CLIENTS.set("stepfunctions", sfn)
+    deployments(bedrock, FRESH)
+    bedrock.add_response("list_tags_for_resource", tags(), None)
+    if deleted:
+        bedrock.add_response("delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": dep(1)})
+    no_jobs(bedrock)
+    lifecycle_lookup(bedrock)
+    assert janitor.handler({}, None)["deleted_deployments"] == ([dep(1)] if deleted else [])
+
+
+@pytest.mark.parametrize("kind", [*ERRORS, "conflict"])
+def test_janitor_deployment_delete_failing_is_recorded_and_the_next_deployment_is_still_deleted(
+    janitor_env: None, bedrock: Stubber, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """Catches a failed delete ending the sweep, or being swallowed (no Lambda error, so no alarm).
+
+    ConflictException is what Bedrock answers for a deployment still Creating: the next run must try again, so it
+    is a failure too, not "already gone"."""
+    CLIENTS.set("stepfunctions", FakeSfn(status="RUNNING"))
+    deployments(bedrock, OLD, OLD)
+    bedrock.add_response("list_tags_for_resource", tags(), None)
+    if kind == "access-denied":
+        bedrock.add_client_error("delete_custom_model_deployment", **client_error("AccessDeniedException", 403))
+    elif kind == "conflict":
+        bedrock.add_client_error("delete_custom_model_deployment", **client_error("ConflictException"))
+    else:
+        fail_first(monkeypatch, CLIENTS.bedrock, "delete_custom_model_deployment", network(""))
+    bedrock.add_response("list_tags_for_resource", tags(), None)
+    bedrock.add_response("delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": dep(2)})
+    no_jobs(bedrock)
+    lifecycle_lookup(bedrock)
+    with pytest.raises(janitor.JanitorIncomplete, match=dep(1)) as err:
+        janitor.handler({}, None)
+    assert dep(2) not in str(err.value)  # the second was deleted, so it is not listed as a failure
+    assert overdue_metric() == 0  # published before raising
+
+
+@pytest.mark.parametrize("kind", ERRORS)
+def test_janitor_unreadable_deployment_tags_skip_only_that_deployment(
+    janitor_env: None, bedrock: Stubber, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """Catches a tag lookup failure ending the sweep (the next deployment kept) or passing silently."""
+    CLIENTS.set("stepfunctions", FakeSfn(status="RUNNING"))
+    deployments(bedrock, OLD, OLD)
+    if kind == "access-denied":
+        bedrock.add_client_error("list_tags_for_resource", **client_error("AccessDeniedException", 403))
+    else:
+        fail_first(monkeypatch, CLIENTS.bedrock, "list_tags_for_resource", network(""))
+    bedrock.add_response("list_tags_for_resource", tags(), None)
+    bedrock.add_response("delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": dep(2)})
+    no_jobs(bedrock)
+    lifecycle_lookup(bedrock)
+    with pytest.raises(janitor.JanitorIncomplete, match=dep(1)) as err:
+        janitor.handler({}, None)
+    assert dep(2) not in str(err.value)
+
+
+@pytest.mark.parametrize("kind", ERRORS)
+def test_janitor_deployment_listing_failing_still_sweeps_jobs_and_publishes(
+    janitor_env: None, bedrock: Stubber, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """Catches a failed listing ending the invocation before the jobs are stopped and the metric published, or
+    being swallowed."""
+    CLIENTS.set("stepfunctions", FakeSfn(error=not_found()))
+    throughputs(bedrock)
+    if kind == "access-denied":
+        bedrock.add_client_error("list_custom_model_deployments", **client_error("AccessDeniedException", 403))
+    else:
+        fail_first(monkeypatch, CLIENTS.bedrock, "list_custom_model_deployments", network(""))
+    jobs(bedrock, 1)
+    bedrock.add_response("list_tags_for_resource", tags(), None)
+    bedrock.add_response("stop_model_customization_job", {}, {"jobIdentifier": job(1)})
+    lifecycle_lookup(bedrock)
+    with pytest.raises(janitor.JanitorIncomplete, match="custom model deployments listing"):
+        janitor.handler({}, None)
+    assert overdue_metric() == 0
 
 
 class FailingCloudWatch:
@@ -346,6 +503,7 @@ def test_janitor_publish_failing_fails_the_invocation_after_the_sweep(
     throughputs(bedrock, OLD)
     bedrock.add_response("list_tags_for_resource", tags(), None)
     bedrock.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": pt(1)})
+    no_deployments(bedrock)
     no_jobs(bedrock)
     lifecycle_lookup(bedrock)
     with pytest.raises(raised):
