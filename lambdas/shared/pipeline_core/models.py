@@ -330,9 +330,11 @@ _NOVA2_LIFECYCLE = Lifecycle(
 
 
 # Nova 2 Lite, read 2026-12-01: Bedrock's page (docs.aws.amazon.com/bedrock/latest/userguide/nova-2-sft-data-prep.html)
-# states no record or token quota. AWS's Nova validator allows 200-20,000 SFT samples for Nova 2 Lite
-# (NOVA_2_0_LITE_SAMPLE_BOUNDS in aws-samples/amazon-nova-samples customization/bedrock-finetuning/understanding/
-# dataset_validation/nova_ft_dataset_validator.py), so its minimum is 200, not Nova's 8. The page adds that a
+# states no record or token quota. The validation script the Nova 2 user guide points to for checking a dataset
+# (docs.aws.amazon.com/nova/latest/nova2-userguide/nova-data-preparation.html, "Validation tools") allows 200-20,000
+# SFT samples for Nova 2 Lite (NOVA_2_0_LITE_SAMPLE_BOUNDS in aws-samples/amazon-nova-samples customization/
+# bedrock-finetuning/understanding/dataset_validation/nova_ft_dataset_validator.py), so its minimum is 200, not
+# Nova's 8. The page adds that a
 # validation set "will not be supported during SFT training". The other limits are Nova's (UNCONFIRMED).
 _NOVA2_LITE_QUOTAS = replace(_NOVA_QUOTAS, min_records=200)
 
