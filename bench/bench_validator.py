@@ -261,6 +261,14 @@ def main() -> None:
     print_duel("Start-up: `finetune --help` against the bare interpreter importing argparse and json (target <= 3x)",
                help_cmd, baseline_cmd, duel(help_cmd, baseline_cmd, args.runs), args.runs)  # fmt: skip
     if args.peer:
+        # Start-up alone: both on a 40-record file (more than the sample's minimum of 32 lines), where the work is nil.
+        tiny = args.out / "haiku-40x100.jsonl"
+        if not tiny.exists():
+            generate(tiny, 40, 100)
+        ours = [*finetune_command(), "validate", str(tiny), "--base-model", HAIKU]
+        theirs = peer_command(args.peer, tiny)
+        print_duel("Start-up: `finetune validate` against the peer on 40 short records", ours, theirs,
+                   duel(ours, theirs, args.runs), args.runs)  # fmt: skip
         for chars in args.chars:
             path = args.out / f"haiku-{args.records}x{chars}.jsonl"
             ours = [*finetune_command(), "validate", str(path), "--base-model", HAIKU]
