@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from pipeline_aws.clients import CLIENTS
@@ -28,6 +29,7 @@ from pipeline_core.report import (
     EvaluationReport,
     ModelRoles,
     RunInfo,
+    ServingInfo,
     render_html,
     render_json,
     render_markdown,
@@ -57,6 +59,7 @@ class AggregateInput:
     job_arn: str | None
     custom_model_arn: str | None
     throughput_arn: str
+    throughput: Mapping[str, Any]
     planned_examples: int
     planned_batches: int
 
@@ -79,6 +82,7 @@ class AggregateInput:
                 job_arn=job.get("job_arn"),
                 custom_model_arn=job.get("custom_model_arn"),
                 throughput_arn=str(event["throughput"]["arn"]),
+                throughput=dict(event["throughput"]),
                 planned_examples=int(event["plan"]["examples"]),
                 planned_batches=int(event["plan"]["batches"]),
             )
@@ -107,7 +111,13 @@ class AggregateInput:
     def roles(self) -> ModelRoles:
         return ModelRoles(candidate=CANDIDATE_LABEL, base=self.base_label, references=self.reference_ids)
 
-    def run_info(self, simulated: bool) -> RunInfo:
+    def serving(self, reported_at: datetime) -> ServingInfo:
+        try:
+            return ServingInfo.from_state(self.run, self.throughput, reported_at)
+        except (TypeError, ValueError) as exc:
+            raise EvaluationFailed(f"malformed aggregate event: {exc}") from exc
+
+    def run_info(self, simulated: bool, serving: ServingInfo | None = None) -> RunInfo:
         labels = self.labels()
         settings: dict[str, Any] = {
             "base_model_id": self.base_model_id,
@@ -127,13 +137,21 @@ class AggregateInput:
             model_arns={label: model_id for model_id, label in labels.items()},
             settings=settings,
             warnings=tuple(str(w) for w in self.run.get("warnings") or ()),
+            serving=serving,
         )
 
-    def token_prices(self) -> dict[str, TokenPrice]:
-        """Prices keyed by the report's model names; a Provisioned Throughput is billed by the hour, not by token."""
+    def token_prices(self, serving: ServingInfo | None = None) -> dict[str, TokenPrice]:
+        """Prices keyed by the report's model names.
+
+        The candidate is priced only when it was served on demand and the settings give an on-demand custom-model
+        price; a Provisioned Throughput is billed by the hour, not by token (ServingInfo states those hours).
+        """
         labels = self.labels()
         del labels[self.throughput_arn]
-        return {labels[model_id]: price for model_id, price in self.prices.prices.items() if model_id in labels}
+        prices = {labels[model_id]: price for model_id, price in self.prices.prices.items() if model_id in labels}
+        if serving is not None and serving.on_demand and serving.token_price is not None:
+            prices[CANDIDATE_LABEL] = serving.token_price
+        return prices
 
 
 def _records(s3: Any, bucket: str, key: str, labels: Mapping[str, str], seen: set[str]) -> Iterator[dict[str, Any]]:
@@ -167,8 +185,12 @@ def _first_table(markdown: str) -> str:
     return "\n".join(lines[start:end])
 
 
-def aggregate(step: AggregateInput, s3: Any, *, simulated: bool) -> tuple[EvaluationReport, dict[str, Any]]:
+def aggregate(
+    step: AggregateInput, s3: Any, *, simulated: bool, now: datetime | None = None
+) -> tuple[EvaluationReport, dict[str, Any]]:
+    """`now` ends the Provisioned Throughput hours the report counts; the current time unless a test sets it."""
     bucket, prefix = step.artifacts_bucket, step.artifacts_prefix
+    serving = step.serving(now or datetime.now(UTC))
     results_prefix = prefix + contracts.EVALUATION_RESULTS
     keys = sorted(k for k in list_keys(bucket, results_prefix, s3=s3) if k.endswith(".jsonl"))
     if not keys:
@@ -178,7 +200,7 @@ def aggregate(step: AggregateInput, s3: Any, *, simulated: bool) -> tuple[Evalua
         roles=step.roles(),
         metrics=[get_metric(name) for name in spec.metric_names],
         thresholds=spec.gate,
-        prices=step.token_prices(),
+        prices=step.token_prices(serving),
     )
     labels, seen = step.labels(), set[str]()
     for key in keys:
@@ -191,7 +213,7 @@ def aggregate(step: AggregateInput, s3: Any, *, simulated: bool) -> tuple[Evalua
             f"results cover {len(seen)} of the {step.planned_examples} planned examples "
             f"({len(keys)} of {step.planned_batches} batch files under s3://{bucket}/{results_prefix})"
         )
-    report = aggregator.finish(step.run_info(simulated))
+    report = aggregator.finish(step.run_info(simulated, serving))
     markdown = render_markdown(report)
     uris = {
         "report_uri": put_bytes(
@@ -216,18 +238,21 @@ def aggregate(step: AggregateInput, s3: Any, *, simulated: bool) -> tuple[Evalua
     return report, output
 
 
-def handler(event: Mapping[str, Any], context: object = None, *, s3: Any = None) -> dict[str, Any]:
-    """Lambda entry point. `s3` is injectable for tests; otherwise the container's shared client."""
+def handler(
+    event: Mapping[str, Any], context: object = None, *, s3: Any = None, now: datetime | None = None
+) -> dict[str, Any]:
+    """Lambda entry point. `s3` and `now` are injectable for tests; otherwise the shared client and the clock."""
     step = AggregateInput.from_event(event)
     bind(run=step.run_name, execution=step.run.get("execution_name"))
     simulated = os.environ.get(contracts.ENV_SIMULATION) == "1"
-    report, output = aggregate(step, s3 if s3 is not None else CLIENTS.s3, simulated=simulated)
+    report, output = aggregate(step, s3 if s3 is not None else CLIENTS.s3, simulated=simulated, now=now)
     log(
         LOGGER,
         "evaluation aggregated",
         verdict=output["verdict"],
         examples=report.candidate.examples,
         simulated=simulated,
+        serving=report.run.serving.description if report.run.serving else None,
         report_uri=output["report_uri"],
     )
     return output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
 
@@ -52,13 +53,14 @@ def write_results(
     candidate_failed: int = 0,
     references: tuple[str, ...] = (),
     examples: int = EXAMPLES,
+    candidate: str = PT_ARN,
 ) -> None:
     """Batch files as the evaluate step writes them: example i is right when i < the model's count."""
     for index, start in enumerate(range(1, examples + 1, BATCH)):
         lines = []
         for i in range(start, min(start + BATCH, examples + 1)):
             failed = "ThrottlingException: slow down" if i <= candidate_failed else None
-            lines.append(record(i, PT_ARN, "candidate", i <= candidate_correct, failed))
+            lines.append(record(i, candidate, "candidate", i <= candidate_correct, failed))
             lines.append(record(i, BASE, "base", i <= base_correct))
             lines += [record(i, ref, "reference", i % 2 == 0) for ref in references]
         body = "".join(json.dumps(line) + "\n" for line in lines).encode()
@@ -217,3 +219,71 @@ def test_a_malformed_record_names_its_file(s3: Any) -> None:
     s3.put_object(Bucket=ARTIFACTS, Key=key, Body=json.dumps(record(1, PT_ARN, "candidate", True) | {"references": []}))
     with pytest.raises(EvaluationFailed, match=r"batch-00000\.jsonl: record '1': references"):
         aggregate.handler(event(run), s3=s3)
+
+
+# ---- How the candidate was served -----------------------------------------------------------------------------
+DEPLOYMENT_ARN = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abcdefghijkl"
+NOVA_LITE = "amazon.nova-lite-v1:0"
+CREATED = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+
+
+def test_provisioned_throughput_hours_billed_and_their_cost(s3: Any) -> None:
+    """Created 61 minutes before the report: 2 hours x 1 model unit x $23.50; the candidate has no token cost."""
+    run = run_spec()
+    run["pricing"] = {"models": {}, "model_unit_per_hour": 23.5, "source": "my price list", "date": "2026-11-30"}
+    write_results(s3, run, candidate_correct=38, base_correct=20)
+    state = event(run)
+    state["throughput"] |= {"kind": contracts.SERVING_PROVISIONED, "created_at": CREATED.isoformat()}
+    output = aggregate.handler(state, s3=s3, now=CREATED + timedelta(minutes=61))
+    report = json.loads(read(s3, output["report_uri"])[0])
+    serving = report["run"]["serving"]
+    assert serving["description"] == "Provisioned Throughput, 1 model unit"
+    assert (serving["hours_billed"], serving["throughput_cost_usd"]) == (2, pytest.approx(47.0))
+    assert report["models"][0]["cost"] is None
+    markdown = read(s3, output["report_md_uri"])[0]
+    assert "- The fine-tuned model was served by Provisioned Throughput, 1 model unit." in markdown
+    assert "Hours billed by the time of this report: 2" in markdown and "$47.00" in markdown
+
+
+def test_on_demand_candidate_is_priced_by_the_custom_model_price(s3: Any) -> None:
+    """The deployment ARN is the candidate's model id; its token price comes from pricing.custom_models under the
+    run's base model. Catches the candidate left unpriced, or priced from the base model's own on-demand price."""
+    run = run_spec() | {"base_model_id": f"{NOVA_LITE}:300k", "runtime_model_id": NOVA_LITE}
+    run["pricing"] = {
+        "models": {NOVA_LITE: {"input_per_1k": 0.25, "output_per_1k": 1.25}},
+        "custom_models": {
+            "models": {NOVA_LITE: {"input_per_1k": 0.001, "output_per_1k": 0.004}},
+            "source": "https://aws.amazon.com/bedrock/pricing/",
+            "date": "2026-12-01",
+        },
+    }
+    write_results(s3, run, candidate_correct=38, base_correct=20, candidate=DEPLOYMENT_ARN)
+    for i in range(1, EXAMPLES + 1, BATCH):  # the base model's records carry its runtime id
+        key = f"{run['artifacts_prefix']}{contracts.EVALUATION_RESULTS}batch-{(i - 1) // BATCH:05d}.jsonl"
+        body = s3.get_object(Bucket=ARTIFACTS, Key=key)["Body"].read().decode().replace(BASE, NOVA_LITE)
+        s3.put_object(Bucket=ARTIFACTS, Key=key, Body=body.encode())
+    state = event(run)
+    state["throughput"] = {
+        "kind": contracts.SERVING_ON_DEMAND,
+        "arn": DEPLOYMENT_ARN,
+        "created_at": CREATED.isoformat(),
+    }
+    output = aggregate.handler(state, s3=s3, now=CREATED + timedelta(hours=5))
+    report = json.loads(read(s3, output["report_uri"])[0])
+    models = {m["role"]: m for m in report["models"]}
+    # 100 input tokens x $0.001 + 10 output tokens x $0.004 per 1,000 tokens, per 1,000 requests.
+    assert models["candidate"]["cost"]["per_1000_requests_usd"] == pytest.approx(0.14)
+    assert models["base"]["cost"]["per_1000_requests_usd"] == pytest.approx(37.5)
+    assert report["run"]["serving"]["description"] == "on-demand custom model deployment"
+    assert report["run"]["serving"]["hours_billed"] is None
+    assert report["run"]["model_arns"]["fine-tuned"] == DEPLOYMENT_ARN
+    assert "costs nothing while idle" in read(s3, output["report_md_uri"])[0]
+
+
+def test_a_malformed_serving_kind_fails(s3: Any) -> None:
+    run = run_spec()
+    write_results(s3, run, candidate_correct=38, base_correct=20)
+    state = event(run)
+    state["throughput"]["kind"] = "serverless"
+    with pytest.raises(EvaluationFailed, match="neither of the two serving modes"):
+        aggregate.handler(state, s3=s3)

@@ -12,6 +12,7 @@ from pipeline_core.report.model import (
     RunInfo,
 )
 from pipeline_core.report.render import SIMULATED_NOTICE, render_json, render_markdown, to_dict
+from pipeline_core.report.serving import ServingInfo, billed_hours
 
 __all__ = [
     "SIMULATED_NOTICE",
@@ -24,7 +25,9 @@ __all__ = [
     "ModelRoles",
     "Role",
     "RunInfo",
+    "ServingInfo",
     "aggregate",
+    "billed_hours",
     "render_html",
     "render_json",
     "render_markdown",

@@ -133,6 +133,7 @@ def render_html(report: EvaluationReport) -> str:
         ["Bootstrap resamples / seed", f"{report.resamples} / {report.seed}"],
     ]
     settings = json.dumps(dict(report.run.settings), indent=2, sort_keys=True)
+    serving = "" if report.run.serving is None else f"<p>{_e(' '.join(report.run.serving.sentences()))}</p>"
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>"
@@ -145,7 +146,7 @@ def render_html(report: EvaluationReport) -> str:
         "<h2>Paired comparisons</h2><p>Fine-tuned minus the other model on the examples both answered; "
         "p-value from a two-sided paired permutation test.</p>"
         f"{_table(*comparison_rows(report))}"
-        f"<h2>Operations</h2>{_table(*operations_rows(report))}"
+        f"<h2>Operations</h2>{_table(*operations_rows(report))}{serving}"
         f"<h2>Where fine-tuned and base differ most</h2>{_differences(report)}"
         f"<h2>Run</h2>{_table(['', ''], run_rows)}<h3>Settings used</h3><pre>{_e(settings)}</pre>"
         f"{simulated}</body></html>\n"

@@ -10,6 +10,7 @@ from typing import Any
 from pipeline_core.metrics.gate import GateResult, GateThresholds
 from pipeline_core.metrics.operational import CostEstimate, LatencySummary
 from pipeline_core.metrics.stats import Estimate, PairedTest
+from pipeline_core.report.serving import ServingInfo
 
 JsonValue = Any  # settings are whatever JSON the run was configured with
 
@@ -108,6 +109,8 @@ class RunInfo:
     settings: Mapping[str, JsonValue] = field(default_factory=dict)
     # Lifecycle warnings from Resolve run (a Legacy base or reference model): shown above the verdict.
     warnings: tuple[str, ...] = ()
+    # How the candidate was served and what that cost; None in reports made without a workflow (finetune score).
+    serving: ServingInfo | None = None
 
 
 @dataclass(frozen=True)

@@ -110,6 +110,7 @@ def to_dict(report: EvaluationReport) -> dict[str, Any]:
             "model_arns": dict(report.run.model_arns),
             "settings": dict(report.run.settings),
             "warnings": list(report.run.warnings),
+            "serving": None if report.run.serving is None else report.run.serving.to_dict(),
         },
         "evaluation": {
             "metrics": list(report.metrics),
@@ -218,6 +219,8 @@ def render_markdown(report: EvaluationReport) -> str:
     lines += _md_table(*comparison_rows(report))
     lines += ["", "## Operations", ""]
     lines += _md_table(*operations_rows(report))
+    if report.run.serving is not None:
+        lines += ["", *(f"- {_md_cell(sentence)}" for sentence in report.run.serving.sentences())]
     lines += ["", "## Run", ""]
     lines += [f"- Dataset SHA-256: `{_md_cell(report.run.dataset_sha256)}`"]
     lines += [f"- Customization job: `{_md_cell(report.run.job_arn or NOT_AVAILABLE)}`"]
