@@ -116,6 +116,9 @@ def run_defaults(settings: PipelineSettings) -> dict[str, Any]:
             "keep_after_promotion": settings.throughput.keep_after_promotion,
             "max_wait_minutes": settings.throughput.max_wait_minutes,
         },
+        # Resolve run turns the setting into each run's mode (pipeline_core.manifest); a deployment may stay
+        # Creating as long as Provisioned Throughput may.
+        "serving": {"setting": settings.serving, "max_wait_minutes": settings.throughput.max_wait_minutes},
         "max_validation_loss": settings.max_validation_loss,
         "price_per_1k_training_tokens": settings.pricing.training_per_1k_tokens,
         "pricing": {
@@ -238,7 +241,7 @@ class PipelineStack(Stack):
         throughput = fn(
             "Throughput",
             "throughput",
-            "Creates, checks and deletes Provisioned Throughput",
+            "Creates, checks and deletes the candidate's Provisioned Throughput or on-demand deployment",
             # Read before a delete: the throughput the promotion record names is serving and is never deleted.
             {**common_env, contracts.ENV_PROMOTION_PARAMETER: self.promotion_parameter_name},
         )
@@ -411,6 +414,14 @@ class PipelineStack(Stack):
         jobs = f"{bedrock}:model-customization-job/*"
         custom_models = f"{bedrock}:custom-model/*"
         provisioned = f"{bedrock}:provisioned-model/*"
+        deployments = f"{bedrock}:custom-model-deployment/*"
+        # On-demand serving is granted only where a run of this stack may use it (settings.on_demand_allowed).
+        # CreateCustomModelDeployment authorizes on the custom model and the deployment; Get, Delete and
+        # TagResource on the deployment; InvokeModel with a deployment ARN as modelId on the deployment
+        # (docs.aws.amazon.com/service-authorization/latest/reference/list_amazonbedrock.html, and
+        # docs.aws.amazon.com/bedrock/latest/userguide/deploy-custom-model-on-demand.html, read 2026-12-01).
+        on_demand = self.settings.on_demand_allowed
+        candidates = [provisioned, deployments] if on_demand else [provisioned]
 
         def allow(fn: PipelineFunction, actions: list[str], resources: list[str], **conditions: Any) -> None:
             fn.role.add_to_policy(
@@ -484,11 +495,22 @@ class PipelineStack(Stack):
             ],
             [provisioned],
         )
+        if on_demand:
+            allow(throughput, ["bedrock:CreateCustomModelDeployment"], [custom_models, deployments])
+            allow(
+                throughput,
+                [
+                    "bedrock:GetCustomModelDeployment",
+                    "bedrock:DeleteCustomModelDeployment",
+                    "bedrock:TagResource",
+                ],
+                [deployments],
+            )
         allow(
             evaluate,
             ["bedrock:InvokeModel"],
             [
-                provisioned,
+                *candidates,
                 *foundation_model_arns(self.settings, runtime=True),
                 *reference_model_arns(self.settings.evaluation.reference_models),
             ],
@@ -498,8 +520,10 @@ class PipelineStack(Stack):
             ["ssm:GetParameter", "ssm:PutParameter"],
             [f"{account_arn('ssm')}:parameter{self.promotion_parameter_name}"],
         )
-        allow(promote, ["bedrock:TagResource"], [custom_models, provisioned])
+        allow(promote, ["bedrock:TagResource"], [custom_models, *candidates])
         allow(promote, ["bedrock:DeleteProvisionedModelThroughput"], [provisioned])
+        if on_demand:
+            allow(promote, ["bedrock:DeleteCustomModelDeployment"], [deployments])
 
         self.workflow.state_machine.grant_start_execution(trigger.role)
         # List calls have no resource-level permissions in Bedrock.

@@ -1,8 +1,9 @@
 """The Step Functions workflow: one upload in, a promoted model or a clean rejection out.
 
-Built from one fragment per stage; each fragment owns its Retry and Catch. Every state after the
-Provisioned Throughput exists is caught and routed through `Delete throughput` before the execution
-ends, unless the run is promoted.
+Built from one fragment per stage; each fragment owns its Retry and Catch. The candidate is served by
+Provisioned Throughput or, where its model allows, by an on-demand custom model deployment; every state
+after either exists is caught and routed through `Delete throughput` (which deletes whichever kind
+`$.throughput.kind` names) before the execution ends, unless the run is promoted.
 """
 
 from __future__ import annotations
@@ -79,6 +80,11 @@ CHECK_TRAINING = "Check training"
 PROVISION = "Provision throughput"
 WAIT_THROUGHPUT = "Wait for throughput"
 CHECK_THROUGHPUT = "Check throughput"
+SERVING_CHOICE = "Serve on demand?"
+DEPLOY = "Deploy candidate"
+WAIT_DEPLOYMENT = "Wait for deployment"
+CHECK_DEPLOYMENT = "Check deployment"
+DEPLOYMENT_FAILED = "Deployment did not come into service"
 PLAN = "Plan evaluation"
 EVALUATE = "Evaluate"
 EVALUATE_BATCH = "Evaluate batch"
@@ -210,6 +216,38 @@ class Workflow(Construct):
             "Throughput did not come into service", "ThroughputFailed", "Provisioned Throughput", "$.throughput", "arn"
         ).next(delete_throughput)
 
+        # ---- 5 (on demand): a custom model deployment, billed per token; the same cleanup deletes it ---------
+        deploy = self._invoke(
+            DEPLOY,
+            functions.throughput,
+            {"action": "deploy", "run.$": "$.run", "job.$": "$.job"},
+            result_path="$.throughput",
+        )
+        wait_deployment = sfn.Wait(
+            self, WAIT_DEPLOYMENT, time=sfn.WaitTime.seconds_path("$.run.poll.throughput_seconds")
+        )
+        check_deployment = self._invoke(
+            CHECK_DEPLOYMENT,
+            functions.throughput,
+            {"action": "describe", "run.$": "$.run", "throughput.$": "$.throughput"},
+            result_path="$.throughput",
+        )
+        deployment_failed = self._ended_badly(
+            DEPLOYMENT_FAILED, "DeploymentFailed", "Custom model deployment", "$.throughput", "arn"
+        ).next(delete_throughput)
+        # A run spec resolved before on-demand serving existed has no serving mode: Provisioned Throughput.
+        serving_choice = (
+            sfn.Choice(self, SERVING_CHOICE)
+            .when(
+                sfn.Condition.and_(
+                    sfn.Condition.is_present("$.run.serving.mode"),
+                    sfn.Condition.string_equals("$.run.serving.mode", contracts.SERVING_ON_DEMAND),
+                ),
+                deploy,
+            )
+            .otherwise(provision)
+        )
+
         # ---- 6-7: evaluate over the test set, aggregate ----------------------------------------------------
         plan = self._invoke(
             PLAN,
@@ -297,7 +335,7 @@ class Workflow(Construct):
         notify_success.add_catch(succeeded, errors=["States.ALL"], result_path="$.notify_error")
         notify_success.next(succeeded)
 
-        for state in (provision, check_throughput, plan, aggregate, promote):
+        for state in (provision, check_throughput, deploy, check_deployment, plan, aggregate, promote):
             state.add_catch(delete_throughput, errors=["States.ALL"], result_path="$.error")
         evaluate.add_catch(delete_throughput, errors=["States.ALL"], result_path="$.error")
 
@@ -322,7 +360,7 @@ class Workflow(Construct):
             sfn.Choice(self, "Training finished?")
             .when(
                 sfn.Condition.string_equals("$.job.status", "Completed"),
-                self._metrics_gate(metrics_rejected, provision),
+                self._metrics_gate(metrics_rejected, serving_choice),
             )
             .when(
                 sfn.Condition.or_(
@@ -344,6 +382,12 @@ class Workflow(Construct):
                 wait_throughput,
             )
             .otherwise(throughput_failed)
+        )
+        deploy.next(wait_deployment).next(check_deployment).next(
+            sfn.Choice(self, "Deployment active?")
+            .when(sfn.Condition.string_equals("$.throughput.status", "Active"), plan)
+            .when(sfn.Condition.string_equals("$.throughput.status", "Creating"), wait_deployment)
+            .otherwise(deployment_failed)
         )
         plan.next(evaluate).next(aggregate).next(
             sfn.Choice(self, GATE)

@@ -77,12 +77,18 @@ def terminals(definition: dict[str, Any], names: set[str]) -> set[str]:
     return {n for n in names if definition["States"][n]["Type"] in ("Succeed", "Fail")}
 
 
+# The states that create what serves the candidate: Provisioned Throughput, or an on-demand deployment.
+CREATORS = (wf.PROVISION, wf.DEPLOY)
+
+
 def throughput_leaks(definition: dict[str, Any]) -> list[str]:
-    """Ways an execution could end with Provisioned Throughput still existing (empty when there are none)."""
+    """Ways an execution could end with Provisioned Throughput or a deployment still existing (empty when none)."""
     leaks: list[str] = []
-    after_creation = reachable(definition, wf.PROVISION, blocked={wf.DELETE_THROUGHPUT, wf.PROMOTE})
-    leaks += [f"{name} is reachable without deleting" for name in terminals(definition, after_creation)]
-    for name in after_creation:
+    after_creation: set[str] = set()
+    for creator in CREATORS:
+        after_creation |= reachable(definition, creator, blocked={wf.DELETE_THROUGHPUT, wf.PROMOTE})
+    leaks += [f"{name} is reachable without deleting" for name in sorted(terminals(definition, after_creation))]
+    for name in sorted(after_creation):
         state = definition["States"][name]
         if state["Type"] in ("Task", "Map") and not any(
             c["ErrorEquals"] == ["States.ALL"] for c in state.get("Catch", [])
@@ -98,8 +104,10 @@ def throughput_leaks(definition: dict[str, Any]) -> list[str]:
 
 
 def test_every_path_after_throughput_exists_deletes_it_unless_promoted(asl: dict[str, Any]) -> None:
-    """From the state that creates the Provisioned Throughput, no terminal state is reachable without
-    passing `Delete throughput`, except through `Promote`, which only leads to success."""
+    """From the states that create the Provisioned Throughput or the on-demand deployment, no terminal state is
+    reachable without passing `Delete throughput`, except through `Promote`, which only leads to success."""
+    for creator in CREATORS:
+        assert creator in asl["States"], creator
     assert throughput_leaks(asl) == []
     # The cleanup itself ends in a failure notification, and its own failure is reported, not swallowed.
     after_delete = reachable(asl, wf.DELETE_THROUGHPUT, blocked=set())
@@ -113,6 +121,64 @@ def test_the_leak_check_finds_a_catch_that_skips_the_cleanup(asl: dict[str, Any]
     assert "Run failed is reachable without deleting" in throughput_leaks(broken)
     del broken["States"][wf.PLAN]["Catch"]
     assert f"{wf.PLAN} has no catch-all" in throughput_leaks(broken)
+
+
+@pytest.mark.parametrize("caught", [wf.DEPLOY, wf.CHECK_DEPLOYMENT], ids=["deploy-candidate", "check-deployment"])
+def test_the_leak_check_finds_a_deployment_catch_that_skips_the_cleanup(asl: dict[str, Any], caught: str) -> None:
+    """The check covers the on-demand path: a Catch on a deployment state that skips `Delete throughput` (or no
+    catch-all at all) is reported, although neither state is reachable from `Provision throughput`."""
+    assert caught not in reachable(asl, wf.PROVISION, blocked={wf.DELETE_THROUGHPUT, wf.PROMOTE})
+    broken = copy.deepcopy(asl)
+    (catch,) = broken["States"][caught]["Catch"]
+    assert catch["Next"] == wf.DELETE_THROUGHPUT
+    catch["Next"] = wf.NOTIFY_FAILURE
+    assert "Run failed is reachable without deleting" in throughput_leaks(broken)
+    del broken["States"][caught]["Catch"]
+    assert f"{caught} has no catch-all" in throughput_leaks(broken)
+
+
+def test_the_leak_check_finds_a_failed_deployment_that_skips_the_cleanup(asl: dict[str, Any]) -> None:
+    broken = copy.deepcopy(asl)
+    assert broken["States"][wf.DEPLOYMENT_FAILED]["Next"] == wf.DELETE_THROUGHPUT
+    broken["States"][wf.DEPLOYMENT_FAILED]["Next"] = wf.NOTIFY_FAILURE
+    assert "Run failed is reachable without deleting" in throughput_leaks(broken)
+
+
+def test_the_run_spec_serving_mode_chooses_deployment_or_provisioned_throughput(asl: dict[str, Any]) -> None:
+    choice = asl["States"][wf.SERVING_CHOICE]
+    assert choice["Type"] == "Choice" and choice["Default"] == wf.PROVISION
+    (rule,) = choice["Choices"]
+    assert rule["Next"] == wf.DEPLOY
+    # A run spec without a serving mode (resolved before it existed) takes the default, never a runtime error.
+    assert rule["And"] == [
+        {"Variable": "$.run.serving.mode", "IsPresent": True},
+        {"Variable": "$.run.serving.mode", "StringEquals": contracts.SERVING_ON_DEMAND},
+    ]
+    gate = asl["States"]["Training metrics acceptable?"]
+    assert gate["Default"] == wf.SERVING_CHOICE
+
+
+def test_the_deployment_is_polled_until_active_and_a_failed_one_is_named_and_deleted(asl: dict[str, Any]) -> None:
+    states = asl["States"]
+    assert states[wf.DEPLOY]["Parameters"] == {"action": "deploy", "run.$": "$.run", "job.$": "$.job"}
+    assert states[wf.DEPLOY]["ResultPath"] == states[wf.CHECK_DEPLOYMENT]["ResultPath"] == "$.throughput"
+    assert states[wf.CHECK_DEPLOYMENT]["Parameters"]["action"] == "describe"
+    assert states[wf.DEPLOY]["Resource"] == states[wf.PROVISION]["Resource"] == states[wf.CHECK_DEPLOYMENT]["Resource"]
+    assert states[wf.DEPLOY]["Next"] == wf.WAIT_DEPLOYMENT
+    assert states[wf.WAIT_DEPLOYMENT]["SecondsPath"] == "$.run.poll.throughput_seconds"
+    assert states[wf.WAIT_DEPLOYMENT]["Next"] == wf.CHECK_DEPLOYMENT
+    active = states[states[wf.CHECK_DEPLOYMENT]["Next"]]
+    routes = {c["StringEquals"]: c["Next"] for c in active["Choices"]}
+    assert routes == {"Active": wf.PLAN, "Creating": wf.WAIT_DEPLOYMENT}
+    assert active["Default"] == wf.DEPLOYMENT_FAILED
+    failed = states[wf.DEPLOYMENT_FAILED]
+    assert failed["Parameters"]["Error"] == "DeploymentFailed" and failed["ResultPath"] == "$.error"
+    assert (
+        "$.throughput.arn" in failed["Parameters"]["Cause.$"]
+        and "$.throughput.failure_message" in (failed["Parameters"]["Cause.$"])
+    )
+    # Evaluate calls whichever kind serves the candidate by the ARN in $.throughput.
+    assert states[wf.EVALUATE]["ItemSelector"]["candidate_model_id.$"] == "$.throughput.arn"
 
 
 def test_the_cleanup_inputs_exist_from_the_first_state(asl: dict[str, Any]) -> None:
