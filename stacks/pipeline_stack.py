@@ -128,8 +128,26 @@ def run_defaults(settings: PipelineSettings) -> dict[str, Any]:
             },
             "source": settings.pricing.source,
             "date": settings.pricing.date,
+            # The report's serving cost (pipeline_core.report.serving): Provisioned Throughput hours, and the
+            # token price of a candidate served by an on-demand deployment.
+            "model_unit_per_hour": settings.pricing.model_unit_per_hour,
+            "custom_models": custom_model_prices(settings),
         },
         "poll": {"job_seconds": JOB_POLL_SECONDS, "throughput_seconds": THROUGHPUT_POLL_SECONDS},
+    }
+
+
+def custom_model_prices(settings: PipelineSettings) -> dict[str, Any] | None:
+    prices = settings.pricing.on_demand_custom_model
+    if prices is None:
+        return None
+    return {
+        "models": {
+            model_id: {"input_per_1k": p.input_per_1k, "output_per_1k": p.output_per_1k}
+            for model_id, p in sorted(prices.models.items())
+        },
+        "source": prices.source,
+        "date": prices.date,
     }
 
 
@@ -534,7 +552,6 @@ class PipelineStack(Stack):
         # On-demand custom model deployments: listing has no resource-level permission; tags and delete take the
         # custom-model-deployment resource
         # (docs.aws.amazon.com/service-authorization/latest/reference/list_amazonbedrock.html, read 2026-12-01).
-        deployments = f"{bedrock}:custom-model-deployment/*"
         allow(janitor, ["bedrock:ListCustomModelDeployments"], ["*"])
         allow(janitor, ["bedrock:ListTagsForResource", "bedrock:DeleteCustomModelDeployment"], [deployments])
         # Days to end of life: the promotion parameter names the custom model, GetCustomModel its base model.

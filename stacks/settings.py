@@ -222,6 +222,18 @@ class PricingSettings:
     on_demand: Mapping[str, TokenPrices] = field(default_factory=dict)
     source: str | None = None
     date: str | None = None  # when the prices were read
+    # A custom model served by an on-demand deployment, per base model runtime id: none by default, so the report
+    # shows no figure rather than a guessed one (pricing.onDemandCustomModel).
+    on_demand_custom_model: CustomModelPrices | None = None
+
+
+@dataclass(frozen=True)
+class CustomModelPrices:
+    """On-demand token prices of custom models deployed for on-demand inference, with where they were read."""
+
+    models: Mapping[str, TokenPrices]
+    source: str
+    date: str
 
 
 def _token_prices(r: _Reader) -> TokenPrices:
@@ -241,6 +253,28 @@ DEFAULT_PRICE_SOURCE = "https://aws.amazon.com/bedrock/pricing/ (Claude 3 Haiku 
 DEFAULT_PRICE_DATE = "2024-03-13"
 
 
+def _custom_model_prices(r: _Reader) -> CustomModelPrices:
+    models = r.section("models", _on_demand)
+    on_demand_models = {m.runtime_model_id for m in CATALOGUE.values() if m.on_demand_regions}
+    for model_id in models:
+        if model_id not in on_demand_models:
+            r.child("models").fail(
+                model_id,
+                models[model_id],
+                f"a price keyed by the runtime id of a base model that can be served on demand "
+                f"({', '.join(sorted(on_demand_models))})",
+            )
+    source_described = "where the prices come from (a URL or a note); required with these prices"
+    date_described = "the date the prices were read, YYYY-MM-DD; required with these prices"
+    source = r.string("source", None, r"\S.{0,199}", source_described)
+    date = r.string("date", None, r"\d{4}-\d{2}-\d{2}", date_described)
+    if source is None:
+        r.fail("source", None, source_described)
+    if date is None:
+        r.fail("date", None, date_described)
+    return CustomModelPrices(models=models, source=source, date=date)
+
+
 def _pricing(r: _Reader) -> PricingSettings:
     on_demand = r.section("onDemand", _on_demand) if r.present("onDemand") else dict(DEFAULT_ON_DEMAND)
     r.used.add("onDemand")
@@ -250,6 +284,9 @@ def _pricing(r: _Reader) -> PricingSettings:
         on_demand=on_demand,
         source=r.string("source", DEFAULT_PRICE_SOURCE, r"\S.{0,199}", "where the prices come from (a URL or a note)"),
         date=r.string("date", DEFAULT_PRICE_DATE, r"\d{4}-\d{2}-\d{2}", "the date the prices were read, YYYY-MM-DD"),
+        on_demand_custom_model=r.section("onDemandCustomModel", _custom_model_prices)
+        if r.present("onDemandCustomModel")
+        else None,
     )
 
 
