@@ -33,7 +33,7 @@ _FLIP_SELECTORS = bytes.maketrans(b"\x00\x01", b"\x01\x00")
 
 @dataclass(frozen=True)
 class Estimate:
-    """A point estimate with its percentile-bootstrap confidence interval over n examples."""
+    """A point estimate with its confidence interval over n examples (percentile bootstrap, or normal_mean)."""
 
     value: float
     ci_low: float
