@@ -42,10 +42,12 @@ bench: setup
 	$(PY) bench/bench_score.py --lines 100000 --repeat 5
 
 # Mutation testing of the money-and-trust modules ([tool.mutmut] in pyproject.toml, results in docs/mutation.md).
-# Slow (tens of minutes on two cores), so neither CI nor `make test` runs it. `mutmut results` lists survivors.
+# Slow (about an hour on two cores), so neither CI nor `make test` runs it. MUTANTS narrows it to name globs,
+# e.g. make mutate MUTANTS='lambdas.trigger.*'; `mutmut show <name>` prints one mutant's diff.
+MUTANTS ?=
 mutate: setup
 	rm -rf mutants
-	$(VENV)/bin/mutmut run --max-children 2
+	$(VENV)/bin/mutmut run --max-children 2 $(MUTANTS)
 	$(PY) tools/mutation_summary.py --survivors
 
 digest: setup
