@@ -1,7 +1,9 @@
-"""Lambda handler for "Promote": publish the approved model in SSM, tag it approved, and keep or delete its throughput.
+"""Lambda handler for "Promote": publish the approved model in SSM, tag it approved, and keep or delete what serves it.
 
-The SSM parameter is a String (not a SecureString): it holds ARNs and a report URI, no secrets. Applications
-read it to find the current model. A kept throughput is tagged approved as well, so the janitor leaves it alone.
+The candidate is served by Provisioned Throughput or by an on-demand custom model deployment (`$.throughput.kind`);
+"throughput" below means either. The SSM parameter is a String (not a SecureString): it holds ARNs and a report
+URI, no secrets. Applications read it to find the current model and pass its `invoke_model_id` as modelId. A kept
+throughput or deployment is tagged approved as well, so the janitor leaves it alone.
 
 Replacing a promotion is safe to retry and never loses a throughput. The previous promotion's throughput is
 approved, so the janitor never deletes it: once the parameter names another, only this handler stops its bill.
@@ -23,7 +25,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pipeline_aws.bedrock import delete_throughput, tag_list
+from pipeline_aws.bedrock import delete_serving, serving_kind, tag_list
 from pipeline_aws.clients import CLIENTS
 from pipeline_aws.errors import is_code, transient_errors
 from pipeline_aws.logs import bind, log, setup_logging
@@ -32,10 +34,17 @@ from pipeline_core.names import RunNames
 
 LOGGER = setup_logging("promote")
 
-# provisionedModelArn's pattern (botocore bedrock service model, read 2026-12-01). The handler deletes only what
-# matches it: a parameter value in any other shape was not written by this pipeline, and nothing it names is
-# deleted.
-_THROUGHPUT_ARN = re.compile(r"arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:provisioned-model/[a-z0-9]{12}")
+# provisionedModelArn's and customModelDeploymentArn's patterns (botocore bedrock service model, read 2026-12-01).
+# The handler deletes only what matches one: a parameter value in any other shape was not written by this pipeline,
+# and nothing it names is deleted.
+_SERVING_ARNS = {
+    contracts.SERVING_PROVISIONED: re.compile(
+        r"arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:provisioned-model/[a-z0-9]{12}"
+    ),
+    contracts.SERVING_ON_DEMAND: re.compile(
+        r"arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:custom-model-deployment/[a-z0-9]{12}"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,7 @@ class PromoteInput:
     throughput_arn: str | None
     report_uri: str | None
     throughput_name: str
+    serving_kind: str = contracts.SERVING_PROVISIONED
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> PromoteInput:
@@ -61,7 +71,22 @@ class PromoteInput:
             throughput_arn=throughput.get("arn") or None,
             report_uri=evaluation.get("report_uri"),
             throughput_name=RunNames.from_run(run).resource_name,
+            serving_kind=_kind(run, throughput),
         )
+
+
+def _kind(run: Mapping[str, Any], throughput: Mapping[str, Any]) -> str:
+    """`$.throughput.kind`; without it, its ARN's kind (an old `$.throughput` is Provisioned Throughput), and
+    without an ARN the run's serving mode (the throughput handler's rule)."""
+    kind = str(throughput.get("kind") or "")
+    if not kind:
+        arn = throughput.get("arn")
+        kind = (
+            serving_kind(arn) if arn else str((run.get("serving") or {}).get("mode") or contracts.SERVING_PROVISIONED)
+        )
+    if kind not in _SERVING_ARNS:
+        raise ValueError(f"unknown serving kind {kind!r}: expected {' or '.join(_SERVING_ARNS)}")
+    return kind
 
 
 @dataclass(frozen=True)
@@ -70,10 +95,12 @@ class Promotion:
 
     parameter_name: str
     custom_model_arn: str
-    provisioned_model_arn: str | None
+    serving_kind: str
+    invoke_model_id: str | None  # what applications pass as modelId: the deployment or provisioned model ARN
+    provisioned_model_arn: str | None  # Provisioned Throughput only
     report_uri: str | None
     throughput_kept: bool
-    # Earlier promotions' throughputs this one replaced and deleted (or found already gone).
+    # Earlier promotions' throughputs or deployments this one replaced and deleted (or found already gone).
     replaced_throughputs: list[str] = field(default_factory=list)
     # Replaced throughputs whose delete was refused (not a passing error): still recorded in the parameter, so the
     # next promotion tries again; each bills until deleted.
@@ -85,8 +112,30 @@ def _approve(arn: str) -> None:
         CLIENTS.bedrock.tag_resource(resourceARN=arn, tags=tag_list({contracts.TAG_APPROVED: "true"}))
 
 
-def _throughput_arn(value: object) -> str | None:
-    return value if isinstance(value, str) and _THROUGHPUT_ARN.fullmatch(value) else None
+def _serving_arn(value: object) -> tuple[str, str] | None:
+    """(kind, ARN) when ``value`` is a throughput's or a deployment's ARN; None for anything else."""
+    if isinstance(value, str):
+        for kind, pattern in _SERVING_ARNS.items():
+            if pattern.fullmatch(value):
+                return kind, value
+    return None
+
+
+def _entry(found: tuple[str, str], execution: object) -> dict[str, str | None]:
+    """One `replaces` entry; it names the ARN as the record does (`provisioned_model_arn` too for a throughput)."""
+    kind, arn = found
+    return {
+        "kind": kind,
+        "invoke_model_id": arn,
+        "provisioned_model_arn": arn if kind == contracts.SERVING_PROVISIONED else None,
+        "execution_name": str(execution) if execution else None,
+    }
+
+
+def _named(value: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """What a record or entry names, by either key: records written before on-demand serving have only the second."""
+    found = [_serving_arn(value.get(key)) for key in ("invoke_model_id", "provisioned_model_arn")]
+    return [f for f in found if f]
 
 
 def _read(parameter_name: str) -> dict[str, Any] | None:
@@ -113,28 +162,25 @@ def _read(parameter_name: str) -> dict[str, Any] | None:
 
 
 def _replacements(value: Mapping[str, Any]) -> list[dict[str, str | None]]:
-    """The throughputs a value records as replaced but not yet deleted, in its `replaces` list."""
+    """The throughputs and deployments a value records as replaced but not yet deleted, in its `replaces` list."""
     found: list[dict[str, str | None]] = []
     for item in value.get("replaces") or []:
-        arn = _throughput_arn(item.get("provisioned_model_arn")) if isinstance(item, dict) else None
-        if arn:
-            execution = item.get("execution_name")
-            found.append({"provisioned_model_arn": arn, "execution_name": str(execution) if execution else None})
+        if isinstance(item, dict):
+            found += [_entry(named, item.get("execution_name")) for named in _named(item)[:1]]
     return found
 
 
-def _to_replace(previous: Mapping[str, Any] | None, provisioned: str | None) -> list[dict[str, str | None]]:
-    """What the new value replaces: the previous promotion's throughput and whatever it had still pending."""
+def _to_replace(previous: Mapping[str, Any] | None, serving: str | None) -> list[dict[str, str | None]]:
+    """What the new value replaces: the previous promotion's throughput or deployment and whatever it had still
+    pending, whatever their kind."""
     if previous is None:
         return []
     pending = _replacements(previous)
-    arn = _throughput_arn(previous.get("provisioned_model_arn"))
-    if arn:
-        pending.append({"provisioned_model_arn": arn, "execution_name": str(previous["execution_name"])})
+    pending += [_entry(named, previous["execution_name"]) for named in _named(previous)]
     unique: dict[str, dict[str, str | None]] = {}
     for item in pending:
-        if item["provisioned_model_arn"] != provisioned:  # never the throughput being promoted
-            unique.setdefault(str(item["provisioned_model_arn"]), item)
+        if item["invoke_model_id"] != serving:  # never what is being promoted
+            unique.setdefault(str(item["invoke_model_id"]), item)
     return list(unique.values())
 
 
@@ -143,10 +189,11 @@ def _put(parameter_name: str, value: Mapping[str, Any]) -> None:
         CLIENTS.ssm.put_parameter(Name=parameter_name, Value=json.dumps(value), Type="String", Overwrite=True)
 
 
-def _delete_replaced(arn: str) -> bool:
-    """Delete a replaced throughput; True once it is gone. A passing failure raises, so the workflow retries."""
+def _delete_replaced(kind: str, arn: str) -> bool:
+    """Delete a replaced throughput or deployment; True once it is gone. A passing failure raises, so the workflow
+    retries."""
     try:
-        log(LOGGER, "deleting the throughput this promotion replaces", **delete_throughput(arn))
+        log(LOGGER, "deleting what this promotion replaces", kind=kind, **delete_serving(kind, arn))
     except ClientError as err:  # passing failures arrive as TransientServiceError and propagate
         # Raising would send the run to its cleanup, which deletes the throughput the parameter now names; a
         # refusal (for example AccessDenied) does not pass by retrying. It stays in the record for the next one.
@@ -157,13 +204,15 @@ def _delete_replaced(arn: str) -> bool:
 
 def promote(request: PromoteInput, parameter_name: str) -> Promotion:
     _approve(request.custom_model_arn)
-    provisioned: str | None = request.throughput_arn
-    if request.keep_throughput and provisioned:
-        _approve(provisioned)
+    kind = request.serving_kind
+    serving: str | None = request.throughput_arn
+    if request.keep_throughput and serving:
+        _approve(serving)
     else:
         # Deleting first means a retry after a failed SSM write never publishes an ARN that no longer exists.
-        delete_throughput(provisioned or request.throughput_name)
-        provisioned = None
+        delete_serving(kind, serving or request.throughput_name)
+        serving = None
+    provisioned = serving if kind == contracts.SERVING_PROVISIONED else None
     current = _read(parameter_name)
     if (
         current is not None
@@ -174,9 +223,11 @@ def promote(request: PromoteInput, parameter_name: str) -> Promotion:
         value = current
         replaces = _replacements(current)
     else:
-        replaces = _to_replace(current, provisioned)
+        replaces = _to_replace(current, serving)
         value = {
             "custom_model_arn": request.custom_model_arn,
+            "serving_kind": kind,
+            "invoke_model_id": serving,
             "provisioned_model_arn": provisioned,
             "report_uri": request.report_uri,
             "run_name": request.run_name,
@@ -189,18 +240,20 @@ def promote(request: PromoteInput, parameter_name: str) -> Promotion:
     deleted: list[str] = []
     pending: list[str] = []
     for item in replaces:
-        arn = str(item["provisioned_model_arn"])
-        (deleted if _delete_replaced(arn) else pending).append(arn)
+        arn = str(item["invoke_model_id"])
+        (deleted if _delete_replaced(str(item["kind"]), arn) else pending).append(arn)
     if deleted:
         # Only what is still to delete stays recorded; a retry that fails here deletes nothing twice (a gone
         # throughput is "not found"), so the put is retried with the rest.
-        _put(parameter_name, {**value, "replaces": [i for i in replaces if i["provisioned_model_arn"] in pending]})
+        _put(parameter_name, {**value, "replaces": [i for i in replaces if i["invoke_model_id"] in pending]})
     return Promotion(
         parameter_name,
         request.custom_model_arn,
+        kind,
+        serving,
         provisioned,
         request.report_uri,
-        provisioned is not None,
+        serving is not None,
         replaced_throughputs=deleted,
         pending_replacements=pending,
     )

@@ -61,6 +61,17 @@ def previous(**extra: Any) -> dict[str, Any]:
     } | extra
 
 
+def replaced(arn: str, execution: str = "earlier-0000000000000000") -> dict[str, Any]:
+    """A `replaces` entry as this version writes it: the kind, the ARN to delete, where it came from."""
+    kind = contracts.SERVING_ON_DEMAND if ":custom-model-deployment/" in arn else contracts.SERVING_PROVISIONED
+    return {
+        "kind": kind,
+        "invoke_model_id": arn,
+        "provisioned_model_arn": arn if kind == contracts.SERVING_PROVISIONED else None,
+        "execution_name": execution,
+    }
+
+
 def publish(value: Any) -> None:
     text = value if isinstance(value, str) else json.dumps(value)
     boto3.client("ssm").put_parameter(Name=PARAMETER, Type="String", Value=text, Overwrite=True)
@@ -101,6 +112,8 @@ def test_keep_tags_model_and_throughput_and_writes_ssm(env: None, bedrock: Stubb
     assert result == {
         "parameter_name": PARAMETER,
         "custom_model_arn": MODEL_ARN,
+        "serving_kind": contracts.SERVING_PROVISIONED,
+        "invoke_model_id": PT_ARN,
         "provisioned_model_arn": PT_ARN,
         "report_uri": REPORT,
         "throughput_kept": True,
@@ -109,6 +122,7 @@ def test_keep_tags_model_and_throughput_and_writes_ssm(env: None, bedrock: Stubb
     }
     value = parameter()
     assert value["custom_model_arn"] == MODEL_ARN and value["provisioned_model_arn"] == PT_ARN
+    assert value["serving_kind"] == contracts.SERVING_PROVISIONED and value["invoke_model_id"] == PT_ARN
     assert value["report_uri"] == REPORT and value["run_name"] == "demo"
     assert value["execution_name"] == "demo-0123456789abcdef" and value["promoted_at"]
     assert value["replaces"] == []
@@ -173,7 +187,7 @@ def test_a_failed_delete_of_the_replaced_throughput_is_retried_until_it_is_gone(
         promote.handler(event(keep=True), None)
     value = parameter()
     assert value["provisioned_model_arn"] == PT_ARN  # published before anything was deleted
-    assert value["replaces"] == [{"provisioned_model_arn": OLD_PT, "execution_name": "earlier-0000000000000000"}]
+    assert value["replaces"] == [replaced(OLD_PT)]
 
     approvals(bedrock)
     deletes(bedrock, OLD_PT)
@@ -212,7 +226,7 @@ def test_a_refused_delete_stays_recorded_and_the_next_promotion_deletes_it(env: 
     deletes(bedrock, OLD_PT, "AccessDeniedException", 403)
     result = promote.handler(event(keep=True), None)
     assert result["pending_replacements"] == [OLD_PT] and result["replaced_throughputs"] == []
-    assert parameter()["replaces"] == [{"provisioned_model_arn": OLD_PT, "execution_name": "earlier-0000000000000000"}]
+    assert parameter()["replaces"] == [replaced(OLD_PT)]
 
     # The next promotion (another execution, another model and throughput) replaces both.
     next_pt = f"arn:aws:bedrock:us-west-2:{ACCOUNT}:provisioned-model/222222222222"
@@ -236,6 +250,9 @@ def test_a_refused_delete_stays_recorded_and_the_next_promotion_deletes_it(env: 
         json.dumps({"provisioned_model_arn": OLD_PT}),  # no custom model or execution
         json.dumps(previous(provisioned_model_arn="my-throughput")),  # not a throughput ARN
         json.dumps(previous(provisioned_model_arn=None, replaces=[{"provisioned_model_arn": "x"}, "y"])),
+        # Neither key names a throughput's or a deployment's ARN.
+        json.dumps(previous(provisioned_model_arn=None, invoke_model_id="custom-model-deployment/abcdefabcdef")),
+        json.dumps(previous(provisioned_model_arn=None, replaces=[{"kind": "onDemand", "invoke_model_id": "d"}])),
     ],
 )
 def test_a_parameter_not_written_by_the_pipeline_has_nothing_it_names_deleted(
@@ -268,3 +285,132 @@ def test_throttled_tagging_is_transient(env: None, bedrock: Stubber) -> None:
     bedrock.add_client_error("tag_resource", **client_error("ThrottlingException", 429))
     with pytest.raises(TransientServiceError):
         promote.handler(event(keep=True), None)
+
+
+# ---- a candidate served on demand: the deployment is what is kept, published and later replaced ---------------
+DEP_ARN = f"arn:aws:bedrock:us-west-2:{ACCOUNT}:custom-model-deployment/abcdefabcdef"
+OLD_DEP = f"arn:aws:bedrock:us-west-2:{ACCOUNT}:custom-model-deployment/000000000000"
+ON_DEMAND = {"mode": contracts.SERVING_ON_DEMAND, "max_wait_minutes": 60}
+
+
+def on_demand_event(keep: bool, **run: Any) -> dict[str, Any]:
+    request = event(keep, serving=ON_DEMAND, **run)
+    request["throughput"] = {"kind": contracts.SERVING_ON_DEMAND, "arn": DEP_ARN, "status": "Active"}
+    return request
+
+
+def deployment_approvals(bedrock: Stubber) -> None:
+    bedrock.add_response("tag_resource", {}, {"resourceARN": MODEL_ARN, "tags": APPROVED})
+    bedrock.add_response("tag_resource", {}, {"resourceARN": DEP_ARN, "tags": APPROVED})
+
+
+def deletes_deployment(bedrock: Stubber, identifier: str, error: str | None = None, status: int = 400) -> None:
+    if error:
+        bedrock.add_client_error("delete_custom_model_deployment", **client_error(error, status))
+    else:
+        bedrock.add_response("delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": identifier})
+
+
+def test_a_kept_deployment_is_tagged_approved_and_published_as_the_model_id(env: None, bedrock: Stubber) -> None:
+    deployment_approvals(bedrock)
+    result = promote.handler(on_demand_event(keep=True), None)
+    assert result["serving_kind"] == contracts.SERVING_ON_DEMAND and result["invoke_model_id"] == DEP_ARN
+    assert result["provisioned_model_arn"] is None and result["throughput_kept"] is True
+    value = parameter()
+    assert value["serving_kind"] == contracts.SERVING_ON_DEMAND and value["invoke_model_id"] == DEP_ARN
+    assert value["provisioned_model_arn"] is None and value["custom_model_arn"] == MODEL_ARN
+
+
+def test_a_deployment_not_kept_is_deleted_and_no_model_id_is_published(env: None, bedrock: Stubber) -> None:
+    bedrock.add_response("tag_resource", {}, {"resourceARN": MODEL_ARN, "tags": APPROVED})
+    deletes_deployment(bedrock, DEP_ARN)
+    result = promote.handler(on_demand_event(keep=False), None)
+    assert result["invoke_model_id"] is None and result["throughput_kept"] is False
+    assert parameter()["invoke_model_id"] is None and parameter()["serving_kind"] == contracts.SERVING_ON_DEMAND
+
+
+def test_a_deployment_without_an_arn_is_deleted_by_the_runs_name(env: None, bedrock: Stubber) -> None:
+    request = on_demand_event(keep=False)
+    request["throughput"] = {}  # the run's serving mode says which kind
+    bedrock.add_response("tag_resource", {}, {"resourceARN": MODEL_ARN, "tags": APPROVED})
+    deletes_deployment(bedrock, request["run"]["execution_name"])
+    assert promote.handler(request, None)["invoke_model_id"] is None
+
+
+def test_a_failed_delete_of_an_unkept_deployment_publishes_nothing(env: None, bedrock: Stubber) -> None:
+    bedrock.add_response("tag_resource", {}, {"resourceARN": MODEL_ARN, "tags": APPROVED})
+    deletes_deployment(bedrock, DEP_ARN, "ConflictException", 409)
+    with pytest.raises(TransientServiceError):
+        promote.handler(on_demand_event(keep=False), None)
+    with pytest.raises(ClientError):
+        boto3.client("ssm").get_parameter(Name=PARAMETER)
+
+
+def test_a_deployment_replaces_a_throughput_and_deletes_it_as_a_throughput(env: None, bedrock: Stubber) -> None:
+    publish(previous())
+    deployment_approvals(bedrock)
+    deletes(bedrock, OLD_PT)
+    result = promote.handler(on_demand_event(keep=True), None)
+    assert result["replaced_throughputs"] == [OLD_PT] and parameter()["replaces"] == []
+
+
+def test_a_throughput_replaces_a_deployment_and_deletes_it_as_a_deployment(env: None, bedrock: Stubber) -> None:
+    publish(previous(provisioned_model_arn=None, serving_kind=contracts.SERVING_ON_DEMAND, invoke_model_id=OLD_DEP))
+    approvals(bedrock)
+    deletes_deployment(bedrock, OLD_DEP)
+    result = promote.handler(event(keep=True), None)
+    assert result["replaced_throughputs"] == [OLD_DEP]
+    value = parameter()
+    assert value["invoke_model_id"] == PT_ARN and value["serving_kind"] == contracts.SERVING_PROVISIONED
+    assert value["replaces"] == []
+
+
+def test_a_deployment_replacing_a_deployment_records_it_until_its_delete_succeeds(env: None, bedrock: Stubber) -> None:
+    publish(previous(provisioned_model_arn=None, serving_kind=contracts.SERVING_ON_DEMAND, invoke_model_id=OLD_DEP))
+    deployment_approvals(bedrock)
+    deletes_deployment(bedrock, OLD_DEP, "ConflictException", 409)
+    with pytest.raises(TransientServiceError):
+        promote.handler(on_demand_event(keep=True), None)
+    assert parameter()["invoke_model_id"] == DEP_ARN and parameter()["replaces"] == [replaced(OLD_DEP)]
+
+    deployment_approvals(bedrock)
+    deletes_deployment(bedrock, OLD_DEP, "ResourceNotFoundException", 404)  # gone meanwhile: not an error
+    assert promote.handler(on_demand_event(keep=True), None)["replaced_throughputs"] == [OLD_DEP]
+    assert parameter()["replaces"] == []
+
+
+def test_a_refused_deployment_delete_stays_pending_and_the_next_promotion_deletes_both_kinds(
+    env: None, bedrock: Stubber
+) -> None:
+    publish(previous(provisioned_model_arn=None, serving_kind=contracts.SERVING_ON_DEMAND, invoke_model_id=OLD_DEP))
+    approvals(bedrock)
+    deletes_deployment(bedrock, OLD_DEP, "AccessDeniedException", 403)
+    result = promote.handler(event(keep=True), None)
+    assert result["pending_replacements"] == [OLD_DEP]
+    assert parameter()["replaces"] == [replaced(OLD_DEP)]
+
+    later = on_demand_event(keep=True, execution_name="demo-2222222222222222")
+    later["job"]["custom_model_arn"] = next_model = MODEL_ARN.replace("abcdefabcdef", "222222222222")
+    bedrock.add_response("tag_resource", {}, {"resourceARN": next_model, "tags": APPROVED})
+    bedrock.add_response("tag_resource", {}, {"resourceARN": DEP_ARN, "tags": APPROVED})
+    deletes_deployment(bedrock, OLD_DEP)
+    deletes(bedrock, PT_ARN)
+    result = promote.handler(later, None)
+    assert result["replaced_throughputs"] == [OLD_DEP, PT_ARN] and result["pending_replacements"] == []
+
+
+def test_replacements_recorded_before_kinds_existed_are_still_deleted(env: None, bedrock: Stubber) -> None:
+    """An entry holding only provisioned_model_arn (an earlier version's record) is a throughput."""
+    earlier = f"arn:aws:bedrock:us-west-2:{ACCOUNT}:provisioned-model/111111111111"
+    publish(previous(replaces=[{"provisioned_model_arn": earlier, "execution_name": "older-1"}]))
+    approvals(bedrock)
+    deletes(bedrock, earlier)
+    deletes(bedrock, OLD_PT)
+    assert promote.handler(event(keep=True), None)["replaced_throughputs"] == [earlier, OLD_PT]
+
+
+def test_an_unknown_serving_kind_is_refused_before_anything_is_tagged(env: None, bedrock: Stubber) -> None:
+    request = event(keep=True)
+    request["throughput"]["kind"] = "spot"
+    with pytest.raises(ValueError, match="unknown serving kind 'spot'"):
+        promote.handler(request, None)
