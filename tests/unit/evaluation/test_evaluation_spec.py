@@ -56,3 +56,10 @@ def test_price_table() -> None:
     assert PriceTable.from_run({}).prices == {}
     with pytest.raises(SpecError):
         PriceTable.from_run({"pricing": {"models": {"m": {"input_per_1k": 1}}}})
+
+
+def test_tatqa_f1_is_reported_beside_its_exact_match_and_plain_token_f1() -> None:
+    from pipeline_core.evaluation.spec import SECONDARY_METRICS
+
+    assert SECONDARY_METRICS["tatqa_f1"] == ("tatqa_em", "token_f1")
+    assert SECONDARY_METRICS["token_f1"] == ("exact_match",)

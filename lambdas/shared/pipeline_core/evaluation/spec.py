@@ -18,6 +18,12 @@ from pipeline_core.metrics.registry import METRICS
 DEFAULT_BATCH_SIZE = 20
 GATE_KEYS = ("min_score", "min_improvement_points", "min_improvement_percent", "max_p_value", "max_failed_share")
 SECONDARY_METRIC = "exact_match"  # shown beside token_f1: the stricter view of the same answers
+# Shown beside the primary metric: exact match beside token F1; beside TAT-QA's numeric F1, its exact match and
+# plain token F1 (which rewards sign and decimal errors: the pair shows how much of a score is numbers).
+SECONDARY_METRICS: dict[str, tuple[str, ...]] = {
+    "token_f1": (SECONDARY_METRIC,),
+    "tatqa_f1": ("tatqa_em", "token_f1"),
+}
 
 
 class SpecError(ValueError):
@@ -88,8 +94,8 @@ class EvaluationSpec:
 
     @property
     def metric_names(self) -> tuple[str, ...]:
-        """The primary metric first, then exact_match beside token_f1."""
-        return (self.metric, SECONDARY_METRIC) if self.metric == "token_f1" else (self.metric,)
+        """The primary metric first, then the ones shown beside it (SECONDARY_METRICS)."""
+        return (self.metric, *SECONDARY_METRICS.get(self.metric, ()))
 
     @classmethod
     def from_run(cls, run: Mapping[str, Any]) -> EvaluationSpec:
