@@ -25,7 +25,14 @@ from dataset_fixtures import (
 )
 
 from finetune.cli import main
-from pipeline_core.dataset.formats import MAX_IMAGES_PER_MESSAGE, MAX_VIDEOS_PER_RECORD, check_claude, check_record
+from pipeline_core.dataset.formats import (
+    MAX_IMAGES_PER_MESSAGE,
+    MAX_VIDEOS_PER_RECORD,
+    Dialect,
+    check_claude,
+    check_record,
+    dialect,
+)
 from pipeline_core.models import DataFormat, get_base_model
 
 IMAGE = {"image": {"format": "png", "source": {"s3Location": {"uri": "s3://bucket/image.png"}}}}
@@ -282,3 +289,31 @@ def test_nova_2_lite_needs_200_training_records(run: Run) -> None:
     assert run(dataset(201, converse), model=NOVA_2_LITE).valid
     # Nova 1 keeps its minimum of 8.
     assert get_base_model(NOVA_LITE).quotas.min_records == 8
+
+
+def test_a_keyword_written_with_json_escapes_is_still_found(run: Run) -> None:
+    # "\u000a" is a newline and "\u0048" an H once the JSON is read: the rule applies to the text, not the bytes.
+    line = (
+        b'{"messages": [{"role": "user", "content": "Read this\\u000a\\u0048uman: and go on"},'
+        b' {"role": "assistant", "content": "Done."}]}'
+    )
+    lines = with_record_at(5, claude(5)).splitlines()
+    lines[4] = line
+    result = run(b"\n".join(lines) + b"\n")
+    assert lines_of(result, "SCHEMA-RESERVED-KEYWORD") == [5]
+
+
+@pytest.mark.parametrize(
+    ("model_id", "nova", "media", "reasoning"),
+    [
+        ("amazon.nova-micro-v1:0:128k", True, False, False),
+        ("amazon.nova-lite-v1:0:300k", True, True, False),
+        ("amazon.nova-pro-v1:0:300k", True, True, False),
+        ("amazon.nova-2-lite-v1:0:256k", True, True, True),
+        ("meta.llama3-2-1b-instruct-v1:0:128k", False, False, False),
+        (HAIKU, False, False, False),
+    ],
+)
+def test_each_catalogued_model_gets_its_dialect(model_id: str, nova: bool, media: bool, reasoning: bool) -> None:
+    get_base_model(model_id)  # catalogued
+    assert dialect(model_id) == Dialect(nova=nova, media=media, reasoning=reasoning)
