@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from typing import BinaryIO, NamedTuple
 
 CHUNK_SIZE = 1 << 20
@@ -101,7 +101,7 @@ class LineReader:
     def sha256(self) -> str:
         return self._sha.hexdigest()
 
-    def __iter__(self) -> Iterator[RawLine]:
+    def __iter__(self) -> Generator[RawLine, None, None]:
         try:
             yield from self._lines()
         finally:
