@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pipeline_aws.bedrock import delete_throughput, tag_map
+from pipeline_aws.bedrock import delete_deployment, delete_throughput, tag_map
 from pipeline_aws.clients import CLIENTS
 from pipeline_aws.errors import is_code, transient_errors
 from pipeline_aws.logs import bind, log, setup_logging
@@ -177,25 +177,21 @@ def sweep_deployments(env: Environment, now: datetime, sweep: Sweep) -> None:
         if why is None:
             continue
         try:
-            with transient_errors():
-                CLIENTS.bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=arn)
-        except Exception as err:
-            if is_code(err, "ResourceNotFoundException"):
-                log(LOGGER, "leaked deployment already gone", why=why, arn=arn)
-                continue
-            # ConflictException (still Creating, or already being deleted) included: the next run tries again.
+            result = delete_deployment(arn)
+        except Exception as err:  # ConflictException (still changing state) too: the next run tries again
             sweep.failures.append(arn)
             log(LOGGER, "deployment delete failed", level=40, arn=arn, error=repr(err))
             continue
-        sweep.deleted_deployments.append(arn)
+        if result["deleted"]:
+            sweep.deleted_deployments.append(arn)
         log(
             LOGGER,
-            "leaked deployment deleted",
+            "leaked deployment",
             why=why,
-            arn=arn,
             created=created,
             status=summary.get("status"),
             execution=tags.get(contracts.TAG_EXECUTION),
+            **result,
         )
 
 
