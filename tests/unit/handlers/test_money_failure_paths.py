@@ -642,7 +642,9 @@ def test_promote_replaced_delete_failing_on_the_network_is_retried_with_the_reco
         promote.handler(promote_event(), None)
     value = parameter()
     assert value["provisioned_model_arn"] == PT_ARN
-    assert value["replaces"] == [{"provisioned_model_arn": OLD_PT, "execution_name": PREVIOUS["execution_name"]}]
+    (entry,) = value["replaces"]
+    assert entry["kind"] == contracts.SERVING_PROVISIONED and entry["invoke_model_id"] == OLD_PT
+    assert entry["provisioned_model_arn"] == OLD_PT and entry["execution_name"] == PREVIOUS["execution_name"]
 
 
 # ================================================================================================================
