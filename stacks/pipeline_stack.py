@@ -259,7 +259,7 @@ class PipelineStack(Stack):
         throughput = fn(
             "Throughput",
             "throughput",
-            "Creates, checks and deletes the candidate's Provisioned Throughput or on-demand deployment",
+            "Creates, checks and deletes Provisioned Throughput or the on-demand deployment serving the candidate",
             # Read before a delete: the throughput the promotion record names is serving and is never deleted.
             {**common_env, contracts.ENV_PROMOTION_PARAMETER: self.promotion_parameter_name},
         )
