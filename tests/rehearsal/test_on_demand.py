@@ -58,6 +58,8 @@ def _after_run(cloud: LocalCloud, execution_arn: str | None) -> dict[str, Any]:
     except ssm.exceptions.ParameterNotFound:
         return {"record": None, "tags": {}}
     record = json.loads(raw)
+    if not record.get("invoke_model_id"):  # nothing kept serving it
+        return {"record": record, "tags": {}}
     bedrock = boto3.client("bedrock", region_name=region)  # the stand-in, through AWS_ENDPOINT_URL_BEDROCK
     tags = bedrock.list_tags_for_resource(resourceARN=record["invoke_model_id"])["tags"]
     return {"record": record, "tags": {tag["key"]: tag["value"] for tag in tags}}
@@ -139,10 +141,12 @@ def test_a_model_that_allows_on_demand_promotes_without_any_provisioned_throughp
     # The candidate was evaluated through the deployment, exactly as applications will call it.
     assert record["invoke_model_id"] in {item["model"] for item in result.evaluation_records}
     _held_only_what_was_promoted(result)
+    # Kept after promotion (keepAfterPromotion is true in cdk.json): Active, approved so the janitor leaves it alone.
     held = result.custom_model_deployments
-    if held:  # kept after promotion: Active, and approved so the janitor leaves it alone
-        assert [item["status"] for item in held] == ["Active"]
-        assert result.after_run_result["tags"].get(contracts.TAG_APPROVED) == "true"
+    assert [(item["customModelDeploymentArn"], item["status"]) for item in held] == [
+        (record["invoke_model_id"], "Active")
+    ]
+    assert result.after_run_result["tags"].get(contracts.TAG_APPROVED) == "true"
     assert "Execution SUCCEEDED" in err and "Traceback" not in err
     assert _closing_line(err).startswith(
         f"Simulated Bedrock still holds {len(held)} custom model deployment(s), 0 Provisioned Throughput(s) and 0 "
@@ -168,6 +172,8 @@ def test_a_deployment_that_never_serves_exits_1_and_is_deleted(
     assert "Delete throughput" in result.states  # the cleanup state deletes whichever kind $.throughput names
     if fault == "deployment-stuck":
         assert result.error == contracts.ERROR_DEPLOYMENT_TIMEOUT, result.cause
+        # Given up on after the rehearsal's wait bound (6 s, 1-second polls), not at the first look.
+        assert result.states.count("Check deployment") >= 3
     else:
         assert "Deployment did not come into service" in result.states
         assert "deployment-failed" in (result.cause or ""), result.cause  # the stand-in's failureMessage
