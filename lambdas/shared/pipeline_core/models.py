@@ -438,6 +438,8 @@ CATALOGUE: dict[str, BaseModel] = {
 DEFAULT_BASE_MODEL_ID = "meta.llama3-1-70b-instruct-v1:0:128k"
 
 
+# [ON-DEMAND] also lists Llama 3.3 70B in us-west-2; the catalogue does not hold it (its model card says Legacy), so
+# no catalogued model can be served on demand in us-west-2.
 ON_DEMAND_SOURCE = "docs.aws.amazon.com/bedrock/latest/userguide/deploy-custom-model-on-demand.html, read 2026-12-01"
 
 
