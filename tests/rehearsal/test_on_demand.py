@@ -154,6 +154,17 @@ def test_a_model_that_allows_on_demand_promotes_without_any_provisioned_throughp
     )
 
 
+def test_a_deployment_not_kept_after_promotion_is_deleted(run_rehearsal: Run) -> None:
+    overrides = {**model_overrides(ON_DEMAND_MODEL, ON_DEMAND_REGION),
+                 "provisionedThroughput": {"keepAfterPromotion": False}}  # fmt: skip
+    result = run_rehearsal(app=synthesize(overrides), records=ON_DEMAND_RECORDS, after_run=_after_run)
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    assert result.deployments_created >= 1 and result.throughputs_created == 0
+    record = result.after_run_result["record"]
+    assert record["serving_kind"] == contracts.SERVING_ON_DEMAND and record["invoke_model_id"] is None
+    assert result.custom_model_deployments == [] and result.provisioned_throughputs == []
+
+
 @pytest.mark.parametrize("fault", ["deployment-stuck", "deployment-failed"])
 def test_a_deployment_that_never_serves_exits_1_and_is_deleted(
     monkeypatch: pytest.MonkeyPatch,
