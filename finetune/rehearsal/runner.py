@@ -28,6 +28,7 @@ from typing import Any
 from unittest import mock
 
 from finetune.atomic import atomic_write
+from pipeline_core.contracts import SERVING_ON_DEMAND, SERVING_PROVISIONED
 from pipeline_core.models import CATALOGUE, DEFAULT_BASE_MODEL_ID, DataFormat
 
 from . import demo_data
@@ -72,6 +73,14 @@ STANDIN_FAULTS = frozenset(
         "base-model-legacy",
     }
 )
+#: Faults that act on one way of serving the candidate: asked for in a rehearsal that serves it the other way, they
+#: would do nothing, so the rehearsal refuses them (a usage error).
+SERVING_FAULTS: Mapping[str, str] = {
+    "pt-failed": SERVING_PROVISIONED,
+    "pt-stuck": SERVING_PROVISIONED,
+    "deployment-failed": SERVING_ON_DEMAND,
+    "deployment-stuck": SERVING_ON_DEMAND,
+}
 #: The handler the handler-crash fault makes raise once.
 CRASH_HANDLER = "aggregate"
 #: The rehearsal's compressed clock: poll every second; give up on a throughput or a deployment after 6 seconds.
@@ -108,6 +117,8 @@ class SynthesizedApp:
     settings_name: str
     #: The configured base model (customization id), whose data format the demo dataset follows.
     base_model_id: str = DEFAULT_BASE_MODEL_ID
+    #: How the rehearsal's run serves its candidate (the demo's run.json names no mode: the setting decides).
+    serving_mode: str = SERVING_PROVISIONED
 
 
 def project_context() -> dict[str, Any]:
@@ -193,7 +204,16 @@ def synthesize(settings_overrides: Mapping[str, Any] | None = None, outdir: str 
         region=settings.region,
         settings_name=settings.name,
         base_model_id=settings.base_model_id,
+        serving_mode=_serving_mode(settings.serving, settings.base_model.serving_modes(settings.region)),
     )
+
+
+def _serving_mode(setting: str, modes: Sequence[str]) -> str:
+    """The serving mode of a run whose run.json names none, as Resolve run picks it (pipeline_core.manifest):
+    ``auto`` serves on demand where the model allows it; a fixed setting serves its own way."""
+    if setting in (SERVING_PROVISIONED, SERVING_ON_DEMAND):
+        return setting
+    return SERVING_ON_DEMAND if SERVING_ON_DEMAND in modes else SERVING_PROVISIONED
 
 
 def apply_overrides(pipeline: Mapping[str, Any], settings_overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -678,6 +698,18 @@ def rehearse(
         app = synthesize(options.settings_overrides)
     elif options.settings_overrides:
         raise RehearsalError("settings_overrides apply at synthesis: pass an app synthesized with them, or no app")
+    idle = sorted(fault for fault in options.faults if SERVING_FAULTS.get(fault, app.serving_mode) != app.serving_mode)
+    if idle:
+        served = "on demand" if app.serving_mode == SERVING_ON_DEMAND else "through Provisioned Throughput"
+        other = (
+            "a model served through Provisioned Throughput, such as the default"
+            if app.serving_mode == SERVING_ON_DEMAND
+            else "one that allows on-demand serving: --base-model amazon.nova-lite-v1:0:300k --region us-east-1"
+        )
+        raise RehearsalError(
+            f"--fault {idle[0]} would do nothing: {app.base_model_id} in {app.region} is served {served}; "
+            f"rehearse it with {other}"
+        )
     base_model = CATALOGUE[app.base_model_id]
     data, learned = _dataset_bytes(options, base_model.data_format)
     region = app.region

@@ -22,6 +22,7 @@ from finetune.cli import main
 from finetune.rehearsal import runner
 from finetune.rehearsal.runner import (
     LocalCloud,
+    RehearsalError,
     RehearsalResult,
     SynthesizedApp,
     exit_code,
@@ -196,3 +197,53 @@ def test_a_deployment_that_never_serves_exits_1_and_is_deleted(
     assert _closing_line(err).startswith(
         "Simulated Bedrock still holds 0 custom model deployment(s), 0 Provisioned Throughput(s) and 0 running"
     )
+
+
+@pytest.mark.parametrize(
+    ("fault", "on_demand", "hint"),
+    [
+        ("deployment-stuck", False, "--base-model amazon.nova-lite-v1:0:300k --region us-east-1"),
+        ("deployment-failed", False, "--base-model amazon.nova-lite-v1:0:300k --region us-east-1"),
+        ("pt-stuck", True, "Provisioned Throughput, such as the default"),
+        ("pt-failed", True, "Provisioned Throughput, such as the default"),
+    ],
+)
+def test_a_fault_for_the_other_serving_mode_is_a_usage_error(
+    run_rehearsal: Run, rehearsal_app: SynthesizedApp, on_demand_app: SynthesizedApp, fault: str, on_demand: bool,
+    hint: str,
+) -> None:  # fmt: skip
+    app = on_demand_app if on_demand else rehearsal_app
+    with pytest.raises(RehearsalError) as raised:
+        run_rehearsal(app=app, faults={fault})
+    message = str(raised.value)
+    assert message.startswith(f"--fault {fault} would do nothing: {app.base_model_id} in {app.region} is served ")
+    assert hint in message and "\n" not in message
+
+
+def test_the_cli_refuses_a_deployment_fault_for_a_provisioned_model_with_exit_2(
+    monkeypatch: pytest.MonkeyPatch, rehearsal_app: SynthesizedApp, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(runner, "synthesize", lambda overrides=None, outdir=None: rehearsal_app)
+    assert main(["rehearse", "--quiet", "--fault", "deployment-stuck"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("finetune rehearse: --fault deployment-stuck would do nothing: ") and "\n" not in err
+
+
+@pytest.mark.parametrize(
+    ("setting", "modes", "mode"),
+    [
+        ("auto", ("provisionedThroughput", "onDemand"), "onDemand"),
+        ("auto", ("provisionedThroughput",), "provisionedThroughput"),
+        ("provisionedThroughput", ("provisionedThroughput", "onDemand"), "provisionedThroughput"),
+        ("onDemand", ("provisionedThroughput", "onDemand"), "onDemand"),
+    ],
+)
+def test_the_rehearsals_serving_mode_follows_the_setting_and_the_model(
+    setting: str, modes: tuple[str, ...], mode: str
+) -> None:
+    assert runner._serving_mode(setting, modes) == mode
+
+
+def test_the_apps_know_how_they_serve(rehearsal_app: SynthesizedApp, on_demand_app: SynthesizedApp) -> None:
+    assert rehearsal_app.serving_mode == contracts.SERVING_PROVISIONED
+    assert on_demand_app.serving_mode == contracts.SERVING_ON_DEMAND
