@@ -68,7 +68,8 @@ def test_describe_reports_what_bedrock_says_and_keeps_the_recorded_creation_time
     """Catches the name/ARN read from a wrong key, or the recorded created_at replaced by Bedrock's."""
     recorded = (NOW - timedelta(minutes=5)).isoformat(timespec="seconds")
     response = _creating(NOW - timedelta(minutes=9), failureMessage=None)
-    assert _describe(response, {"arn": PT_ARN, "created_at": recorded}) == {
+    result = _describe(response, {"arn": PT_ARN, "created_at": recorded})
+    assert {k: result[k] for k in ("arn", "name", "status", "failure_message", "created_at")} == {
         "arn": PT_ARN,
         "name": "name-bedrock-reports",
         "status": "Creating",
@@ -178,3 +179,53 @@ def test_a_record_that_names_nothing_usable_does_not_stop_the_delete(
     assert result == {"deleted": True, "arn": PT_ARN}
     (deleted,) = [r for r in caplog.records if r.name == "throughput" and r.getMessage() == "throughput delete"]
     assert getattr(deleted, "deleted", None) is True
+
+
+# ---- the run spec's throughput settings and the handler's envelope -----------------------------------------------
+def test_the_run_specs_model_units_and_wait_limit_are_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Catches `model_units` / `max_wait_minutes` read from a wrong key, or `run.get("throughput") or {}` made
+    `and {}` (every run would buy one unit and wait 60 minutes whatever it asked for)."""
+    run = run_spec(throughput={"model_units": 3, "max_wait_minutes": 5, "keep_after_promotion": True})
+    seen: dict[str, Any] = {}
+
+    class Create:
+        def create_provisioned_model_throughput(self, **kwargs: Any) -> dict[str, Any]:
+            seen.update(kwargs)
+            return {"provisionedModelArn": PT_ARN}
+
+    CLIENTS.set("bedrock", Create())
+    throughput.handler({"action": "create", "run": run, "job": {"custom_model_arn": MODEL_ARN}}, None)
+    assert seen["modelUnits"] == 3
+    created = NOW - timedelta(minutes=6)
+    CLIENTS.set("bedrock", FakeBedrock(_creating(created)))
+    with pytest.raises(ThroughputNotReady, match=r"after 6\.0 minutes \(limit 5\)$"):
+        throughput.handler({"action": "describe", "run": run, "throughput": {"created_at": created.isoformat()}}, None)
+
+
+def test_without_throughput_settings_one_unit_and_sixty_minutes_apply() -> None:
+    """Catches the defaults (1 model unit, 60 minutes) changed or dropped."""
+    run = {k: v for k, v in RUN.items() if k != "throughput"}
+    parsed = throughput.Run.from_event(run)
+    assert (parsed.model_units, parsed.max_wait_minutes) == (1, 60.0)
+
+
+def test_describe_by_name_reports_the_arn_bedrock_returns() -> None:
+    """Catches the ARN read from a wrong key (the result would carry the name it asked with, not the ARN)."""
+    result = _describe(_creating(NOW, status="InService"), {})
+    assert result["arn"] == PT_ARN
+
+
+def test_every_log_line_carries_the_run_execution_and_action(caplog: pytest.LogCaptureFixture) -> None:
+    """Catches the handler's bind() losing run, execution or action (CloudWatch searches filter on them)."""
+    from pipeline_aws.logs import JsonFormatter
+
+    caplog.set_level(logging.INFO)
+    _describe(_creating(NOW, status="InService"), {"arn": PT_ARN})
+    (line,) = [json.loads(JsonFormatter().format(r)) for r in caplog.records if r.name == "throughput"]
+    assert (line["run"], line["execution"], line["action"]) == ("demo", RUN["execution_name"], "describe")
+
+
+def test_an_unknown_action_is_refused_by_name() -> None:
+    """Catches the refusal losing its message."""
+    with pytest.raises(ValueError, match=r"^unknown action 'stop': expected create, "):
+        throughput.handler({"action": "stop", "run": RUN}, None)
