@@ -42,3 +42,76 @@ def test_mask_keeps_at_most_a_quarter_and_never_more_than_four(value: str, maske
 def test_luhn_reduces_doubled_digits_over_nine(number: str, valid: bool) -> None:
     """Catches the reduction `d -= 9` made `d = 9`, `d += 9` or `d -= 10`, and its `d > 9` made `d > 10`."""
     assert luhn_valid(number) is valid
+
+
+# ---- duplicates, contradictions and quotas: each finding names the file, the line and what to compare -----------
+from dataset_fixtures import HAIKU, Run, claude, dataset, jsonl  # noqa: E402
+
+from pipeline_core import models  # noqa: E402
+from pipeline_core.dataset import SplitConfig  # noqa: E402
+
+
+def _findings(result: object, rule_id: str) -> list[tuple[str, int | None, str]]:
+    report = result.report  # type: ignore[attr-defined]
+    return [(f.file, f.line, f.message) for f in report.findings if f.rule_id == rule_id]
+
+
+def test_a_duplicate_and_a_contradiction_name_their_file_and_the_first_occurrence(run: Run) -> None:
+    """Catches the finding's file dropped (None) and the contradiction citing the line number as the split."""
+    train = jsonl([claude(0), claude(0), *(claude(i) for i in range(1, 40))])
+    result = run(train, jsonl([claude(1, answer="a different answer")]))
+    assert _findings(result, "QUALITY-DUPLICATE") == [("train.jsonl", 2, "exact duplicate of line 1")]
+    assert _findings(result, "QUALITY-CONTRADICTION") == [
+        ("validation.jsonl", 1, "the same prompt as train line 3 has a different answer")
+    ]
+
+
+def test_records_sharing_only_an_answer_are_not_duplicates(run: Run) -> None:
+    """Catches the record digest built from the answer alone (`digest(answer)`): different questions with one
+    answer would be reported as duplicates."""
+    train = jsonl([claude(i, question=f"Question number {i}?", answer="Forty-two.") for i in range(40)])
+    assert _findings(run(train), "QUALITY-DUPLICATE") == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "found"), [("abc", []), ("ab", [("train.jsonl", 1, "the answer is 2 character(s) long")])]
+)
+def test_the_short_answer_warning_starts_below_three_characters(run: Run, answer: str, found: list[object]) -> None:
+    """Catches `answer_chars < MIN_ANSWER_CHARS` made `<=`, and the finding losing its file or message."""
+    train = jsonl([claude(0, answer=answer), *(claude(i) for i in range(1, 40))])
+    assert _findings(run(train), "QUALITY-SHORT-ANSWER") == found
+
+
+def test_token_quota_findings_name_their_file(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Catches QUOTA-MAX-TOKENS / QUOTA-NEAR-MAX-TOKENS losing the file or the message."""
+    import dataclasses
+
+    haiku = models.get_base_model(HAIKU)
+    quotas = dataclasses.replace(haiku.quotas, max_tokens_per_record=100)
+    monkeypatch.setitem(models.CATALOGUE, HAIKU, dataclasses.replace(haiku, quotas=quotas))
+    over, near = "x" * 400, "y" * 235  # about 152 and 97 tokens (3 characters a token, question included)
+    train = jsonl([claude(0, answer=over), claude(1, answer=near), *(claude(i) for i in range(2, 40))])
+    result = run(train)
+    [(file, line, message)] = _findings(result, "QUOTA-MAX-TOKENS")
+    assert (file, line) == ("train.jsonl", 1) and message.endswith("tokens (estimated), over the limit of 100")
+    [(file, line, message)] = _findings(result, "QUOTA-NEAR-MAX-TOKENS")
+    assert (file, line) == ("train.jsonl", 2) and message.endswith("tokens (estimated), near the 100 limit")
+
+
+def test_a_reduced_split_says_what_was_asked_and_what_was_planned(run: Run) -> None:
+    """Catches the SPLIT-ADJUSTED finding losing its "(split)" location or its figures."""
+    result = run(dataset(40), split=SplitConfig(validation_share=0.5, test_share=0.0, seed=1))
+    assert _findings(result, "SPLIT-ADJUSTED") == [
+        (
+            "(split)",
+            None,
+            "requested {'train': 20, 'validation': 20, 'test': 0}, planned {'train': 32, 'validation': 8, 'test': 0} "
+            "(max 1,000 validation, min 32 train)",
+        )
+    ]
+
+
+def test_a_record_quota_finding_names_the_training_file(run: Run) -> None:
+    """Catches the training file's display name replaced by the split name in quota findings."""
+    [(file, line, _)] = _findings(run(dataset(10)), "QUOTA-MIN-RECORDS")
+    assert (file, line) == ("train.jsonl", None)
