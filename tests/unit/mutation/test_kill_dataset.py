@@ -115,3 +115,38 @@ def test_a_record_quota_finding_names_the_training_file(run: Run) -> None:
     """Catches the training file's display name replaced by the split name in quota findings."""
     [(file, line, _)] = _findings(run(dataset(10)), "QUOTA-MIN-RECORDS")
     assert (file, line) == ("train.jsonl", None)
+
+
+def _small_quotas(monkeypatch: pytest.MonkeyPatch, **changes: int) -> None:
+    import dataclasses
+
+    haiku = models.get_base_model(HAIKU)
+    quotas = dataclasses.replace(haiku.quotas, **changes)
+    monkeypatch.setitem(models.CATALOGUE, HAIKU, dataclasses.replace(haiku, quotas=quotas))
+
+
+def test_record_count_quota_findings_state_the_count_and_the_limit(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Catches a record-quota finding losing its file or message, or the total computed as a difference."""
+    _small_quotas(monkeypatch, min_records=5, max_train_records=20, max_validation_records=3, max_total_records=22)
+    result = run(dataset(21), dataset(4, start=1000))
+    assert _findings(result, "QUOTA-MAX-TRAIN-RECORDS") == [
+        ("train.jsonl", None, "21 training records; the maximum is 20")
+    ]
+    assert _findings(result, "QUOTA-MAX-VALIDATION-RECORDS") == [
+        ("validation.jsonl", None, "4 validation records; the maximum is 3")
+    ]
+    assert _findings(result, "QUOTA-MAX-TOTAL-RECORDS") == [
+        ("train.jsonl", None, "25 training + validation records; the maximum is 22")
+    ]
+
+
+def test_a_file_size_finding_names_the_split_when_the_validation_set_comes_from_a_split(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Catches the validation display name's default ("validation") dropped: a split-off validation set has no
+    file of its own, so the finding would name no file."""
+    _small_quotas(monkeypatch, max_validation_file_bytes=100)
+    result = run(dataset(40), split=SplitConfig(validation_share=0.2, test_share=0.0, seed=1))
+    [(file, line, message)] = _findings(result, "QUOTA-FILE-SIZE")
+    assert (file, line) == ("validation", None)
+    assert message.startswith("validation data is ") and message.endswith(" bytes; the maximum is 100")
