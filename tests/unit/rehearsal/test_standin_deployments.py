@@ -245,7 +245,7 @@ def test_the_runtime_answers_a_deployment_as_the_candidate(make_standin: Any) ->
     )
 
 
-def test_a_deployment_is_throttled_at_the_on_demand_rate(east: tuple[BedrockStandIn, Any, Any]) -> None:
+def test_a_deployment_has_the_on_demand_rate_limit_and_its_own_bucket(east: tuple[BedrockStandIn, Any, Any]) -> None:
     standin, bedrock, _ = east
     deployment = _deploy(bedrock, trained_on_demand_model(bedrock))
     wait_until(deployment_status(bedrock, deployment), {"Active"})
