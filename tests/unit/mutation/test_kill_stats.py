@@ -95,3 +95,12 @@ def test_float_noise_counts_as_a_tie_relative_to_the_scale(test: str) -> None:
 
     assert p_of([1000.0, 1e-7]) == 1.0
     assert 0.45 < p_of([1.0, 0.75e-9]) < 0.55
+
+
+def test_the_paired_statistic_interval_resamples_whole_pairs_and_takes_the_difference() -> None:
+    """Catches the paired bootstrap drawing one pair per replicate (`k` dropped), adding the two statistics instead
+    of subtracting them, or returning no bound."""
+    candidate, other = [1.0] * 50 + [0.0] * 50, [1.0] * 100
+    result = paired_statistic_test(candidate, other, statistics.fmean, resamples=500, seed=3)
+    assert result.difference == -0.5
+    assert -0.7 < result.ci_low < -0.5 < result.ci_high < -0.3
