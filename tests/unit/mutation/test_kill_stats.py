@@ -104,3 +104,35 @@ def test_the_paired_statistic_interval_resamples_whole_pairs_and_takes_the_diffe
     result = paired_statistic_test(candidate, other, statistics.fmean, resamples=500, seed=3)
     assert result.difference == -0.5
     assert -0.7 < result.ci_low < -0.5 < result.ci_high < -0.3
+
+
+def test_percentile_refuses_no_values_and_ranks_outside_0_to_100() -> None:
+    """Catches the refusals losing their message, and the upper bound `p <= 100` widened to 101."""
+    from pipeline_core.metrics.stats import percentile
+
+    with pytest.raises(ValueError, match=r"^percentile of no values$"):
+        percentile([], 50)
+    with pytest.raises(ValueError, match=r"^percentile 100\.5 is outside 0\.\.100$"):
+        percentile([1.0], 100.5)
+    assert percentile([3.0, 1.0, 2.0], 100) == 3.0
+
+
+def test_one_resample_is_enough_and_the_confidence_is_strictly_between_0_and_1() -> None:
+    """Catches `resamples < 1` made `<= 1` or `< 2`, the confidence bounds widened, and the refusals' messages."""
+    assert bootstrap_mean([1.0, 2.0], resamples=1, seed=1).n == 2
+    with pytest.raises(ValueError, match=r"^resamples must be at least 1$"):
+        bootstrap_mean([1.0], resamples=0)
+    with pytest.raises(ValueError, match=r"^mean of no scores$"):
+        bootstrap_mean([])
+    for confidence in (0.0, 1.0, 1.5):
+        with pytest.raises(ValueError, match=r"^confidence must be between 0 and 1$"):
+            bootstrap_mean([1.0], confidence=confidence)
+
+
+def test_the_interval_cuts_half_the_missing_confidence_from_each_tail() -> None:
+    """Catches the tail computed as `101 * ...`, `... / 3`, or the upper cut taken at `101 - tail`.
+
+    Replicates 0..99: the 90% interval is exactly the 5th and 95th nearest-rank percentiles, 4 and 94."""
+    from pipeline_core.metrics.stats import _interval
+
+    assert _interval([float(v) for v in range(100)], 0.9) == (4.0, 94.0)
