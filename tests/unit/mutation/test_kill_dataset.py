@@ -150,3 +150,19 @@ def test_a_file_size_finding_names_the_split_when_the_validation_set_comes_from_
     [(file, line, message)] = _findings(result, "QUOTA-FILE-SIZE")
     assert (file, line) == ("validation", None)
     assert message.startswith("validation data is ") and message.endswith(" bytes; the maximum is 100")
+
+
+def test_an_unchecked_image_and_a_found_secret_name_their_file_and_line(run: Run) -> None:
+    """Catches SCHEMA-MEDIA-UNCHECKED losing its file, line or message, and secret findings losing their file."""
+    from dataset_fixtures import NOVA_LITE, converse
+
+    record = converse(0)
+    record["messages"][0]["content"].append(
+        {"image": {"format": "png", "source": {"s3Location": {"uri": "s3://b/i.png"}}}}
+    )
+    result = run(jsonl([record, *(converse(i) for i in range(1, 40))]), model=NOVA_LITE)
+    assert _findings(result, "SCHEMA-MEDIA-UNCHECKED") == [
+        ("train.jsonl", 1, "image/video blocks are not checked and not counted")
+    ]
+    secret = run(jsonl([claude(0, answer="The key is AKIAIOSFODNN7EXAMPLE here."), *(claude(i) for i in range(1, 40))]))
+    assert _findings(secret, "QUALITY-SECRET") == [("train.jsonl", 1, "AWS access key id AKIA************MPLE")]
