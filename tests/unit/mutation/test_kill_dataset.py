@@ -154,13 +154,15 @@ def test_a_file_size_finding_names_the_split_when_the_validation_set_comes_from_
 
 def test_an_unchecked_image_and_a_found_secret_name_their_file_and_line(run: Run) -> None:
     """Catches SCHEMA-MEDIA-UNCHECKED losing its file, line or message, and secret findings losing their file."""
-    from dataset_fixtures import NOVA_LITE, converse
+    from dataset_fixtures import converse
+
+    nova_lite = "amazon.nova-lite-v1:0:300k"  # accepts images, so its records may carry them
 
     record = converse(0)
     record["messages"][0]["content"].append(
         {"image": {"format": "png", "source": {"s3Location": {"uri": "s3://b/i.png"}}}}
     )
-    result = run(jsonl([record, *(converse(i) for i in range(1, 40))]), model=NOVA_LITE)
+    result = run(jsonl([record, *(converse(i) for i in range(1, 40))]), model=nova_lite)
     assert _findings(result, "SCHEMA-MEDIA-UNCHECKED") == [
         ("train.jsonl", 1, "image/video blocks are not checked and not counted")
     ]
