@@ -168,3 +168,15 @@ def test_an_unchecked_image_and_a_found_secret_name_their_file_and_line(run: Run
     ]
     secret = run(jsonl([claude(0, answer="The key is AKIAIOSFODNN7EXAMPLE here."), *(claude(i) for i in range(1, 40))]))
     assert _findings(secret, "QUALITY-SECRET") == [("train.jsonl", 1, "AWS access key id AKIA************MPLE")]
+
+
+def test_the_file_size_quota_counts_the_bytes_the_snapshot_writes_not_crlf_bytes(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Catches every line's size taken from disk (`raw.size if raw.too_long or True`): a CRLF file would be charged
+    one byte per line more than the LF-terminated snapshot Bedrock receives, and fail a quota it meets."""
+    data = dataset(40)
+    _small_quotas(monkeypatch, max_train_file_bytes=len(data))
+    assert _findings(run(data.replace(b"\n", b"\r\n")), "QUOTA-FILE-SIZE") == []
+    _small_quotas(monkeypatch, max_train_file_bytes=len(data) - 1)
+    assert len(_findings(run(data.replace(b"\n", b"\r\n")), "QUOTA-FILE-SIZE")) == 1
