@@ -136,3 +136,18 @@ def test_the_interval_cuts_half_the_missing_confidence_from_each_tail() -> None:
     from pipeline_core.metrics.stats import _interval
 
     assert _interval([float(v) for v in range(100)], 0.9) == (4.0, 94.0)
+
+
+def test_mean_interval_passes_the_callers_settings_to_either_method() -> None:
+    """Catches mean_interval dropping the seed or the confidence on its way to the bootstrap or the normal
+    approximation, and normal_mean refusing no scores without its message."""
+    from pipeline_core.metrics.stats import NORMAL_APPROXIMATION_MIN_N, mean_interval, normal_mean
+
+    assert mean_interval(SCORES, resamples=200, seed=9, confidence=0.5) == bootstrap_mean(
+        SCORES, resamples=200, seed=9, confidence=0.5
+    )
+    many = [float(i % 7) for i in range(NORMAL_APPROXIMATION_MIN_N)]
+    assert mean_interval(many, confidence=0.5) == normal_mean(many, confidence=0.5)
+    assert mean_interval(many, confidence=0.5) != normal_mean(many)
+    with pytest.raises(ValueError, match=r"^mean of no scores$"):
+        normal_mean([])
