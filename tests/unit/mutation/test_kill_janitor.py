@@ -53,3 +53,40 @@ def test_an_unreadable_execution_status_keeps_the_resource_and_warns_with_its_fi
     assert (line["level"], line["message"]) == ("WARNING", "execution status unknown")
     assert (line["arn"], line["execution"]) == (ARN, "demo-0123456789abcdef")
     assert line["error"] == "RuntimeError('AccessDenied')"
+
+
+def test_the_sweep_logs_each_leaked_throughput_and_each_failed_delete(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Catches the "leaked throughput" line (read to find what the janitor deleted and why) or the error-level
+    "throughput delete failed" line (what an operator must delete by hand) losing its message, level or fields."""
+    stuck = ARN.replace("abcdefabcdef", "stuck0000000")
+    created = NOW - timedelta(hours=25)
+    summaries = [
+        {"provisionedModelArn": ARN, "creationTime": created},
+        {"provisionedModelArn": stuck, "creationTime": created},
+    ]
+
+    def delete(arn: str) -> dict[str, object]:
+        if arn == stuck:
+            raise RuntimeError("ConflictException")
+        return {"deleted": True, "arn": arn}
+
+    monkeypatch.setattr(janitor, "_pages", lambda operation, items: iter(summaries))
+    monkeypatch.setattr(janitor, "_tags", lambda arn: TAGS)
+    monkeypatch.setattr(janitor, "delete_throughput", delete)
+    caplog.set_level(logging.INFO)
+    sweep = janitor.Sweep()
+    janitor.sweep_throughputs(ENV, NOW, sweep)
+    assert (sweep.deleted, sweep.failures, sweep.overdue) == ([ARN], [stuck], 2)
+    lines = {line["message"]: line for line in (json.loads(JsonFormatter().format(r)) for r in caplog.records)}
+    leaked = lines["leaked throughput"]
+    assert (leaked["why"], leaked["execution"], leaked["arn"], leaked["deleted"]) == (
+        "past its time-to-live",
+        "demo-0123456789abcdef",
+        ARN,
+        True,
+    )
+    assert leaked["created_"] == str(created)  # "created" is a LogRecord attribute, so logs.log suffixes it
+    failed = lines["throughput delete failed"]
+    assert (failed["level"], failed["arn"], failed["error"]) == ("ERROR", stuck, "RuntimeError('ConflictException')")
