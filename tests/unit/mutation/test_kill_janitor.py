@@ -37,6 +37,12 @@ def test_past_the_time_to_live_says_so() -> None:
     assert janitor._why_overdue(ENV, NOW, ARN, NOW - timedelta(hours=25), TAGS) == "past its time-to-live"
 
 
+def test_an_ended_execution_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Catches the reason text logged for a young resource whose execution has ended changing."""
+    monkeypatch.setattr(janitor, "_execution_running", lambda env, execution_name: False)
+    assert janitor._why_overdue(ENV, NOW, ARN, NOW - timedelta(hours=1), TAGS) == "its execution has ended"
+
+
 def test_an_unreadable_execution_status_keeps_the_resource_and_warns_with_its_fields(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
