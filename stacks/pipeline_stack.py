@@ -18,7 +18,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from pipeline_core import contracts
-from pipeline_core.models import CATALOGUE
+from pipeline_core.models import CATALOGUE, INFERENCE_PROFILE_GEOGRAPHIES
 from stacks.data_plane import DataPlane, account_arn, bucket_name
 from stacks.lambda_function import ONE_MINUTE, PipelineFunction
 from stacks.monitoring import DashboardProps, PipelineDashboard
@@ -166,7 +166,7 @@ def reference_model_arns(model_ids: tuple[str, ...]) -> list[str]:
         if model_id.startswith("arn:"):
             # Named by ARN (a foundation model, a profile or a provisioned model): granted on exactly that ARN.
             arns.append(model_id)
-        elif geo in ("us", "eu", "apac", "global") and rest:
+        elif geo in INFERENCE_PROFILE_GEOGRAPHIES and rest:
             # A cross-Region profile routes to the foundation model in any Region of its geography
             # (docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-prereq.html).
             arns.append(f"{account_arn('bedrock')}:inference-profile/{model_id}")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 
-INFERENCE_PROFILE_GEOGRAPHIES = ("us", "eu", "apac", "global")
+from pipeline_core.models import INFERENCE_PROFILE_GEOGRAPHIES
 
 _MODEL_ID = r"[a-z0-9-]{1,63}\.[a-z0-9-]{1,63}(?::[a-z0-9-]{1,63}){0,2}"
 _PROFILE_ID = rf"(?:{'|'.join(INFERENCE_PROFILE_GEOGRAPHIES)})\.{_MODEL_ID}"

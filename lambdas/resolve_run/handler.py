@@ -31,7 +31,7 @@ from pipeline_core.manifest import (
     parse_manifest,
 )
 from pipeline_core.model_guard import Verdict, judge_base_model, judge_reference_model
-from pipeline_core.models import get_base_model
+from pipeline_core.models import get_base_model, is_inference_profile_id
 
 LOGGER = setup_logging("resolve_run")
 FILE_ROLES = ("train", "validation", "test")
@@ -138,9 +138,6 @@ class ReferenceModelUnavailable(Exception):
     """A reference model cannot be invoked: stop before training rather than lose the comparison after it."""
 
 
-_PROFILE_GEOGRAPHIES = ("us.", "eu.", "apac.", "global.", "jp.")
-
-
 def _foundation_model(model_id: str) -> tuple[dict[str, Any] | None, str]:
     """GetFoundationModel's `modelDetails`, or (None, Bedrock's message) when Bedrock no longer knows the model."""
     try:
@@ -181,7 +178,7 @@ def check_models(run: dict[str, Any], region: str) -> list[str]:
 
 
 def _check_reference(model_id: str) -> Verdict:
-    if model_id.startswith(_PROFILE_GEOGRAPHIES) or ":inference-profile/" in model_id:
+    if is_inference_profile_id(model_id):
         try:
             with transient_errors():
                 profile = CLIENTS.bedrock.get_inference_profile(inferenceProfileIdentifier=model_id)

@@ -94,3 +94,15 @@ def test_reference_models_named_by_arn_are_granted_on_that_arn() -> None:
 
     arn = "arn:aws:bedrock:us-west-2:123456789012:provisioned-model/abcdefghijkl"
     assert reference_model_arns((arn,)) == [arn]
+
+
+def test_one_list_of_profile_geographies_serves_synth_iam_and_resolve_run() -> None:
+    from pipeline_core.models import is_inference_profile_id
+    from stacks.reference_model_ids import is_reference_model_id
+
+    assert is_inference_profile_id("us.anthropic.claude-3-5-sonnet-20240620-v1:0")
+    assert is_inference_profile_id("arn:aws:bedrock:us-west-2:123456789012:inference-profile/us.x.y-v1:0")
+    assert not is_inference_profile_id("anthropic.claude-3-5-sonnet-20240620-v1:0")
+    # A geography the stack grants no InvokeModel for is refused at synth, so Resolve run never meets it.
+    assert not is_reference_model_id("jp.anthropic.claude-3-5-sonnet-20240620-v1:0")
+    assert not is_inference_profile_id("jp.anthropic.claude-3-5-sonnet-20240620-v1:0")

@@ -26,6 +26,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from pipeline_core import contracts
+from pipeline_core.end_of_life import foundation_model_id
 
 
 class DataFormat(StrEnum):
@@ -118,7 +119,7 @@ class BaseModel:
     @property
     def foundation_model_id(self) -> str:
         """The id GetFoundationModel takes: the customization id without its context-length suffix."""
-        return ":".join(self.model_id.split(":")[:2])
+        return foundation_model_id(self.model_id)
 
     def lifecycle_in(self, region: str) -> Lifecycle:
         return self.lifecycle_by_region.get(region, self.lifecycle)
@@ -441,6 +442,18 @@ DEFAULT_BASE_MODEL_ID = "meta.llama3-1-70b-instruct-v1:0:128k"
 # [ON-DEMAND] also lists Llama 3.3 70B in us-west-2; the catalogue does not hold it (its model card says Legacy), so
 # no catalogued model can be served on demand in us-west-2.
 ON_DEMAND_SOURCE = "docs.aws.amazon.com/bedrock/latest/userguide/deploy-custom-model-on-demand.html, read 2026-12-01"
+
+
+# The geographies of the cross-Region inference profiles a run may name as a reference model (`us.<model id>`):
+# the ones the stack grants InvokeModel for and the settings accept
+# (https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-support.html, read 2026-12-01).
+INFERENCE_PROFILE_GEOGRAPHIES = ("us", "eu", "apac", "global")
+
+
+def is_inference_profile_id(model_id: str) -> bool:
+    """A cross-Region inference profile id (`us.anthropic...`) or an inference profile's ARN."""
+    geography, _, rest = model_id.partition(".")
+    return (geography in INFERENCE_PROFILE_GEOGRAPHIES and bool(rest)) or ":inference-profile/" in model_id
 
 
 class UnsupportedModelError(ValueError):
