@@ -22,6 +22,7 @@ from pipeline_aws.bedrock import delete_deployment, delete_throughput, tag_map
 from pipeline_aws.clients import CLIENTS
 from pipeline_aws.errors import is_code, transient_errors
 from pipeline_aws.logs import bind, log, setup_logging
+from pipeline_aws.ssm import read_parameter
 from pipeline_core import contracts
 from pipeline_core.end_of_life import ModelLifecycle, foundation_model_id, is_end_of_life_message, within_warning
 
@@ -230,13 +231,9 @@ def sweep_jobs(env: Environment, sweep: Sweep) -> None:
 
 def promoted_base_model(env: Environment) -> str | None:
     """The foundation model the promoted custom model was trained from; None when nothing has been promoted."""
-    try:
-        with transient_errors():
-            raw = CLIENTS.ssm.get_parameter(Name=env.promotion_parameter)["Parameter"]["Value"]
-    except Exception as err:
-        if is_code(err, "ParameterNotFound"):
-            return None
-        raise
+    raw = read_parameter(env.promotion_parameter)
+    if raw is None:
+        return None
     try:
         model_arn = str(json.loads(raw)["custom_model_arn"])
     except (ValueError, TypeError, KeyError) as err:

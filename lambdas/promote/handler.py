@@ -27,8 +27,9 @@ from botocore.exceptions import ClientError
 
 from pipeline_aws.bedrock import delete_serving, serving_kind, tag_list
 from pipeline_aws.clients import CLIENTS
-from pipeline_aws.errors import is_code, transient_errors
+from pipeline_aws.errors import transient_errors
 from pipeline_aws.logs import bind, log, setup_logging
+from pipeline_aws.ssm import read_parameter
 from pipeline_core import contracts
 from pipeline_core.names import RunNames
 
@@ -140,13 +141,9 @@ def _named(value: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def _read(parameter_name: str) -> dict[str, Any] | None:
     """The parameter's value if this pipeline wrote it: a JSON object naming a custom model and an execution."""
-    try:
-        with transient_errors():
-            raw = CLIENTS.ssm.get_parameter(Name=parameter_name)["Parameter"]["Value"]
-    except Exception as err:
-        if is_code(err, "ParameterNotFound"):
-            return None
-        raise
+    raw = read_parameter(parameter_name)
+    if raw is None:
+        return None
     try:
         value = json.loads(raw)
     except ValueError:

@@ -21,8 +21,9 @@ from typing import Any
 
 from pipeline_aws.bedrock import client_token, delete_serving, serving_kind, tag_list
 from pipeline_aws.clients import CLIENTS
-from pipeline_aws.errors import DeploymentNotReady, ThroughputNotReady, is_code, transient_errors
+from pipeline_aws.errors import DeploymentNotReady, ThroughputNotReady, transient_errors
 from pipeline_aws.logs import bind, log, setup_logging
+from pipeline_aws.ssm import read_parameter
 from pipeline_core import contracts
 from pipeline_core.names import RunNames
 
@@ -226,13 +227,11 @@ def _serving(identifier: str, parameter_name: str) -> bool:
     workflow's cleanup after such a failure must not take down the model the record now points to. The record names
     it as `invoke_model_id` (either kind) or, for Provisioned Throughput, `provisioned_model_arn`.
     """
-    try:
-        with transient_errors():
-            raw = CLIENTS.ssm.get_parameter(Name=parameter_name)["Parameter"]["Value"]
-    except Exception as err:
-        if is_code(err, "ParameterNotFound"):
-            return False
-        raise  # cannot tell: deleting could stop the production model, so let the workflow retry or report
+    # An unreadable record raises (cannot tell: deleting could stop the production model, so let the workflow
+    # retry or report).
+    raw = read_parameter(parameter_name)
+    if raw is None:
+        return False
     try:
         record = json.loads(raw)
         named = [str(record.get(key) or "") for key in ("invoke_model_id", "provisioned_model_arn")]
