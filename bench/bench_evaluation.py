@@ -226,11 +226,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs = []
     for number in range(args.repeat):
         print(f"run {number + 1} of {args.repeat} ...", file=sys.stderr, flush=True)
-        runs.append(
-            measure(
-                args.examples, args.latency_ms, args.concurrency, timeout_seconds=args.timeout, verbose=args.verbose
+        try:
+            runs.append(
+                measure(
+                    args.examples, args.latency_ms, args.concurrency, timeout_seconds=args.timeout, verbose=args.verbose
+                )
             )
-        )
+        except BenchError as error:
+            # A failed measurement is a finding, not a crash: one line, exit 2, no traceback.
+            print(f"bench_evaluation: run {number + 1}: {error}", file=sys.stderr)
+            return 2
     best = max(runs, key=lambda m: m.ratio)
     print(render_table(runs))
     print()

@@ -86,3 +86,20 @@ def test_exit_code_and_verdict_at_the_target_ratio(
     assert bench.main(["--examples", "17", "--latency-ms", "1000", "--concurrency", "1"]) == code
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 1 | 17 |")]
     assert rows and all(f"| {verdict} (target >= 0.85) |" in row for row in rows)
+
+
+def test_a_failed_measurement_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Catches the BenchError escaping as a traceback (exit 1 and a stack) instead of one line naming the run."""
+    bench = _bench()
+
+    def measure(*args: Any, **kwargs: Any) -> Any:
+        raise bench.BenchError("the execution did not start (FAILED)")
+
+    monkeypatch.setattr(bench, "measure", measure)
+    code = bench.main(["--examples", "40", "--latency-ms", "5", "--concurrency", "2"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "bench_evaluation: run 1: the execution did not start (FAILED)" in err
+    assert "Traceback" not in err
