@@ -120,6 +120,8 @@ def run_defaults(settings: PipelineSettings) -> dict[str, Any]:
         # Creating as long as Provisioned Throughput may.
         "serving": {"setting": settings.serving, "max_wait_minutes": settings.throughput.max_wait_minutes},
         "max_validation_loss": settings.max_validation_loss,
+        # Without it, Resolve run refuses a run.json that loosens the gate (pipeline_core.manifest).
+        "allow_loosening_overrides": settings.allow_loosening_overrides,
         "price_per_1k_training_tokens": settings.pricing.training_per_1k_tokens,
         "pricing": {
             "models": {

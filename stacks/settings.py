@@ -314,6 +314,9 @@ class PipelineSettings:
     # left before its end of life (the janitor's DaysToEndOfLife).
     lifecycle_warning_days: int = 60
     serving: str = SERVING_AUTO
+    # Whether a run's run.json may loosen the quality gate (lower a minimum, raise a maximum, drop the loss
+    # threshold, keep a throughput the stack would delete). Off: run.json may only tighten it.
+    allow_loosening_overrides: bool = False
 
     @property
     def base_model(self) -> BaseModel:
@@ -396,6 +399,7 @@ def load_settings(context: Any, *, today: date | None = None) -> PipelineSetting
         # (https://docs.aws.amazon.com/bedrock/latest/userguide/model-lifecycle.html, read 2026-12-01).
         lifecycle_warning_days=r.number("lifecycleWarningDays", 60, 1, 365, integer=True),
         serving=serving,
+        allow_loosening_overrides=r.boolean("allowLooseningOverrides", False),
     )
     r.finish()
     # A price is looked up by the id a report compares: a base model's runtime id (a run's manifest may pick any

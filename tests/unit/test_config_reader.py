@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -137,6 +138,12 @@ def test_run_json_refuses_null_where_it_is_not_documented(manifest: dict[str, An
 
 
 def test_run_json_keeps_its_documented_null() -> None:
-    # docs/manifest.md: `"maxValidationLoss": null` turns off the cdk.json threshold for this run.
-    assert _parse({"maxValidationLoss": None}).max_validation_loss is None
+    # docs/manifest.md: `"maxValidationLoss": null` turns off the cdk.json threshold for this run, where the stack
+    # allows loosening (pipeline.allowLooseningOverrides); otherwise null loosens the gate and is refused.
+    loose = dataclasses.replace(DEFAULTS, allow_loosening=True)
+    text = json.dumps({"train": "train.jsonl", "maxValidationLoss": None}, indent=2)
+    parsed = parse_manifest(text, source="runs/x/run.json", defaults=loose, region="us-west-2")
+    assert parsed.max_validation_loss is None
     assert _parse({}).max_validation_loss == 2.0
+    with pytest.raises(InvalidManifest, match=r"line 3: maxValidationLoss = null loosens the gate"):
+        _parse({"maxValidationLoss": None})

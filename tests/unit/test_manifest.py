@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -89,7 +90,10 @@ def test_full_manifest_overrides_and_renders_hyperparameters_as_strings() -> Non
             "maxValidationLoss": None,
         }
     )
-    choices = parse(text)
+    # null loosens the stack's loss threshold: allowed only where the stack allows loosening.
+    choices = parse_manifest(
+        text, source=SOURCE, defaults=dataclasses.replace(DEFAULTS, allow_loosening=True), region="us-west-2"
+    )
     assert choices.hyperparameters["epochCount"] == "3"
     assert choices.hyperparameters["learningRateMultiplier"] == "0.5"
     assert choices.hyperparameters["batchSize"] == "32"

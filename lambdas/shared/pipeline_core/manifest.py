@@ -59,6 +59,9 @@ class RunDefaults:
     # {"setting": auto|provisionedThroughput|onDemand, "max_wait_minutes": int}. Defaults written before on-demand
     # serving existed come from a stack that grants no deployment calls: Provisioned Throughput only.
     serving: dict[str, Any] = field(default_factory=lambda: {"setting": contracts.SERVING_PROVISIONED})
+    # pipeline.allowLooseningOverrides: whether run.json may loosen the quality gate below these defaults. Defaults
+    # written before the setting existed tighten only, the safe reading of an unknown stack.
+    allow_loosening: bool = False
 
     @property
     def serving_setting(self) -> str:
@@ -88,6 +91,7 @@ class RunDefaults:
             max_training_hours=float(raw.get("max_training_hours", DEFAULT_MAX_TRAINING_HOURS)),
             pricing=raw.get("pricing"),
             serving=dict(raw.get("serving") or {"setting": contracts.SERVING_PROVISIONED}),
+            allow_loosening=bool(raw.get("allow_loosening_overrides", False)),
         )
 
 
@@ -150,8 +154,55 @@ def _hyperparameters(r: ConfigReader, model: BaseModel, start: Mapping[str, str]
     return rendered
 
 
-def _evaluation(r: ConfigReader, defaults: Mapping[str, Any]) -> dict[str, Any]:
-    """Evaluation overrides; the ranges are the ones `stacks/settings.py` applies to cdk.json."""
+# ---- run.json tightens the quality gate, never loosens it (unless pipeline.allowLooseningOverrides) -------------
+# Whoever may upload run.json is not necessarily whoever set the stack's gate: a run may ask for more (a higher
+# score, a smaller p-value), never for less, unless the stack's owner allowed it in cdk.json.
+LOOSENING_HINT = (
+    "remove the key or choose a stricter value, or set pipeline.allowLooseningOverrides to true in cdk.json and deploy"
+)
+# run.json key (under evaluation) -> (gate field, range, direction): an "at least" key is stricter when higher, an
+# "at most" key when lower.
+GATE_KEYS: tuple[tuple[str, str, float, float, str], ...] = (
+    ("minScore", "min_score", 0.0, 100.0, "at least"),
+    ("minImprovementPoints", "min_improvement_points", -100.0, 100.0, "at least"),
+    ("minImprovementPercent", "min_improvement_percent", -100.0, 1000.0, "at least"),
+    ("maxPValue", "max_p_value", 0.0, 1.0, "at most"),
+    ("maxFailedShare", "max_failed_share", 0.0, 1.0, "at most"),
+)
+
+
+def _shown_number(value: float) -> str:
+    """0.05 -> "0.05", 1.0 -> "1": a number as a person writes it."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def loosens(direction: str, requested: float | None, allowed: float | None) -> bool:
+    """Whether a run's value is less strict than the stack's. None is "no threshold": the loosest value of an
+    "at most" key, so it loosens any threshold and tightens nothing; any threshold tightens "no threshold"."""
+    if allowed is None:
+        return False
+    if requested is None:
+        return True
+    return requested < allowed if direction == "at least" else requested > allowed
+
+
+def loosening_message(where: str, requested: float | None, direction: str, allowed: float) -> str:
+    """One line: the key, the requested and the allowed value, and what to do."""
+    shown = "null" if requested is None else _shown_number(requested)
+    verb = "requires" if direction == "at least" else "allows"
+    return f"{where} = {shown} loosens the gate (stack {verb} {direction} {_shown_number(allowed)}); {LOOSENING_HINT}"
+
+
+def _tighten_only(r: ConfigReader, key: str, requested: float | None, direction: str, allowed: float | None) -> None:
+    if loosens(direction, requested, allowed):
+        assert allowed is not None  # loosens() is False without a stack threshold
+        raise ConfigError(loosening_message(r.where(key), requested, direction, allowed), key=r.where(key))
+
+
+def _evaluation(r: ConfigReader, defaults: Mapping[str, Any], *, allow_loosening: bool) -> dict[str, Any]:
+    """Evaluation overrides; the ranges are the ones `stacks/settings.py` applies to cdk.json. Unless
+    `allow_loosening`, a gate value less strict than the stack's is refused."""
     gate = dict(defaults["gate"])
     result = {k: v for k, v in defaults.items() if k != "gate"}
     result.setdefault("system_prompt", None)
@@ -176,15 +227,12 @@ def _evaluation(r: ConfigReader, defaults: Mapping[str, Any]) -> dict[str, Any]:
         result["reference_models"] = chosen
     if r.present("systemPrompt"):
         result["system_prompt"] = r.string("systemPrompt", "", r"(?s).{1,20000}", "a string of 1 to 20000 characters")
-    for key, name, lo, hi in (
-        ("minScore", "min_score", 0.0, 100.0),
-        ("minImprovementPoints", "min_improvement_points", -100.0, 100.0),
-        ("minImprovementPercent", "min_improvement_percent", -100.0, 1000.0),
-        ("maxPValue", "max_p_value", 0.0, 1.0),
-        ("maxFailedShare", "max_failed_share", 0.0, 1.0),
-    ):
+    for key, name, lo, hi, direction in GATE_KEYS:
         if r.present(key):
-            gate[name] = r.number(key, 0.0, lo, hi)
+            value = r.number(key, 0.0, lo, hi)
+            if not allow_loosening:
+                _tighten_only(r, key, value, direction, float(defaults["gate"][name]))
+            gate[name] = value
     result["gate"] = gate
     return result
 
@@ -271,15 +319,28 @@ def _choices(r: ConfigReader, defaults: RunDefaults, region: str, *, manifest: b
         else {hp.name: hp.render(hp.default) for hp in model.hyperparameters}
     )
     hyperparameters = r.section("hyperparameters", lambda c: _hyperparameters(c, model, start))
-    evaluation = r.section("evaluation", lambda c: _evaluation(c, defaults.evaluation))
+    evaluation = r.section(
+        "evaluation", lambda c: _evaluation(c, defaults.evaluation, allow_loosening=defaults.allow_loosening)
+    )
     if r.present("split") and ("validation" in files or "test" in files):
         raise ConfigError("split is allowed only when neither validation nor test is named", key="split")
     split = r.section("split", lambda c: _split(c, defaults.split))
-    keep = r.boolean("keepThroughput", bool(defaults.throughput["keep_after_promotion"]))
+    stack_keep = bool(defaults.throughput["keep_after_promotion"])
+    keep = r.boolean("keepThroughput", stack_keep)
+    # Keeping the candidate's throughput is the looser choice: it bills by the hour with no end set, and the kept
+    # throughput is what the promotion record tells applications to call. Not keeping it never starts a bill.
+    if keep and not stack_keep and not defaults.allow_loosening:
+        raise ConfigError(
+            "keepThroughput = true loosens the gate (stack setting provisionedThroughput.keepAfterPromotion is false: "
+            f"a promoted model keeps no throughput); {LOOSENING_HINT}",
+            key="keepThroughput",
+        )
     serving_mode = _serving(r, defaults, model, region)
     # Present and null switches the deployment's loss threshold off for this run.
     if r.present("maxValidationLoss"):
         loss = r.optional_number("maxValidationLoss", 0.0, 100.0)
+        if not defaults.allow_loosening:
+            _tighten_only(r, "maxValidationLoss", loss, "at most", defaults.max_validation_loss)
     else:
         loss = defaults.max_validation_loss
     r.finish()
