@@ -7,6 +7,10 @@ customization jobs whose workflow execution has ended, and publishes the number 
 a CloudWatch metric. It then looks up how many days the promoted model's base model and the configured base
 model have before their end of life, and publishes those too. One failed delete or lookup does not stop the
 rest; the handler raises at the end so the alarm on Lambda errors fires.
+
+Nothing is deleted or stopped unless Bedrock's ListTagsForResource says it carries this pipeline's tag with this
+pipeline's name; a resource whose tags cannot be read is left alone and counted as a failure. Nothing the promotion
+parameter names is ever deleted here: the janitor reads the parameter only to look up the promoted model's lifecycle.
 """
 
 from __future__ import annotations
@@ -133,7 +137,12 @@ def sweep_throughputs(env: Environment, now: datetime, sweep: Sweep) -> None:
     for summary in _pages("list_provisioned_model_throughputs", "provisionedModelSummaries"):
         arn = str(summary["provisionedModelArn"])
         created = summary.get("creationTime")
-        tags = _tags(arn)
+        try:
+            tags = _tags(arn)
+        except Exception as err:  # whose it is cannot be told: never deleted, and the others are still swept
+            sweep.failures.append(arn)
+            log(LOGGER, "throughput tags unreadable", level=40, arn=arn, error=repr(err))
+            continue
         why = _why_overdue(env, now, arn, created, tags)
         if why is None:
             continue

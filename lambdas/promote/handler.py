@@ -11,6 +11,13 @@ So the new value records what it replaces (`replaces`, written in the same put),
 deleted only after that put succeeded (applications keep using it until then), and the record is cleared once the
 deletions are done. A retry finds the parameter already naming this execution and takes the pending replacements
 from it, and a promotion that finds another's replacements still pending carries them over into its own record.
+
+What the parameter names is deleted only if Bedrock says it carries this pipeline's tag (ListTagsForResource): a
+value someone else wrote or redirected must never take down another team's throughput. A resource without the tag,
+or tagged with another pipeline's name, is logged, listed under `refused_replacements` with the reason, and dropped
+from the record; the promotion itself still succeeds (the new model is published and serving). When the tags
+cannot be read (a refusal such as AccessDenied), the entry stays recorded, like a refused delete, for the next
+promotion to check again; throttling and 5xx raise, so the workflow retries.
 """
 
 from __future__ import annotations
@@ -25,9 +32,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from pipeline_aws.bedrock import delete_serving, serving_kind, tag_list
+from pipeline_aws.bedrock import delete_serving, serving_kind, tag_list, tag_map
 from pipeline_aws.clients import CLIENTS
-from pipeline_aws.errors import transient_errors
+from pipeline_aws.errors import is_code, transient_errors
 from pipeline_aws.logs import bind, log, setup_logging
 from pipeline_aws.ssm import read_parameter
 from pipeline_core import contracts
@@ -58,6 +65,7 @@ class PromoteInput:
     report_uri: str | None
     throughput_name: str
     serving_kind: str = contracts.SERVING_PROVISIONED
+    pipeline_name: str = ""  # the tag value that marks what this pipeline may delete
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> PromoteInput:
@@ -73,6 +81,7 @@ class PromoteInput:
             report_uri=evaluation.get("report_uri"),
             throughput_name=RunNames.from_run(run).resource_name,
             serving_kind=_kind(run, throughput),
+            pipeline_name=str(run.get("pipeline_name") or os.environ.get(contracts.ENV_PIPELINE_NAME, "")),
         )
 
 
@@ -106,6 +115,9 @@ class Promotion:
     # Replaced throughputs whose delete was refused (not a passing error): still recorded in the parameter, so the
     # next promotion tries again; each bills until deleted.
     pending_replacements: list[str] = field(default_factory=list)
+    # What the record named but this pipeline's tag does not mark as its own: never deleted, dropped from the
+    # record. Each entry is {"arn", "reason"}.
+    refused_replacements: list[dict[str, str]] = field(default_factory=list)
 
 
 def _approve(arn: str) -> None:
@@ -186,6 +198,38 @@ def _put(parameter_name: str, value: Mapping[str, Any]) -> None:
         CLIENTS.ssm.put_parameter(Name=parameter_name, Value=json.dumps(value), Type="String", Overwrite=True)
 
 
+def _not_ours(arn: str, pipeline_name: str) -> str | None:
+    """Why ``arn`` must not be deleted by this pipeline (not tagged as ours), or None when its tag says it is ours.
+
+    Raises ClientError when the tags cannot be read (the caller keeps the entry recorded) and TransientServiceError
+    on throttling or 5xx.
+    """
+    with transient_errors():
+        tags = tag_map(CLIENTS.bedrock.list_tags_for_resource(resourceARN=arn).get("tags", []))
+    owner = tags.get(contracts.TAG_PIPELINE)
+    if not pipeline_name:
+        return "this promotion does not know its pipeline's name, so it cannot tell what is its own"
+    if owner is None:
+        return f"it has no {contracts.TAG_PIPELINE} tag: this pipeline did not create it"
+    if owner != pipeline_name:
+        return f"it is tagged {contracts.TAG_PIPELINE}={owner}, not {pipeline_name}: another pipeline's"
+    return None
+
+
+_UNVERIFIED = "its tags could not be read"
+
+
+def _ownership(arn: str, pipeline_name: str) -> str | None:
+    """None when ``arn`` is this pipeline's (or already gone); else why not, or _UNVERIFIED when nobody can tell."""
+    try:
+        return _not_ours(arn, pipeline_name)
+    except ClientError as err:  # passing failures arrive as TransientServiceError and propagate
+        if is_code(err, "ResourceNotFoundException"):
+            return None  # already gone: the delete finds nothing and counts it done
+        log(LOGGER, "tags unreadable; the replaced throughput stays recorded", level=30, arn=arn, error=str(err))
+        return _UNVERIFIED
+
+
 def _delete_replaced(kind: str, arn: str) -> bool:
     """Delete a replaced throughput or deployment; True once it is gone. A passing failure raises, so the workflow
     retries."""
@@ -236,10 +280,18 @@ def promote(request: PromoteInput, parameter_name: str) -> Promotion:
         _put(parameter_name, value)
     deleted: list[str] = []
     pending: list[str] = []
+    refused: list[dict[str, str]] = []
     for item in replaces:
         arn = str(item["invoke_model_id"])
-        (deleted if _delete_replaced(str(item["kind"]), arn) else pending).append(arn)
-    if deleted:
+        reason = _ownership(arn, request.pipeline_name)
+        if reason == _UNVERIFIED:
+            pending.append(arn)
+        elif reason is not None:
+            log(LOGGER, "not deleting what the promotion record names", level=30, arn=arn, reason=reason)
+            refused.append({"arn": arn, "reason": reason})
+        else:
+            (deleted if _delete_replaced(str(item["kind"]), arn) else pending).append(arn)
+    if deleted or refused:
         # Only what is still to delete stays recorded; a retry that fails here deletes nothing twice (a gone
         # throughput is "not found"), so the put is retried with the rest.
         _put(parameter_name, {**value, "replaces": [i for i in replaces if i["invoke_model_id"] in pending]})
@@ -253,6 +305,7 @@ def promote(request: PromoteInput, parameter_name: str) -> Promotion:
         serving is not None,
         replaced_throughputs=deleted,
         pending_replacements=pending,
+        refused_replacements=refused,
     )
 
 

@@ -66,6 +66,13 @@ TAG_EXECUTION = "finetune:execution"
 TAG_DATASET_SHA256 = "finetune:dataset-sha256"
 TAG_CREATED_AT = "finetune:created-at"
 TAG_APPROVED = "finetune:approved"
+# The tags a run puts on what it creates, and the one Promote adds: IAM limits every Bedrock tag write to these keys.
+CREATION_TAG_KEYS = (TAG_PIPELINE, TAG_RUN, TAG_EXECUTION, TAG_DATASET_SHA256, TAG_CREATED_AT)
+PROMOTION_TAG_KEYS = (TAG_APPROVED,)
+
+# The promotion parameter's value until the first promotion: the stack creates the parameter (so nobody else can
+# create or redirect it first), and SSM values cannot be empty. Every reader treats it as "nothing promoted".
+PROMOTION_PLACEHOLDER = "none"
 
 METRIC_NAMESPACE = "BedrockFinetunePipeline"
 METRIC_OVERDUE_THROUGHPUTS = "OverdueProvisionedThroughputs"

@@ -631,3 +631,41 @@ def test_a_deployment_already_gone_is_neither_deleted_nor_a_failure(env: str, be
     no_jobs(bedrock)
     configured_active(bedrock)
     assert janitor.handler({}, None)["deleted_deployments"] == []
+
+
+# ---- whose a resource is comes from its tags only; what cannot be read is never deleted -------------------------
+def test_an_overdue_throughput_without_the_pipeline_tag_is_never_deleted(env: str, bedrock: Stubber) -> None:
+    bedrock.add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": [summary(1, OLD)]}, None)
+    bedrock.add_response("list_tags_for_resource", {"tags": [{"key": contracts.TAG_EXECUTION, "value": "x"}]}, None)
+    no_deployments(bedrock)
+    no_jobs(bedrock)
+    configured_active(bedrock)  # no delete queued: the Stubber fails the test if one is made
+    assert janitor.handler({}, None)["deleted"] == []
+    assert overdue_metric() == 0
+
+
+@pytest.mark.parametrize(("error", "status"), [("AccessDeniedException", 403), ("ThrottlingException", 429)])
+def test_unreadable_throughput_tags_delete_nothing_and_fail_the_invocation_after_the_sweep(
+    env: str, bedrock: Stubber, error: str, status: int
+) -> None:
+    bedrock.add_response(
+        "list_provisioned_model_throughputs", {"provisionedModelSummaries": [summary(1, OLD), summary(2, OLD)]}, None
+    )
+    bedrock.add_client_error("list_tags_for_resource", **client_error(error, status))
+    bedrock.add_response("list_tags_for_resource", tags(), None)  # the next one is still swept
+    bedrock.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": pt_arn(2)})
+    no_deployments(bedrock)
+    no_jobs(bedrock)
+    configured_active(bedrock)
+    with pytest.raises(janitor.JanitorIncomplete, match=pt_arn(1)):
+        janitor.handler({}, None)
+    assert overdue_metric() == 1  # only the one whose tags said it is ours
+
+
+def test_the_placeholder_the_stack_creates_reports_only_the_configured_model(env: str, bedrock: Stubber) -> None:
+    boto3.client("ssm").put_parameter(Name=PARAMETER, Type="String", Value=contracts.PROMOTION_PLACEHOLDER)
+    bedrock.add_response("list_provisioned_model_throughputs", {"provisionedModelSummaries": []}, None)
+    no_deployments(bedrock)
+    no_jobs(bedrock)
+    configured_active(bedrock)  # no GetCustomModel: nothing promoted
+    assert janitor.handler({}, None)["days_to_end_of_life"] == {}

@@ -82,6 +82,14 @@ def approvals(bedrock: Stubber) -> None:
     bedrock.add_response("tag_resource", {}, {"resourceARN": PT_ARN, "tags": APPROVED})
 
 
+def owned(bedrock: Stubber, arn: str, pipeline: str | None = "finetune") -> None:
+    """ListTagsForResource for what the record names: tagged with this pipeline's name unless told otherwise."""
+    tags = [{"key": contracts.TAG_RUN, "value": "earlier"}]
+    if pipeline is not None:
+        tags.append({"key": contracts.TAG_PIPELINE, "value": pipeline})
+    bedrock.add_response("list_tags_for_resource", {"tags": tags}, {"resourceARN": arn})
+
+
 def deletes(bedrock: Stubber, arn: str, error: str | None = None, status: int = 400) -> None:
     if error:
         bedrock.add_client_error("delete_provisioned_model_throughput", **client_error(error, status))
@@ -119,6 +127,7 @@ def test_keep_tags_model_and_throughput_and_writes_ssm(env: None, bedrock: Stubb
         "throughput_kept": True,
         "replaced_throughputs": [],
         "pending_replacements": [],
+        "refused_replacements": [],
     }
     value = parameter()
     assert value["custom_model_arn"] == MODEL_ARN and value["provisioned_model_arn"] == PT_ARN
@@ -161,6 +170,7 @@ def test_a_new_promotion_deletes_the_previous_promotions_throughput(env: None, b
     """The previous throughput is approved (the janitor keeps it), so promote must delete it once replaced."""
     publish(previous())
     approvals(bedrock)
+    owned(bedrock, OLD_PT)
     deletes(bedrock, OLD_PT)
     result = promote.handler(event(keep=True), None)
     assert result["replaced_throughputs"] == [OLD_PT] and result["provisioned_model_arn"] == PT_ARN
@@ -182,6 +192,7 @@ def test_a_failed_delete_of_the_replaced_throughput_is_retried_until_it_is_gone(
     """The retry finds the parameter already naming this execution and deletes what the record says it replaced."""
     publish(previous())
     approvals(bedrock)
+    owned(bedrock, OLD_PT)
     deletes(bedrock, OLD_PT, error, status)
     with pytest.raises(TransientServiceError):
         promote.handler(event(keep=True), None)
@@ -190,6 +201,7 @@ def test_a_failed_delete_of_the_replaced_throughput_is_retried_until_it_is_gone(
     assert value["replaces"] == [replaced(OLD_PT)]
 
     approvals(bedrock)
+    owned(bedrock, OLD_PT)
     deletes(bedrock, OLD_PT)
     result = promote.handler(event(keep=True), None)
     assert result["replaced_throughputs"] == [OLD_PT]
@@ -210,10 +222,12 @@ def test_a_failed_clearing_put_is_retried_and_deletes_nothing_twice(env: None, b
     ssm = FailingPuts({2})
     CLIENTS.set("ssm", ssm)
     approvals(bedrock)
+    owned(bedrock, OLD_PT)
     deletes(bedrock, OLD_PT)
     with pytest.raises(TransientServiceError):
         promote.handler(event(keep=True), None)
     approvals(bedrock)
+    owned(bedrock, OLD_PT)
     deletes(bedrock, OLD_PT, "ResourceNotFoundException", 404)  # already gone: not an error
     assert promote.handler(event(keep=True), None)["replaced_throughputs"] == [OLD_PT]
     assert parameter()["replaces"] == [] and ssm.puts == 3
@@ -223,6 +237,7 @@ def test_a_refused_delete_stays_recorded_and_the_next_promotion_deletes_it(env: 
     """AccessDenied does not pass by retrying; failing the run would delete the throughput just published."""
     publish(previous())
     approvals(bedrock)
+    owned(bedrock, OLD_PT)
     deletes(bedrock, OLD_PT, "AccessDeniedException", 403)
     result = promote.handler(event(keep=True), None)
     assert result["pending_replacements"] == [OLD_PT] and result["replaced_throughputs"] == []
@@ -235,7 +250,9 @@ def test_a_refused_delete_stays_recorded_and_the_next_promotion_deletes_it(env: 
     later["job"]["custom_model_arn"], later["throughput"]["arn"] = next_model, next_pt
     bedrock.add_response("tag_resource", {}, {"resourceARN": next_model, "tags": APPROVED})
     bedrock.add_response("tag_resource", {}, {"resourceARN": next_pt, "tags": APPROVED})
+    owned(bedrock, OLD_PT)
     deletes(bedrock, OLD_PT)
+    owned(bedrock, PT_ARN)
     deletes(bedrock, PT_ARN)
     result = promote.handler(later, None)
     assert result["replaced_throughputs"] == [OLD_PT, PT_ARN] and result["pending_replacements"] == []
@@ -275,6 +292,7 @@ def test_a_reused_execution_name_is_not_mistaken_for_a_retry(env: None, bedrock:
     """After 90 days the same upload gets the same execution name; its new model must still be published."""
     publish(previous(execution_name="demo-0123456789abcdef"))
     approvals(bedrock)
+    owned(bedrock, OLD_PT)
     deletes(bedrock, OLD_PT)
     result = promote.handler(event(keep=True), None)
     assert result["replaced_throughputs"] == [OLD_PT]
@@ -349,6 +367,7 @@ def test_a_failed_delete_of_an_unkept_deployment_publishes_nothing(env: None, be
 def test_a_deployment_replaces_a_throughput_and_deletes_it_as_a_throughput(env: None, bedrock: Stubber) -> None:
     publish(previous())
     deployment_approvals(bedrock)
+    owned(bedrock, OLD_PT)
     deletes(bedrock, OLD_PT)
     result = promote.handler(on_demand_event(keep=True), None)
     assert result["replaced_throughputs"] == [OLD_PT] and parameter()["replaces"] == []
@@ -357,6 +376,7 @@ def test_a_deployment_replaces_a_throughput_and_deletes_it_as_a_throughput(env: 
 def test_a_throughput_replaces_a_deployment_and_deletes_it_as_a_deployment(env: None, bedrock: Stubber) -> None:
     publish(previous(provisioned_model_arn=None, serving_kind=contracts.SERVING_ON_DEMAND, invoke_model_id=OLD_DEP))
     approvals(bedrock)
+    owned(bedrock, OLD_DEP)
     deletes_deployment(bedrock, OLD_DEP)
     result = promote.handler(event(keep=True), None)
     assert result["replaced_throughputs"] == [OLD_DEP]
@@ -368,12 +388,14 @@ def test_a_throughput_replaces_a_deployment_and_deletes_it_as_a_deployment(env: 
 def test_a_deployment_replacing_a_deployment_records_it_until_its_delete_succeeds(env: None, bedrock: Stubber) -> None:
     publish(previous(provisioned_model_arn=None, serving_kind=contracts.SERVING_ON_DEMAND, invoke_model_id=OLD_DEP))
     deployment_approvals(bedrock)
+    owned(bedrock, OLD_DEP)
     deletes_deployment(bedrock, OLD_DEP, "ConflictException", 409)
     with pytest.raises(TransientServiceError):
         promote.handler(on_demand_event(keep=True), None)
     assert parameter()["invoke_model_id"] == DEP_ARN and parameter()["replaces"] == [replaced(OLD_DEP)]
 
     deployment_approvals(bedrock)
+    owned(bedrock, OLD_DEP)
     deletes_deployment(bedrock, OLD_DEP, "ResourceNotFoundException", 404)  # gone meanwhile: not an error
     assert promote.handler(on_demand_event(keep=True), None)["replaced_throughputs"] == [OLD_DEP]
     assert parameter()["replaces"] == []
@@ -384,6 +406,7 @@ def test_a_refused_deployment_delete_stays_pending_and_the_next_promotion_delete
 ) -> None:
     publish(previous(provisioned_model_arn=None, serving_kind=contracts.SERVING_ON_DEMAND, invoke_model_id=OLD_DEP))
     approvals(bedrock)
+    owned(bedrock, OLD_DEP)
     deletes_deployment(bedrock, OLD_DEP, "AccessDeniedException", 403)
     result = promote.handler(event(keep=True), None)
     assert result["pending_replacements"] == [OLD_DEP]
@@ -393,7 +416,9 @@ def test_a_refused_deployment_delete_stays_pending_and_the_next_promotion_delete
     later["job"]["custom_model_arn"] = next_model = MODEL_ARN.replace("abcdefabcdef", "222222222222")
     bedrock.add_response("tag_resource", {}, {"resourceARN": next_model, "tags": APPROVED})
     bedrock.add_response("tag_resource", {}, {"resourceARN": DEP_ARN, "tags": APPROVED})
+    owned(bedrock, OLD_DEP)
     deletes_deployment(bedrock, OLD_DEP)
+    owned(bedrock, PT_ARN)
     deletes(bedrock, PT_ARN)
     result = promote.handler(later, None)
     assert result["replaced_throughputs"] == [OLD_DEP, PT_ARN] and result["pending_replacements"] == []
@@ -404,7 +429,9 @@ def test_replacements_recorded_before_kinds_existed_are_still_deleted(env: None,
     earlier = f"arn:aws:bedrock:us-west-2:{ACCOUNT}:provisioned-model/111111111111"
     publish(previous(replaces=[{"provisioned_model_arn": earlier, "execution_name": "older-1"}]))
     approvals(bedrock)
+    owned(bedrock, earlier)
     deletes(bedrock, earlier)
+    owned(bedrock, OLD_PT)
     deletes(bedrock, OLD_PT)
     assert promote.handler(event(keep=True), None)["replaced_throughputs"] == [earlier, OLD_PT]
 
@@ -414,3 +441,105 @@ def test_an_unknown_serving_kind_is_refused_before_anything_is_tagged(env: None,
     request["throughput"]["kind"] = "spot"
     with pytest.raises(ValueError, match="unknown serving kind 'spot'"):
         promote.handler(request, None)
+
+
+# ---- only what carries this pipeline's tag is deleted: the record may have been written or redirected by anyone --
+@pytest.mark.parametrize(
+    ("owner", "why"),
+    [(None, "has no finetune:pipeline tag"), ("other-team", "tagged finetune:pipeline=other-team")],
+    ids=["untagged", "another-pipeline"],
+)
+def test_a_recorded_throughput_not_tagged_as_ours_is_never_deleted(
+    env: None, bedrock: Stubber, caplog: pytest.LogCaptureFixture, owner: str | None, why: str
+) -> None:
+    """A redirected record must not take down another team's throughput; the promotion itself still succeeds."""
+    publish(previous())
+    approvals(bedrock)
+    owned(bedrock, OLD_PT, owner)  # no delete queued: the Stubber fails the test if one is made
+    result = promote.handler(event(keep=True), None)
+    assert result["replaced_throughputs"] == [] and result["pending_replacements"] == []
+    ((refusal),) = result["refused_replacements"]
+    assert refusal["arn"] == OLD_PT and why in refusal["reason"]
+    value = parameter()
+    assert value["provisioned_model_arn"] == PT_ARN and value["replaces"] == []  # dropped: never tried again
+    assert any("not deleting what the promotion record names" in r.getMessage() for r in caplog.records)
+
+
+def test_a_recorded_deployment_of_another_pipeline_is_never_deleted(env: None, bedrock: Stubber) -> None:
+    publish(previous(provisioned_model_arn=None, serving_kind=contracts.SERVING_ON_DEMAND, invoke_model_id=OLD_DEP))
+    approvals(bedrock)
+    owned(bedrock, OLD_DEP, "finetune-dev")  # a prefix of ours is not ours either
+    result = promote.handler(event(keep=True), None)
+    assert [r["arn"] for r in result["refused_replacements"]] == [OLD_DEP] and result["replaced_throughputs"] == []
+
+
+def test_only_the_recorded_throughputs_tagged_as_ours_are_deleted(env: None, bedrock: Stubber) -> None:
+    foreign = f"arn:aws:bedrock:us-west-2:{ACCOUNT}:provisioned-model/999999999999"
+    publish(previous(replaces=[{"provisioned_model_arn": foreign, "execution_name": "older-1"}]))
+    approvals(bedrock)
+    owned(bedrock, foreign, "other-team")
+    owned(bedrock, OLD_PT)
+    deletes(bedrock, OLD_PT)
+    result = promote.handler(event(keep=True), None)
+    assert result["replaced_throughputs"] == [OLD_PT]
+    assert [r["arn"] for r in result["refused_replacements"]] == [foreign]
+    assert parameter()["replaces"] == []
+
+
+@pytest.mark.parametrize(("error", "status"), [("AccessDeniedException", 403), ("ValidationException", 400)])
+def test_unreadable_tags_delete_nothing_and_keep_the_entry_recorded(
+    env: None, bedrock: Stubber, error: str, status: int
+) -> None:
+    """Nobody can tell whose it is: nothing is deleted, the promotion succeeds, the next one checks again."""
+    publish(previous())
+    approvals(bedrock)
+    bedrock.add_client_error("list_tags_for_resource", **client_error(error, status))
+    result = promote.handler(event(keep=True), None)
+    assert result["pending_replacements"] == [OLD_PT] and result["replaced_throughputs"] == []
+    assert result["refused_replacements"] == []
+    assert parameter()["replaces"] == [replaced(OLD_PT)] and parameter()["provisioned_model_arn"] == PT_ARN
+
+
+def test_throttled_tag_reads_are_retried_by_the_workflow_and_delete_on_the_retry(env: None, bedrock: Stubber) -> None:
+    publish(previous())
+    approvals(bedrock)
+    bedrock.add_client_error("list_tags_for_resource", **client_error("ThrottlingException", 429))
+    with pytest.raises(TransientServiceError):
+        promote.handler(event(keep=True), None)
+    assert parameter()["replaces"] == [replaced(OLD_PT)]  # published; the deletion is still owed
+
+    approvals(bedrock)
+    owned(bedrock, OLD_PT)
+    deletes(bedrock, OLD_PT)
+    assert promote.handler(event(keep=True), None)["replaced_throughputs"] == [OLD_PT]
+
+
+def test_a_recorded_throughput_already_gone_counts_as_replaced(env: None, bedrock: Stubber) -> None:
+    publish(previous())
+    approvals(bedrock)
+    bedrock.add_client_error("list_tags_for_resource", **client_error("ResourceNotFoundException", 404))
+    deletes(bedrock, OLD_PT, "ResourceNotFoundException", 404)
+    assert promote.handler(event(keep=True), None)["replaced_throughputs"] == [OLD_PT]
+    assert parameter()["replaces"] == []
+
+
+def test_a_promotion_without_its_pipelines_name_deletes_nothing_it_replaces(
+    env: None, bedrock: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(contracts.ENV_PIPELINE_NAME, raising=False)
+    publish(previous())
+    approvals(bedrock)
+    owned(bedrock, OLD_PT)
+    result = promote.handler(event(keep=True, pipeline_name=""), None)
+    assert result["replaced_throughputs"] == [] and [r["arn"] for r in result["refused_replacements"]] == [OLD_PT]
+
+
+def test_the_placeholder_the_stack_creates_means_nothing_was_promoted(
+    env: None, bedrock: Stubber, caplog: pytest.LogCaptureFixture
+) -> None:
+    publish(contracts.PROMOTION_PLACEHOLDER)
+    approvals(bedrock)  # nothing to check or delete
+    result = promote.handler(event(keep=True), None)
+    assert result["replaced_throughputs"] == [] and result["refused_replacements"] == []
+    assert parameter()["provisioned_model_arn"] == PT_ARN
+    assert not any("not written by the pipeline" in r.getMessage() for r in caplog.records)

@@ -209,6 +209,16 @@ def test_delete_goes_on_when_nothing_was_ever_promoted(bedrock: Stubber, promoti
     assert throughput.handler({"action": "delete", "run": RUN, "throughput": {"arn": PT_ARN}}, None)["deleted"]
 
 
+@pytest.mark.parametrize("placeholder", [contracts.PROMOTION_PLACEHOLDER, f" {contracts.PROMOTION_PLACEHOLDER}\n"])
+def test_delete_goes_on_when_the_parameter_holds_the_stacks_placeholder(
+    bedrock: Stubber, promotion: Any, placeholder: str
+) -> None:
+    """The stack creates the parameter before anything is promoted; its placeholder names nothing."""
+    promotion.put_parameter(Name=PARAMETER, Type="String", Value=placeholder)
+    bedrock.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": PT_ARN})
+    assert throughput.handler({"action": "delete", "run": RUN, "throughput": {"arn": PT_ARN}}, None)["deleted"]
+
+
 def test_delete_waits_when_the_record_cannot_be_read(
     bedrock: Stubber, promotion: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
