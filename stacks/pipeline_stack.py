@@ -109,6 +109,12 @@ def run_defaults(settings: PipelineSettings) -> dict[str, Any]:
                 "min_improvement_percent": e.min_improvement_percent,
                 "max_p_value": e.max_p_value,
                 "max_failed_share": e.max_failed_share,
+                # The model in production the candidate must also beat (Resolve run finds it, Evaluate asks it).
+                "champion": {
+                    "enabled": e.champion.enabled,
+                    "min_improvement_points": e.champion.min_improvement_points,
+                    "max_p_value": e.champion.max_p_value,
+                },
             },
         },
         "throughput": {
@@ -234,7 +240,12 @@ class PipelineStack(Stack):
             "ResolveRun",
             "resolve_run",
             "Resolves a run from its manifest and the pipeline defaults",
-            {**common_env, contracts.ENV_DEFAULTS: json.dumps(run_defaults(settings), sort_keys=True)},
+            {
+                **common_env,
+                contracts.ENV_DEFAULTS: json.dumps(run_defaults(settings), sort_keys=True),
+                # Read for the champion, the promoted model the candidate must beat (pipeline_aws.champion).
+                contracts.ENV_PROMOTION_PARAMETER: self.promotion_parameter_name,
+            },
         )
         validate = fn(
             "ValidateDataset",
@@ -483,6 +494,14 @@ class PipelineStack(Stack):
         allow(resolve, ["bedrock:GetFoundationModel"], foundation)
         if profiles:
             allow(resolve, ["bedrock:GetInferenceProfile"], profiles)
+        # It reads the promotion record and asks whether what serves the champion is still in service: Get on the
+        # kinds Evaluate may invoke, nothing else (GetProvisionedModelThroughput on provisioned-model,
+        # GetCustomModelDeployment on custom-model-deployment: docs.aws.amazon.com/service-authorization/latest/
+        # reference/list_amazonbedrock.html, read 2026-12-01).
+        allow(resolve, ["ssm:GetParameter"], [f"{account_arn('ssm')}:parameter{self.promotion_parameter_name}"])
+        allow(resolve, ["bedrock:GetProvisionedModelThroughput"], [provisioned])
+        if on_demand:
+            allow(resolve, ["bedrock:GetCustomModelDeployment"], [deployments])
         allow(
             train,
             ["bedrock:CreateModelCustomizationJob"],

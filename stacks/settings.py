@@ -53,6 +53,29 @@ def _section(reader: _Reader, key: str, build: Callable[[_Reader], T]) -> T:
 
 
 @dataclass(frozen=True)
+class ChampionSettings:
+    """Whether the candidate must also beat the champion (the model in production), and by how much.
+
+    On by default, with the evidence standard the base comparison uses: any improvement (0 points) that the paired
+    test finds significant (p <= 0.05). Without significance, a candidate that only ties the champion would replace
+    it half the time by chance, and a run of such promotions lets quality drift down unnoticed.
+    """
+
+    enabled: bool = True
+    min_improvement_points: float = 0.0
+    max_p_value: float = 0.05
+
+
+def _champion(r: _Reader) -> ChampionSettings:
+    return ChampionSettings(
+        enabled=r.boolean("enabled", True),
+        # Negative: "may be this much worse than the champion" (a cheaper or fresher model); the report says so.
+        min_improvement_points=r.number("minImprovementPoints", 0.0, -100.0, 100.0),
+        max_p_value=r.number("maxPValue", 0.05, 0.0, 1.0),
+    )
+
+
+@dataclass(frozen=True)
 class EvaluationSettings:
     """How the fine-tuned model is compared with the base model, and what it must reach to be promoted."""
 
@@ -67,6 +90,7 @@ class EvaluationSettings:
     min_improvement_percent: float = 0.0
     max_p_value: float = 0.05
     max_failed_share: float = 0.02
+    champion: ChampionSettings = field(default_factory=ChampionSettings)
 
 
 METRICS = ("token_f1", "exact_match", "accuracy", "macro_f1", "json_valid", "json_schema", "tatqa_f1", "tatqa_em")
@@ -96,6 +120,7 @@ def _evaluation(r: _Reader) -> EvaluationSettings:
         min_improvement_percent=r.number("minImprovementPercent", 0.0, -100.0, 1000.0),
         max_p_value=r.number("maxPValue", 0.05, 0.0, 1.0),
         max_failed_share=r.number("maxFailedShare", 0.02, 0.0, 1.0),
+        champion=r.section("champion", _champion),
     )
 
 

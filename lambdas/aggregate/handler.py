@@ -41,6 +41,7 @@ __all__ = ["EvaluationFailed", "handler"]
 
 READ_CHUNK_BYTES = 1 << 20
 CANDIDATE_LABEL = "fine-tuned"  # the candidate's name in every report table, instead of a long PT ARN
+CHAMPION_LABEL = "champion"  # the model in production, when the gate compares with it
 
 
 @dataclass(frozen=True)
@@ -98,18 +99,39 @@ class AggregateInput:
             return self.runtime_model_id
 
     @property
+    def champion_id(self) -> str | None:
+        """The champion's model id when the evaluate step asked it (models_to_call's rule), else None."""
+        champion = self.evaluation.champion_to_call
+        return None if champion in (None, self.throughput_arn, self.runtime_model_id) else champion
+
+    @property
+    def champion_absent(self) -> str | None:
+        """Why the report has no champion column, for the gate's notes; None when it has one."""
+        if self.champion_id is not None:
+            return None
+        champion = self.evaluation.champion
+        if champion is None:
+            return "no model had been promoted when the run started"
+        return champion.note or "the champion is not served"
+
+    @property
     def reference_ids(self) -> tuple[str, ...]:
-        """Distinct references other than the candidate and base: the evaluate step asked each of them once."""
-        asked = {self.throughput_arn, self.runtime_model_id}
+        """Distinct references other than the candidate, champion and base: the evaluate step asked each once."""
+        asked = {self.throughput_arn, self.runtime_model_id, self.champion_id}
         return tuple(r for r in dict.fromkeys(self.evaluation.reference_models) if r not in asked)
 
     def labels(self) -> dict[str, str]:
         """Model id as written in the records -> the name the report shows (references keep their ids)."""
         labels = {self.throughput_arn: CANDIDATE_LABEL, self.runtime_model_id: self.base_label}
+        if self.champion_id is not None:
+            labels[self.champion_id] = CHAMPION_LABEL
         return labels | {r: r for r in self.reference_ids}
 
     def roles(self) -> ModelRoles:
-        return ModelRoles(candidate=CANDIDATE_LABEL, base=self.base_label, references=self.reference_ids)
+        champion = CHAMPION_LABEL if self.champion_id is not None else None
+        return ModelRoles(
+            candidate=CANDIDATE_LABEL, base=self.base_label, references=self.reference_ids, champion=champion
+        )
 
     def serving(self, reported_at: datetime) -> ServingInfo:
         try:
@@ -138,6 +160,7 @@ class AggregateInput:
             settings=settings,
             warnings=tuple(str(w) for w in self.run.get("warnings") or ()),
             serving=serving,
+            champion=None if self.evaluation.champion is None else self.evaluation.champion.to_dict(),
         )
 
     def token_prices(self, serving: ServingInfo | None = None) -> dict[str, TokenPrice]:
@@ -148,6 +171,7 @@ class AggregateInput:
         """
         labels = self.labels()
         del labels[self.throughput_arn]
+        labels.pop(self.champion_id or "", None)  # a custom model, billed like the candidate: not by the list price
         prices = {labels[model_id]: price for model_id, price in self.prices.prices.items() if model_id in labels}
         if serving is not None and serving.on_demand and serving.token_price is not None:
             prices[CANDIDATE_LABEL] = serving.token_price
@@ -201,6 +225,7 @@ def aggregate(
         metrics=[get_metric(name) for name in spec.metric_names],
         thresholds=spec.gate,
         prices=step.token_prices(serving),
+        champion_absent=step.champion_absent,
     )
     labels, seen = step.labels(), set[str]()
     for key in keys:

@@ -310,7 +310,8 @@ def run_batch(
     except (KeyError, TypeError, PlanError) as exc:
         raise EvaluationFailed(f"malformed batch event: {exc}") from exc
     spec = run.evaluation
-    calls = models_to_call(candidate, run.runtime_model_id, spec.reference_models)
+    # The champion is asked only while the gate compares with it (pipeline_core.evaluation.spec.champion_to_call).
+    calls = models_to_call(candidate, run.runtime_model_id, spec.reference_models, spec.champion_to_call)
     examples = _read_examples(s3, run, batch)
     started = time.monotonic()
     records, retries = evaluate_examples(

@@ -14,6 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from pipeline_aws.champion import ChampionLookupFailed, find_champion
 from pipeline_aws.clients import CLIENTS
 from pipeline_aws.errors import is_code, transient_errors
 from pipeline_aws.logs import bind, log, setup_logging
@@ -31,12 +32,12 @@ from pipeline_core.manifest import (
     parse_manifest,
 )
 from pipeline_core.model_guard import Verdict, judge_base_model, judge_reference_model
-from pipeline_core.models import get_base_model, is_inference_profile_id
+from pipeline_core.models import get_base_model, is_inference_profile_id, on_demand_anywhere
 
 LOGGER = setup_logging("resolve_run")
 FILE_ROLES = ("train", "validation", "test")
 
-__all__ = ["BaseModelUnavailable", "InvalidManifest", "ReferenceModelUnavailable", "handler"]
+__all__ = ["BaseModelUnavailable", "ChampionLookupFailed", "InvalidManifest", "ReferenceModelUnavailable", "handler"]
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,17 @@ def _check_reference(model_id: str) -> Verdict:
     return judge_reference_model(model_id, live.status, end_of_life=end)
 
 
+def champion_of(run: Mapping[str, Any], env: Environment) -> dict[str, Any] | None:
+    """The model in production the candidate must beat (pipeline_aws.champion); None when nothing is promoted or the
+    comparison is switched off (evaluation.champion.enabled), in which case the record is not even read."""
+    gate = (run.get("evaluation") or {}).get("gate") or {}
+    if not (gate.get("champion") or {}).get("enabled", True):
+        return None
+    # Only where the stack may serve on demand may this role ask about (and Evaluate invoke) a deployment.
+    on_demand = env.defaults.serving_setting != contracts.SERVING_PROVISIONED and on_demand_anywhere(env.region)
+    return find_champion(os.environ[contracts.ENV_PROMOTION_PARAMETER], on_demand_allowed=on_demand)
+
+
 def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
     request = ResolveInput.from_event(event)
     bind(run=request.run_name, execution=request.execution_name)
@@ -213,5 +225,11 @@ def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
         raise
     for warning in run["warnings"]:
         log(LOGGER, "model lifecycle warning", level=30, warning=warning)
+    try:
+        run["evaluation"]["champion"] = champion_of(run, env)
+    except ChampionLookupFailed as err:
+        log(LOGGER, "champion lookup failed", level=40, error=str(err))
+        raise
+    log(LOGGER, "champion", champion=run["evaluation"]["champion"])
     log(LOGGER, "run resolved", base_model_id=run["base_model_id"], source=run["source"], epochs=run["epochs"])
     return run

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from handler_fixtures import ARTIFACTS, DATA, DEFAULTS, REGION, load_handler
+from handler_fixtures import ARTIFACTS, DATA, DEFAULTS, PROMOTION_PARAMETER, REGION, load_handler
 from moto import mock_aws
 
 from pipeline_aws.clients import CLIENTS
@@ -72,4 +72,5 @@ def defaults_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setenv(contracts.ENV_DEFAULTS, json.dumps(DEFAULTS))
     monkeypatch.setenv(contracts.ENV_DATA_BUCKET, DATA)
     monkeypatch.setenv(contracts.ENV_ARTIFACTS_BUCKET, ARTIFACTS)
+    monkeypatch.setenv(contracts.ENV_PROMOTION_PARAMETER, PROMOTION_PARAMETER)  # Resolve run reads the champion
     return dict(DEFAULTS)

@@ -15,6 +15,7 @@ REGION = "us-west-2"
 ACCOUNT = "123456789012"
 DATA, ARTIFACTS = "training-data", "artifacts"
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0:200k"
+PROMOTION_PARAMETER = "/finetune/promoted-model"
 
 # The shape `stacks` serialises into PIPELINE_DEFAULTS (DESIGN.md, the run spec without names and buckets).
 DEFAULTS: dict[str, Any] = {

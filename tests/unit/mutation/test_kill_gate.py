@@ -64,7 +64,6 @@ def test_a_promotion_lists_every_check_with_its_exact_sentence() -> None:
             True,
             "candidate failed 10.0% of calls (100 of 1000), within the allowed 20.0%",
         ),
-        GateCheck("max_failed_share_base", True, "base failed 0.0% of calls (0 of 1000), within the allowed 20.0%"),
     )
     assert result.checks == expected
     assert result.verdict is Verdict.PROMOTE

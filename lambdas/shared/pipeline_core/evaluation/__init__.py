@@ -20,7 +20,7 @@ from pipeline_core.evaluation.records import (
     models_to_call,
 )
 from pipeline_core.evaluation.retry import RetryPolicy
-from pipeline_core.evaluation.spec import DEFAULT_BATCH_SIZE, EvaluationSpec, PriceTable, SpecError
+from pipeline_core.evaluation.spec import DEFAULT_BATCH_SIZE, Champion, EvaluationSpec, PriceTable, SpecError
 
 
 class EvaluationFailed(Exception):
@@ -33,6 +33,7 @@ class EvaluationFailed(Exception):
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "Batch",
+    "Champion",
     "EvaluationExample",
     "EvaluationFailed",
     "EvaluationSpec",

@@ -25,10 +25,16 @@ class ModelCall:
     role: Role
 
 
-def models_to_call(candidate: str, base: str, references: Sequence[str]) -> tuple[ModelCall, ...]:
-    """Candidate, base, then each distinct reference; a reference equal to another model is asked only once."""
-    calls = [ModelCall(candidate, Role.CANDIDATE), ModelCall(base, Role.BASE)]
-    seen = {candidate, base}
+def models_to_call(
+    candidate: str, base: str, references: Sequence[str], champion: str | None = None
+) -> tuple[ModelCall, ...]:
+    """Candidate, the champion (the model in production, when it is compared), base, then each distinct reference;
+    a model named twice is asked only once."""
+    calls = [ModelCall(candidate, Role.CANDIDATE)]
+    if champion is not None and champion not in (candidate, base):
+        calls.append(ModelCall(champion, Role.CHAMPION))
+    calls.append(ModelCall(base, Role.BASE))
+    seen = {call.model_id for call in calls}
     for reference in references:
         if reference not in seen:
             seen.add(reference)

@@ -5,6 +5,8 @@ Metric names (see `METRICS`) are a public contract documented in docs/metrics.md
 
 from pipeline_core.metrics.evaluate import Observation, compare, observe, score_examples, summarise
 from pipeline_core.metrics.gate import (
+    MIN_PAIRED_EXAMPLES,
+    ChampionThresholds,
     GateCheck,
     GateEvidence,
     GateResult,
@@ -39,6 +41,8 @@ from pipeline_core.metrics.text import exact_match, normalize_answer, token_f1
 __all__ = [
     "DEFAULT_METRIC",
     "METRICS",
+    "MIN_PAIRED_EXAMPLES",
+    "ChampionThresholds",
     "CostEstimate",
     "Estimate",
     "GateCheck",

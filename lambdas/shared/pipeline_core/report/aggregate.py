@@ -7,6 +7,7 @@ repeated (model, id) is folded once: a success replaces an earlier failure, othe
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from pipeline_core.report.model import (
     ExampleDifference,
     ModelResult,
     ModelRoles,
+    Role,
     RunInfo,
 )
 
@@ -93,6 +95,7 @@ class _Answer:
     latency_ms: float
     input_tokens: int
     output_tokens: int
+    error_code: str = ""  # a failed call's error code ("ModelErrorException"), for the notes on left-out examples
 
 
 class Aggregator:
@@ -111,7 +114,10 @@ class Aggregator:
         prices: Mapping[str, TokenPrice] | None = None,
         resamples: int = DEFAULT_RESAMPLES,
         seed: int = DEFAULT_SEED,
+        champion_absent: str | None = None,
     ) -> None:
+        """`champion_absent`: why no champion is among the roles (none promoted, no longer served), for the notes."""
+        self._champion_absent = champion_absent
         names = [m.name for m in metrics]
         if thresholds.metric not in names:
             raise ValueError(f"the gate's metric {thresholds.metric!r} is not among the metrics: {', '.join(names)}")
@@ -146,7 +152,8 @@ class Aggregator:
             return  # a retried batch: keep the first success, or the first failure if nothing succeeded
         keep_text = record.model in (self._roles.candidate, self._roles.base)
         if record.error is not None:
-            answer = _Answer(False, (), 0.0, "", record.latency_ms, record.input_tokens, record.output_tokens)
+            code = record.error.split(":", 1)[0].strip() or "error"
+            answer = _Answer(False, (), 0.0, "", record.latency_ms, record.input_tokens, record.output_tokens, code)
         else:
             observations = tuple(observe(m, record.prediction, record.references) for m in self._metrics)
             answer = _Answer(
@@ -188,9 +195,9 @@ class Aggregator:
         candidate = self._answers[self._roles.candidate]
         by_name = {m.name: m for m in models}
         result: list[Comparison] = []
-        for other_name in (self._roles.base, *self._roles.references):
+        for other_name in self._roles.ordered()[1:]:
             other = self._answers[other_name]
-            paired = [i for i in example_ids if i in candidate and candidate[i].ok and i in other and other[i].ok]
+            paired = self._paired(example_ids, other_name)
             for index, metric in enumerate(self._metrics):
                 test = (
                     compare(
@@ -208,6 +215,32 @@ class Aggregator:
                 change = relative_change(mine.value, theirs.value) if mine and theirs else None
                 result.append(Comparison(metric.name, other_name, test, change))
         return result
+
+    def _paired(self, example_ids: Sequence[str], other_name: str) -> list[str]:
+        """The examples both the candidate and `other_name` answered: what a paired comparison rests on."""
+        candidate, other = self._answers[self._roles.candidate], self._answers[other_name]
+        return [i for i in example_ids if i in candidate and candidate[i].ok and i in other and other[i].ok]
+
+    def _left_out(self, example_ids: Sequence[str], other_name: str) -> str | None:
+        """One sentence on the examples a comparison leaves out and why; None when it pairs every example."""
+        candidate, other = self._answers[self._roles.candidate], self._answers[other_name]
+        own = [i for i in example_ids if not (i in candidate and candidate[i].ok)]
+        theirs = [i for i in example_ids if (i in candidate and candidate[i].ok) and not (i in other and other[i].ok)]
+        if not own and not theirs:
+            return None
+        role = self._roles.role_of(other_name)
+        label = "the champion" if role is Role.CHAMPION else f"{role.value} {other_name}"
+        parts = []
+        if theirs:
+            causes = Counter(other[i].error_code if i in other else "no record" for i in theirs)
+            because = ", ".join(f"{code} \u00d7 {count}" for code, count in sorted(causes.items()))
+            parts.append(f"{len(theirs)} that {label} failed or did not answer ({because})")
+        if own:
+            parts.append(f"{len(own)} that the candidate failed or did not answer")
+        paired = len(example_ids) - len(own) - len(theirs)
+        return f"comparison with {label}: {paired} of {len(example_ids)} examples paired; left out " + " and ".join(
+            parts
+        )
 
     def _top_differences(self, example_ids: Sequence[str]) -> tuple[ExampleDifference, ...]:
         candidate = self._answers[self._roles.candidate]
@@ -234,16 +267,31 @@ class Aggregator:
         models = tuple(self._model_result(name, example_ids, run) for name in self._roles.ordered())
         comparisons = tuple(self._comparisons(example_ids, models))
         primary = self._thresholds.metric
-        cand, base = models[0], models[1]
-        base_test = next(c.test for c in comparisons if c.metric == primary and c.other == base.name)
+        by_role = {m.role: m for m in models}
+        cand, base, champion = by_role[Role.CANDIDATE], by_role[Role.BASE], by_role.get(Role.CHAMPION)
 
         def evidence(model: ModelResult) -> ModelEvidence:
             estimate = model.metrics[primary]
             return ModelEvidence(model.name, estimate.value if estimate else None, model.examples, model.unanswered)
 
+        def p_value(model: ModelResult) -> float | None:
+            test = next(c.test for c in comparisons if c.metric == primary and c.other == model.name)
+            return test.p_value if test else None
+
+        notes = tuple(n for n in (self._left_out(example_ids, name) for name in self._roles.ordered()[1:]) if n)
         gate = evaluate_gate(
             self._thresholds,
-            GateEvidence(evidence(cand), evidence(base), base_test.p_value if base_test else None),
+            GateEvidence(
+                evidence(cand),
+                evidence(base),
+                p_value(base),
+                paired=len(self._paired(example_ids, base.name)),
+                champion=evidence(champion) if champion else None,
+                champion_p_value=p_value(champion) if champion else None,
+                champion_paired=len(self._paired(example_ids, champion.name)) if champion else 0,
+                champion_absent=self._champion_absent,
+                notes=notes,
+            ),
         )
         return EvaluationReport(
             run=run,
@@ -268,10 +316,17 @@ def aggregate(
     prices: Mapping[str, TokenPrice] | None = None,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
+    champion_absent: str | None = None,
 ) -> EvaluationReport:
     """Convenience: fold every batch and finish."""
     aggregator = Aggregator(
-        roles=roles, metrics=metrics, thresholds=thresholds, prices=prices, resamples=resamples, seed=seed
+        roles=roles,
+        metrics=metrics,
+        thresholds=thresholds,
+        prices=prices,
+        resamples=resamples,
+        seed=seed,
+        champion_absent=champion_absent,
     )
     for batch in batches:
         aggregator.add_batch(batch)

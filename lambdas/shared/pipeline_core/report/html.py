@@ -20,7 +20,7 @@ from pipeline_core.report.render import (
     quality_rows,
 )
 
-_COLOURS = {Role.CANDIDATE: "#1b6ac9", Role.BASE: "#8a8f98", Role.REFERENCE: "#d08a1e"}
+_COLOURS = {Role.CANDIDATE: "#1b6ac9", Role.CHAMPION: "#137333", Role.BASE: "#8a8f98", Role.REFERENCE: "#d08a1e"}
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:72rem;color:#1d1f23;padding:0 1rem}
@@ -125,6 +125,8 @@ def render_html(report: EvaluationReport) -> str:
     warnings = "".join(f'<p class="warning">Warning: {_e(w)}</p>' for w in report.run.warnings)
     verdict = report.gate.verdict.value
     reasons = "".join(f"<li>{_e(r)}</li>" for r in report.gate.reasons)
+    notes = "".join(f"<li>{_e(n)}</li>" for n in report.gate.notes)
+    notes = f"<p>Notes:</p><ul>{notes}</ul>" if notes else ""
     charts = "".join(f"<figure>{bar_chart(report, m)}<figcaption>{_e(m)}</figcaption></figure>" for m in report.metrics)
     run_rows = [
         ["Dataset SHA-256", report.run.dataset_sha256],
@@ -139,7 +141,7 @@ def render_html(report: EvaluationReport) -> str:
         f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>"
         f"{simulated}<h1>{_e(title)}</h1>{warnings}"
         f'<p>Verdict: <strong class="{verdict}">{_e(verdict)}</strong> '
-        f"(quality gate on <code>{_e(report.primary_metric)}</code>)</p><ul>{reasons}</ul>"
+        f"(quality gate on <code>{_e(report.primary_metric)}</code>)</p><ul>{reasons}</ul>{notes}"
         "<h2>Quality</h2><p>Mean score 0-100 with its 95% bootstrap confidence interval; the &ldquo;vs&rdquo; "
         "columns give the fine-tuned model's relative change against each other model.</p>"
         f"{_table(*quality_rows(report))}{charts}"

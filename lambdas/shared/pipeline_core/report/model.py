@@ -17,6 +17,7 @@ JsonValue = Any  # settings are whatever JSON the run was configured with
 
 class Role(StrEnum):
     CANDIDATE = "candidate"  # the fine-tuned model under test
+    CHAMPION = "champion"  # the model in production, which the candidate would replace
     BASE = "base"  # the model it was fine-tuned from
     REFERENCE = "reference"  # any other model shown for context, never gated on
 
@@ -28,6 +29,7 @@ class ModelRoles:
     candidate: str
     base: str
     references: tuple[str, ...] = ()
+    champion: str | None = None  # the model in production, when one is compared
 
     def __post_init__(self) -> None:
         names = self.ordered()
@@ -35,12 +37,15 @@ class ModelRoles:
             raise ValueError(f"model names must be distinct: {', '.join(names)}")
 
     def ordered(self) -> tuple[str, ...]:
-        """Candidate, base, then the references: the column order of every table."""
-        return (self.candidate, self.base, *self.references)
+        """Candidate, champion, base, then the references: the column order of every table."""
+        champion = () if self.champion is None else (self.champion,)
+        return (self.candidate, *champion, self.base, *self.references)
 
     def role_of(self, name: str) -> Role:
         if name == self.candidate:
             return Role.CANDIDATE
+        if self.champion is not None and name == self.champion:
+            return Role.CHAMPION
         if name == self.base:
             return Role.BASE
         if name in self.references:
@@ -111,6 +116,8 @@ class RunInfo:
     warnings: tuple[str, ...] = ()
     # How the candidate was served and what that cost; None in reports made without a workflow (finetune score).
     serving: ServingInfo | None = None
+    # The champion Resolve run found ({model_id, kind, run_name, served, note}); None when none was recorded.
+    champion: Mapping[str, JsonValue] | None = None
 
 
 @dataclass(frozen=True)
@@ -119,7 +126,7 @@ class EvaluationReport:
 
     run: RunInfo
     metrics: tuple[str, ...]  # metric names, primary first
-    models: tuple[ModelResult, ...]  # candidate, base, references
+    models: tuple[ModelResult, ...]  # candidate, champion (when compared), base, references
     comparisons: tuple[Comparison, ...]
     thresholds: GateThresholds
     gate: GateResult
@@ -142,6 +149,10 @@ class EvaluationReport:
     @property
     def base(self) -> ModelResult:
         return next(m for m in self.models if m.role is Role.BASE)
+
+    @property
+    def champion(self) -> ModelResult | None:
+        return next((m for m in self.models if m.role is Role.CHAMPION), None)
 
     @property
     def references(self) -> tuple[ModelResult, ...]:

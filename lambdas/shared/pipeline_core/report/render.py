@@ -34,11 +34,15 @@ def column_title(model: ModelResult) -> str:
         return "Fine-tuned"
     if model.role is Role.BASE:
         return "Base"
+    if model.role is Role.CHAMPION:
+        return "Champion"
     return model.name
 
 
 def vs_title(model: ModelResult) -> str:
-    return "vs base" if model.role is Role.BASE else f"vs {model.name}"
+    if model.role in (Role.BASE, Role.CHAMPION):
+        return f"vs {model.role.value}"
+    return f"vs {model.name}"
 
 
 def quality_rows(report: EvaluationReport) -> tuple[list[str], list[list[str]]]:
@@ -111,6 +115,7 @@ def to_dict(report: EvaluationReport) -> dict[str, Any]:
             "settings": dict(report.run.settings),
             "warnings": list(report.run.warnings),
             "serving": None if report.run.serving is None else report.run.serving.to_dict(),
+            "champion": None if report.run.champion is None else dict(report.run.champion),
         },
         "evaluation": {
             "metrics": list(report.metrics),
@@ -161,6 +166,7 @@ def to_dict(report: EvaluationReport) -> dict[str, Any]:
         "gate": {
             "verdict": report.gate.verdict.value,
             "reasons": list(report.gate.reasons),
+            "notes": list(report.gate.notes),
             "checks": [{"name": c.name, "passed": c.passed, "reason": c.reason} for c in report.gate.checks],
             "thresholds": {
                 "metric": t.metric,
@@ -169,6 +175,12 @@ def to_dict(report: EvaluationReport) -> dict[str, Any]:
                 "min_improvement_percent": t.min_improvement_percent,
                 "max_p_value": t.max_p_value,
                 "max_failed_share": t.max_failed_share,
+                "min_paired_examples": t.min_paired_examples,
+                "champion": {
+                    "enabled": t.champion.enabled,
+                    "min_improvement_points": t.champion.min_improvement_points,
+                    "max_p_value": t.champion.max_p_value,
+                },
             },
         },
         "top_differences": [
@@ -211,6 +223,9 @@ def render_markdown(report: EvaluationReport) -> str:
     lines += [f"> **Warning:** {_md_cell(warning)}\n" for warning in report.run.warnings]
     lines += [f"**Verdict: {report.gate.verdict.value}** (quality gate on `{report.primary_metric}`)", ""]
     lines += [f"- {_md_cell(reason)}" for reason in report.gate.reasons]
+    if report.gate.notes:
+        lines += ["", "Notes:", ""]
+        lines += [f"- {_md_cell(note)}" for note in report.gate.notes]
     lines += ["", "## Quality", "", 'Mean score 0-100 with its 95% bootstrap confidence interval; "vs" columns give']
     lines += ["the fine-tuned model's relative change against each other model.", ""]
     lines += _md_table(*quality_rows(report))
