@@ -8,26 +8,51 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct, IConstruct
 
 from stacks.data_plane import DataPlane
-from stacks.nag import WildcardReason, acknowledge, acknowledge_wildcards
+from stacks.nag import WildcardReason, acknowledge, acknowledge_wildcards, grants
 from stacks.settings import PipelineSettings
 
 # Every wildcard grant of the data plane, with the reason it is the narrowest the API allows; any other
 # wildcard stays unacknowledged and fails cdk-nag.
 DATA_PLANE_WILDCARDS = (
     WildcardReason(
-        r"Resource::<DataPlaneArtifactsBucket\w+\.Arn>/runs/\*/\*/(data|training)/\*",
-        "Each run writes its validated snapshot and its job output under its own run and execution prefix, which "
-        "is not known at deploy time; the wildcard is limited to the data and training folders of run prefixes.",
+        r"Resource::<DataPlaneArtifactsBucket\w+\.Arn>/runs/\*/\*/data/\*",
+        "Each run writes its validated snapshot under its own run and execution prefix, which is not known at "
+        "deploy time; Bedrock only reads the data folders of run prefixes.",
+        grants(DataPlane=("s3:GetObject",)),
+    ),
+    WildcardReason(
+        r"Resource::<DataPlaneArtifactsBucket\w+\.Arn>/runs/\*/\*/training/\*",
+        "Each customization job writes its output under its own run and execution prefix, which is not known at "
+        "deploy time; the wildcard is limited to the training folders of run prefixes.",
+        grants(DataPlane=("s3:GetObject", "s3:PutObject")),
     ),
     WildcardReason(
         r"Resource::\*",
         "The EC2 Describe actions Bedrock needs for a VPC job do not support resource-level permissions, so they "
         "can only be granted on all resources.",
+        grants(
+            DataPlane=(
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeVpcs",
+                "ec2:DescribeDhcpOptions",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeSecurityGroups",
+            )
+        ),
     ),
     WildcardReason(
         r"Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/\*",
         "Bedrock creates the job's network interfaces at run time, so their ids are unknown; every statement on "
         "them is conditioned on Bedrock's request or resource tags and on the pipeline's subnets.",
+        grants(
+            DataPlane=(
+                "ec2:CreateNetworkInterface",
+                "ec2:CreateNetworkInterfacePermission",
+                "ec2:DeleteNetworkInterface",
+                "ec2:DeleteNetworkInterfacePermission",
+                "ec2:CreateTags",
+            )
+        ),
     ),
 )
 

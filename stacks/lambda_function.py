@@ -115,10 +115,8 @@ class PipelineFunction(Construct):
                 resources=[self.log_group.log_group_arn, f"{self.log_group.log_group_arn}:log-stream:*"],
             )
         )
-        # Read SSE-KMS objects and write new ones with the pipeline key; nothing else of KMS.
-        self.role.add_to_policy(
-            iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn])
-        )
+        # No key statement here: each function uses the pipeline key only through the services that hold its
+        # encrypted data (PipelineStack._grant_key_use); Lambda decrypts the environment through its own grant.
         self._acknowledge_common_findings(invoked_synchronously=dead_letter_queue is None)
 
     def _acknowledge_common_findings(self, *, invoked_synchronously: bool) -> None:

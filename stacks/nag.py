@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,47 +62,91 @@ def flatten_cfn_reference(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+EVERY_OWNER = "*"
+
+
 @dataclass(frozen=True)
 class WildcardReason:
-    """Why a family of wildcard grants is the narrowest the API allows; ``pattern`` matches cdk-nag's finding."""
+    """Why a family of wildcard grants is the narrowest the API allows, and which grants it was written for.
+
+    ``pattern`` matches cdk-nag's finding (``Resource::...`` or ``Action::...``). ``actions`` names, per owner, the
+    actions a policy may hold on a matching wildcard: the owner is the construct id the policy sits under in its
+    stack (a function such as ``Evaluate``, ``Workflow``, ``DataPlane``), and ``EVERY_OWNER`` lists what any owner
+    may hold. cdk-nag's finding names the resource only, so without this a new action on an acknowledged wildcard
+    (``bedrock:DeleteCustomModel`` beside ``InvokeModel``) would be acknowledged with it.
+    """
 
     pattern: str
     reason: str
+    actions: Mapping[str, frozenset[str]]
+
+    def unexplained_actions(self, owner: str, actions: set[str]) -> list[str]:
+        """The actions of ``actions`` this reason was not written for ``owner``; empty when it covers them all."""
+        allowed = self.actions.get(EVERY_OWNER, frozenset()) | self.actions.get(owner, frozenset())
+        return sorted(actions - allowed)
+
+
+def grants(**owners: tuple[str, ...]) -> dict[str, frozenset[str]]:
+    """``WildcardReason.actions`` from keyword arguments: owner=(actions...); ``EVERY_OWNER=`` for every owner."""
+    return {(EVERY_OWNER if owner == "EVERY_OWNER" else owner): frozenset(actions) for owner, actions in owners.items()}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def wildcard_grants(policy: cdk.CfnResource) -> dict[str, set[str]]:
+    """The AwsSolutions-IAM5 finding suffixes cdk-nag will report for ``policy`` (Action::... / Resource::...),
+    each with every action the policy's statements grant along with that wildcard."""
+    document = cdk.Stack.of(policy).resolve(policy.policy_document)  # type: ignore[attr-defined]
+    grants: dict[str, set[str]] = {}
+    for statement in document.get("Statement", []):
+        if statement.get("Effect") != "Allow":
+            continue
+        actions = [str(a) for a in _as_list(statement.get("Action", []))]
+        findings = [f"Action::{a}" for a in actions if "*" in a]
+        for resource in _as_list(statement.get("Resource", [])):
+            flat = flatten_cfn_reference(resource)
+            if "*" in flat:
+                findings.append(f"Resource::{flat}")
+        for finding in findings:
+            grants.setdefault(finding, set()).update(actions)
+    return grants
 
 
 def wildcard_findings(policy: cdk.CfnResource) -> list[str]:
     """The AwsSolutions-IAM5 finding suffixes cdk-nag will report for ``policy`` (Action::... / Resource::...)."""
-    document = cdk.Stack.of(policy).resolve(policy.policy_document)  # type: ignore[attr-defined]
-    findings: list[str] = []
-    for statement in document.get("Statement", []):
-        if statement.get("Effect") != "Allow":
-            continue
-        actions = statement.get("Action", [])
-        resources = statement.get("Resource", [])
-        for action in actions if isinstance(actions, list) else [actions]:
-            if "*" in action and f"Action::{action}" not in findings:
-                findings.append(f"Action::{action}")
-        for resource in resources if isinstance(resources, list) else [resources]:
-            flat = flatten_cfn_reference(resource)
-            if "*" in flat and f"Resource::{flat}" not in findings:
-                findings.append(f"Resource::{flat}")
-    return findings
+    return list(wildcard_grants(policy))
+
+
+def policy_owner(construct: IConstruct) -> str:
+    """The construct id a policy sits under in its stack, e.g. FinetunePipeline/Evaluate/Role/... -> Evaluate."""
+    stack_path = cdk.Stack.of(construct).node.path
+    relative = construct.node.path[len(stack_path) :].strip("/")
+    return relative.split("/", 1)[0]
 
 
 def acknowledge_wildcards(scope: IConstruct, reasons: tuple[WildcardReason, ...]) -> list[str]:
     """Acknowledge, finding by finding, every wildcard grant under ``scope`` that a reason explains.
 
-    A wildcard no reason matches stays unacknowledged, so cdk-nag fails synthesis and the new grant
-    cannot slip into a template unreviewed. Returns the findings left unexplained.
+    A reason explains a finding when its pattern matches the finding and it was written for every action the policy
+    grants on that wildcard (``WildcardReason.actions``, for the policy's owner). A wildcard no reason explains stays
+    unacknowledged, so cdk-nag fails synthesis and the new grant, or the new action on an old wildcard, cannot slip
+    into a template unreviewed. Returns the findings left unexplained.
     """
     unexplained: list[str] = []
     for construct in scope.node.find_all():
         if not isinstance(construct, iam.CfnPolicy | iam.CfnManagedPolicy):
             continue
-        for finding in wildcard_findings(construct):
+        owner = policy_owner(construct)
+        for finding, actions in wildcard_grants(construct).items():
             match = next((r for r in reasons if re.fullmatch(r.pattern, finding)), None)
             if match is None:
                 unexplained.append(f"{construct.node.path}: {finding}")
+                continue
+            extra = match.unexplained_actions(owner, actions)
+            if extra:
+                unexplained.append(f"{construct.node.path}: {finding} also grants {', '.join(extra)} to {owner}")
                 continue
             acknowledge(construct, f"AwsSolutions-IAM5[{finding}]", match.reason)
     return unexplained

@@ -78,3 +78,95 @@ def test_acknowledge_refuses_a_reason_that_is_not_a_sentence() -> None:
     stack = cdk.Stack(cdk.App(), "S")
     with pytest.raises(ValueError, match="full sentence"):
         acknowledge(stack, "AwsSolutions-S1", "ok")
+
+
+# ---- an acknowledgment covers the (wildcard, actions) it was written for, never a new action beside them ---------
+def _with_extra_grant(monkeypatch: pytest.MonkeyPatch, owner: str, actions: list[str], resource: str) -> None:
+    """Add a statement to ``owner``'s role before the stack acknowledges its wildcards (as a careless change would)."""
+    from aws_cdk import Aws
+    from aws_cdk import aws_iam as iam
+
+    from stacks.pipeline_stack import PipelineStack
+
+    original = PipelineStack._grant_key_use
+
+    def grant_more(stack: PipelineStack) -> None:
+        original(stack)
+        arn = resource.format(partition=Aws.PARTITION, region=Aws.REGION, account=Aws.ACCOUNT_ID)
+        stack.functions[owner].role.add_to_policy(iam.PolicyStatement(actions=actions, resources=[arn]))
+
+    monkeypatch.setattr(PipelineStack, "_grant_key_use", grant_more)
+
+
+@pytest.mark.parametrize(
+    ("owner", "actions", "resource", "path"),
+    [
+        # Evaluate may invoke what is ours; deleting custom models was never acknowledged for it.
+        (
+            "evaluate",
+            ["bedrock:DeleteCustomModel"],
+            "arn:{partition}:bedrock:{region}:{account}:custom-model/*",
+            "FinetunePipeline/Evaluate/Role/DefaultPolicy/Resource",
+        ),
+        # Evaluate already holds InvokeModel on provisioned-model/*: a delete beside it is still new.
+        (
+            "evaluate",
+            ["bedrock:InvokeModel", "bedrock:DeleteProvisionedModelThroughput"],
+            "arn:{partition}:bedrock:{region}:{account}:provisioned-model/*",
+            "FinetunePipeline/Evaluate/Role/DefaultPolicy/Resource",
+        ),
+        # Train only reads the job's output: writing it is new on an already acknowledged wildcard.
+        (
+            "train",
+            ["s3:PutObject"],
+            "arn:{partition}:s3:::finetune-artifacts-{account}-{region}/runs/*/*/training/*",
+            "FinetunePipeline/Train/Role/DefaultPolicy/Resource",
+        ),
+    ],
+    ids=["delete-custom-model", "delete-beside-invoke", "put-where-train-reads"],
+)
+def test_a_new_action_on_an_acknowledged_wildcard_fails_nag(
+    synth: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    owner: str,
+    actions: list[str],
+    resource: str,
+    path: str,
+) -> None:
+    _with_extra_grant(monkeypatch, owner, actions, resource)
+    violations = _synth_with_nag(synth, tmp_path)
+    # Exactly the one finding the new grant shares with an acknowledged one, on the role that got it.
+    assert len(violations) == 1, violations
+    assert violations[0].startswith("AwsSolutions-IAM5[Resource::") and violations[0].endswith(f" @ {path}")
+
+
+def test_acknowledgments_are_matched_on_owner_and_actions() -> None:
+    """The unit under the test above: the reason's actions per owner decide, the resource alone does not."""
+    from aws_cdk import aws_iam as iam
+
+    from stacks.nag import WildcardReason, acknowledge_wildcards, grants
+
+    stack = cdk.Stack(cdk.App(), "S")
+    reasons = (
+        WildcardReason(
+            r"Resource::arn:aws:bedrock:us-west-2:1:provisioned-model/\*",
+            "A reason written for invoking throughput from one role only.",
+            grants(Evaluate=("bedrock:InvokeModel",), EVERY_OWNER=("bedrock:GetProvisionedModelThroughput",)),
+        ),
+    )
+    resource = "arn:aws:bedrock:us-west-2:1:provisioned-model/*"
+    roles: dict[str, iam.Role] = {}
+    for owner, actions in (
+        ("Evaluate", ["bedrock:InvokeModel"]),  # written for it
+        ("Evaluate", ["bedrock:GetProvisionedModelThroughput"]),  # written for every owner
+        ("Other", ["bedrock:GetProvisionedModelThroughput"]),
+        ("Other", ["bedrock:InvokeModel"]),  # written for Evaluate only
+        ("Careless", ["bedrock:InvokeModel", "bedrock:DeleteProvisionedModelThroughput"]),
+    ):
+        if owner not in roles:
+            roles[owner] = iam.Role(stack, owner, assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        roles[owner].add_to_policy(iam.PolicyStatement(actions=actions, resources=[resource]))
+    unexplained = acknowledge_wildcards(stack, reasons)
+    assert sorted(u.split("/")[1] for u in unexplained) == ["Careless", "Other"], unexplained
+    assert any("bedrock:InvokeModel to Other" in u for u in unexplained)

@@ -73,6 +73,8 @@ def test_a_stack_that_may_serve_on_demand_grants_exactly_the_deployment_calls(on
         "Promote": {
             "bedrock:TagResource": {CUSTOM_MODELS, PROVISIONED, DEPLOYMENTS},
             "bedrock:DeleteCustomModelDeployment": {DEPLOYMENTS},
+            # Before deleting what the promotion record names, Promote reads whose it is.
+            "bedrock:ListTagsForResource": {PROVISIONED, DEPLOYMENTS},
         },
     }
     invoke = grants(on_demand, "Evaluate")["bedrock:InvokeModel"]

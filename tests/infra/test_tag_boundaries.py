@@ -1,0 +1,166 @@
+"""The pipeline's boundary in the templates: Bedrock calls only on what carries its tag, the pipeline key only through
+the services that hold each role's data, and a promotion parameter that only Promote may write."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from cfn import as_list, resources
+from pipeline_core import contracts
+from stacks.nag import flatten_cfn_reference
+
+NAME = "finetune"  # cdk.json's pipeline name
+NOVA = {"region": "us-east-1", "baseModelId": "amazon.nova-lite-v1:0:300k", "hyperparameters": {}}
+TAGGABLE = ("provisioned-model/*", "custom-model/*", "custom-model-deployment/*", "model-customization-job/*")
+# What a role may do on a taggable wildcard without a condition on the pipeline's tag: read tags, which is how the
+# janitor and Promote tell their own resources from anyone else's.
+UNCONDITIONED = {"bedrock:ListTagsForResource"}
+CREATING = {
+    "bedrock:CreateModelCustomizationJob",
+    "bedrock:CreateProvisionedModelThroughput",
+    "bedrock:CreateCustomModelDeployment",
+}
+RESOURCE_TAG = f"aws:ResourceTag/{contracts.TAG_PIPELINE}"
+REQUEST_TAG = f"aws:RequestTag/{contracts.TAG_PIPELINE}"
+
+
+def _pipeline(template_json: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return next(t for name, t in template_json.items() if name.endswith("Pipeline"))
+
+
+def role_statements(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(role logical id, statement) for every statement of every policy attached to a role."""
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        for role in as_list(policy["Properties"]["Roles"]):
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                yield role["Ref"], statement
+
+
+def taggable(statement: dict[str, Any]) -> list[str]:
+    flat = [flatten_cfn_reference(r) for r in as_list(statement["Resource"])]
+    return [r for r in flat if r.endswith(TAGGABLE)]
+
+
+@pytest.fixture(scope="module", params=[{}, NOVA], ids=["provisioned", "on-demand"])
+def pipeline(request: pytest.FixtureRequest, synth: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    return _pipeline({name: t.to_json() for name, t in synth(request.param).items()})
+
+
+def test_every_bedrock_call_on_a_taggable_wildcard_is_bound_to_the_pipelines_tag(pipeline: dict[str, Any]) -> None:
+    seen: set[str] = set()
+    for role, statement in role_statements(pipeline):
+        if not taggable(statement):
+            continue
+        actions = set(as_list(statement["Action"]))
+        seen |= actions
+        conditions = statement.get("Condition", {})
+        equals = conditions.get("StringEquals", {})
+        if actions <= UNCONDITIONED:
+            continue
+        assert not actions & UNCONDITIONED, f"{role}: ListTagsForResource shares a statement with {actions}"
+        if equals.get(RESOURCE_TAG) == NAME:
+            continue
+        # Otherwise only creating (tag at creation): the request must carry our name and only our creation keys.
+        assert actions <= CREATING | {"bedrock:TagResource"}, f"{role}: {actions} without the pipeline's tag"
+        assert equals.get(REQUEST_TAG) == NAME, f"{role}: {actions} may create without the pipeline's tag"
+        keys = conditions["ForAllValues:StringEquals"]["aws:TagKeys"]
+        assert set(keys) == set(contracts.CREATION_TAG_KEYS), f"{role}: {actions} may set tags {keys}"
+        assert contracts.TAG_APPROVED not in keys  # only Promote approves
+        if "bedrock:TagResource" in actions:
+            assert conditions["StringEqualsIfExists"] == {RESOURCE_TAG: NAME}, f"{role} may retag another's"
+    # The test looks at the calls that matter: each kind of delete, tag and invoke is in the template.
+    assert {"bedrock:InvokeModel", "bedrock:TagResource", "bedrock:DeleteProvisionedModelThroughput"} <= seen
+
+
+def test_only_promote_approves_and_only_with_the_approval_tag_on_what_is_ours(pipeline: dict[str, Any]) -> None:
+    approving = [
+        (role, s)
+        for role, s in role_statements(pipeline)
+        if "bedrock:TagResource" in as_list(s["Action"]) and "ForAllValues:StringEquals" in s.get("Condition", {})
+        if contracts.TAG_APPROVED in s["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"]
+    ]
+    assert [role for role, _ in approving] and all(role.startswith("PromoteRole") for role, _ in approving)
+    for _, statement in approving:
+        conditions = statement["Condition"]
+        assert conditions["ForAllValues:StringEquals"]["aws:TagKeys"] == [contracts.TAG_APPROVED]
+        assert conditions["StringEquals"] == {RESOURCE_TAG: NAME, f"aws:RequestTag/{contracts.TAG_APPROVED}": "true"}
+
+
+def test_deletes_and_invokes_are_tag_bound_in_every_role_that_has_them(pipeline: dict[str, Any]) -> None:
+    """Catches a delete or invoke added without the condition in a statement of its own."""
+    for role, statement in role_statements(pipeline):
+        actions = as_list(statement["Action"])
+        sensitive = {a for a in actions if a.split(":")[1].startswith(("Delete", "Invoke", "Stop"))}
+        if sensitive and taggable(statement):
+            assert statement["Condition"]["StringEquals"][RESOURCE_TAG] == NAME, f"{role}: {sensitive}"
+
+
+# ---- the pipeline key -------------------------------------------------------------------------------------------
+def kms_statements(template: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for role, statement in role_statements(template):
+        if any(str(a).startswith("kms:") for a in as_list(statement["Action"])):
+            found.setdefault(role, []).append(statement)
+    return found
+
+
+def test_lambda_roles_use_the_key_only_through_a_service(pipeline: dict[str, Any]) -> None:
+    function_roles = {
+        f["Properties"]["Role"]["Fn::GetAtt"][0] for f in resources(pipeline, "AWS::Lambda::Function").values()
+    }
+    used = kms_statements(pipeline)
+    for role in function_roles:
+        for statement in used.get(role, []):
+            via = statement["Condition"]["StringEquals"]["kms:ViaService"]
+            services = {flatten_cfn_reference(v).split(".")[0] for v in as_list(via)}
+            assert services and all(v.endswith(".amazonaws.com") for v in map(flatten_cfn_reference, as_list(via)))
+            if "s3" in services:
+                context = statement["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"]
+                assert context and all("finetune-" in json.dumps(c) for c in context), f"{role}: {context}"
+            if "sqs" in services:
+                assert "kms:EncryptionContext:aws:sqs:arn" in statement["Condition"]["StringLike"], role
+
+
+@pytest.mark.parametrize("function", ["Throughput", "Promote", "Explain"])
+def test_roles_that_touch_no_encrypted_data_have_no_key_at_all(pipeline: dict[str, Any], function: str) -> None:
+    used = kms_statements(pipeline)
+    roles = [role for role in used if role.startswith(f"{function}Role")]
+    assert roles == [], f"{function} may use the pipeline key: {[used[r] for r in roles]}"
+
+
+def test_roles_that_read_s3_may_decrypt_only_their_buckets(pipeline: dict[str, Any]) -> None:
+    """Train reads only artifacts (no GenerateDataKey: it writes nothing); Resolve run reads only the data bucket."""
+    used = kms_statements(pipeline)
+    train = [s for r, ss in used.items() if r.startswith("TrainRole") for s in ss if "StringLike" in s["Condition"]]
+    assert [as_list(s["Action"]) for s in train] == [["kms:Decrypt"]]
+    assert "artifacts" in json.dumps(train[0]["Condition"]["StringLike"]) and "-data-" not in json.dumps(train)
+    resolve = [s for r, ss in used.items() if r.startswith("ResolveRunRole") for s in ss]
+    assert resolve and all("-artifacts-" not in json.dumps(s) for s in resolve)
+
+
+# ---- the promotion parameter ------------------------------------------------------------------------------------
+def test_the_stack_creates_the_promotion_parameter_and_keeps_it(template_json: dict[str, dict[str, Any]]) -> None:
+    (parameter,) = resources(_pipeline(template_json), "AWS::SSM::Parameter").values()
+    assert parameter["Properties"]["Name"] == f"/{NAME}/promoted-model"
+    assert parameter["Properties"]["Type"] == "String"
+    assert parameter["Properties"]["Value"] == contracts.PROMOTION_PLACEHOLDER
+    # Retained: deleting the stack must not take down what applications read; and its properties are pinned, because
+    # CloudFormation would write them again (over the promoted value) if they changed.
+    assert parameter["DeletionPolicy"] == "Retain" and parameter["UpdateReplacePolicy"] == "Retain"
+    assert set(parameter["Properties"]) - {"Tags"} == {"Name", "Type", "Value", "Description"}
+
+
+def test_only_promote_may_write_the_promotion_parameter(template_json: dict[str, dict[str, Any]]) -> None:
+    writers: list[tuple[str, Any]] = []
+    for template in template_json.values():
+        for role, statement in role_statements(template):
+            actions = as_list(statement["Action"])
+            if any(a in ("ssm:PutParameter", "ssm:*") or a.startswith("ssm:Put") for a in actions):
+                writers.append((role, statement["Resource"]))
+    assert len(writers) == 1 and writers[0][0].startswith("PromoteRole"), writers
+    (parameter_id,) = resources(_pipeline(template_json), "AWS::SSM::Parameter")
+    assert parameter_id in json.dumps(writers[0][1]), "Promote writes exactly the stack's parameter"
