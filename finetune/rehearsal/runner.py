@@ -372,6 +372,16 @@ def provision(app: SynthesizedApp, region: str) -> LocalCloud:
     machine_arn = created["stateMachineArn"]
     res.set(pipeline, machine_id, machine_arn, Name=props["StateMachineName"])
 
+    # The promotion parameter exists from the start, holding its placeholder, exactly as the template creates it;
+    # Promote overwrites it, and every reader treats the placeholder as "nothing promoted".
+    ssm = boto3.client("ssm", region_name=region)
+    for logical_id, parameter in find_resources(template, "AWS::SSM::Parameter").items():
+        properties = parameter["Properties"]
+        name = res.resolver.resolve_string(properties["Name"], pipeline)
+        value = res.resolver.resolve_string(properties["Value"], pipeline)
+        ssm.put_parameter(Name=name, Value=value, Type=properties.get("Type", "String"))
+        res.set(pipeline, logical_id, name)
+
     functions: dict[str, LocalFunction] = {}
     environment: dict[str, str] = {}
     owners: dict[str, str] = {}
