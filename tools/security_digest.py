@@ -341,6 +341,9 @@ def roles_section(renderer: Renderer) -> list[str]:
         attached = _attached_policies(renderer, stack, lid)
         if not inline and not attached and not managed:
             lines += ["What it can do: nothing (no policies).", ""]
+        documents = [p.get("PolicyDocument") for p in inline]
+        documents += [p.get("Properties", {}).get("PolicyDocument") for _, p in attached]
+        lines += boundary_lines(renderer, stack, [s for d in documents for s in as_list((d or {}).get("Statement"))])
         for policy in inline:
             lines += [f"What it can do (inline policy {code(str(policy.get('PolicyName')))}):", ""]
             lines += document_lines(renderer, stack, policy.get("PolicyDocument"))
@@ -351,6 +354,93 @@ def roles_section(renderer: Renderer) -> list[str]:
             lines += document_lines(renderer, stack, policy.get("Properties", {}).get("PolicyDocument"))
             lines.append("")
     return lines
+
+
+# ---- the Bedrock boundary ------------------------------------------------------------------------------------
+# Bedrock actions the templates grant without a tag condition, and why: AWS's Service Authorization Reference lists
+# no aws:ResourceTag for their resources, or the grant must reach resources of any owner by design
+# (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonbedrock.html, read 2026-12-01).
+NO_TAG_CONDITION = {
+    "bedrock:ListTagsForResource": "by design: reading tags is how the janitor and Promote tell the pipeline's "
+    "resources from anyone else's before they delete anything",
+    "bedrock:ListProvisionedModelThroughputs": "AWS offers no resource-level permission or condition for List calls",
+    "bedrock:ListModelCustomizationJobs": "AWS offers no resource-level permission or condition for List calls",
+    "bedrock:ListCustomModelDeployments": "AWS offers no resource-level permission or condition for List calls",
+    "bedrock:InvokeModel": "foundation models and inference profiles carry no tags: AWS lists no aws:ResourceTag for "
+    "the foundation-model and inference-profile resource types; the grant names each model",
+    "bedrock:GetFoundationModel": "AWS lists no aws:ResourceTag for the foundation-model resource type",
+    "bedrock:GetInferenceProfile": "AWS lists no aws:ResourceTag for the inference-profile resource type",
+}
+_VERB = re.compile(r"[A-Z][a-z]+")
+
+
+def _verbs(actions: Iterable[str]) -> str:
+    found = sorted({m.group(0).lower() for a in actions if (m := _VERB.match(a.split(":", 1)[1]))})
+    return ", ".join(found)
+
+
+def _tag_values(renderer: Renderer, stack: str, conditions: Mapping[str, Any], operator: str, prefix: str) -> str:
+    pairs = [
+        f"{key.removeprefix(prefix)}={renderer.render(stack, value)}"
+        for key, value in sorted((conditions.get(operator) or {}).items())
+        if key.startswith(prefix)
+    ]
+    return ", ".join(code(pair) for pair in pairs)
+
+
+def boundary_lines(renderer: Renderer, stack: str, statements: list[Mapping[str, Any]]) -> list[str]:
+    """What the role may do to Bedrock resources, by the tag condition that bounds it (none: said why)."""
+    lines: list[str] = []
+    for statement in statements:
+        actions = [str(a) for a in as_list(statement.get("Action")) if str(a).startswith("bedrock:")]
+        if statement.get("Effect", "Allow") != "Allow" or not actions:
+            continue
+        conditions = statement.get("Condition") or {}
+        owned = _tag_values(renderer, stack, conditions, "StringEquals", "aws:ResourceTag/")
+        requested = _tag_values(renderer, stack, conditions, "StringEquals", "aws:RequestTag/")
+        if_exists = _tag_values(renderer, stack, conditions, "StringEqualsIfExists", "aws:ResourceTag/")
+        keys = (conditions.get("ForAllValues:StringEquals") or {}).get("aws:TagKeys")
+        key_text = f" with tag keys {', '.join(code(k) for k in as_list(keys))} only" if keys else ""
+        if owned:
+            text = f"may {_verbs(actions)}: only resources tagged {owned}"
+            if requested:
+                text += f", adding {requested}"
+            lines.append(text + key_text)
+        elif requested:
+            text = f"may {_verbs(actions)} only when tagging with {requested}{key_text}"
+            if if_exists:
+                text += (
+                    f"; an existing resource only if tagged {if_exists} (Bedrock authorizes tagging at creation on the "
+                    "new, untagged resource, so the tag is checked where it exists)"
+                )
+            lines.append(text)
+        else:
+            for action in sorted(set(actions)):
+                why = NO_TAG_CONDITION.get(action, "NO REASON RECORDED in tools/security_digest.py")
+                lines.append(f"may {code(action)} without a tag condition: {why}")
+    if not lines:
+        return []
+    return ["Bedrock boundary:", "", *(f"- {line}" for line in sorted(set(lines))), ""]
+
+
+def no_condition_section(renderer: Renderer) -> list[str]:
+    """Every Bedrock action granted without a tag condition, by role, with why AWS or the design leaves it open."""
+    rows: set[str] = set()
+    for stack, lid, res in renderer.of_type("AWS::IAM::Role"):
+        documents = [p.get("PolicyDocument") for p in as_list(res.get("Properties", {}).get("Policies"))]
+        attached = _attached_policies(renderer, stack, lid)
+        documents += [p.get("Properties", {}).get("PolicyDocument") for _, p in attached]
+        for statement in (s for d in documents for s in as_list((d or {}).get("Statement"))):
+            if statement.get("Condition") or statement.get("Effect", "Allow") != "Allow":
+                continue
+            for action in as_list(statement.get("Action")):
+                if str(action).startswith("bedrock:"):
+                    why = NO_TAG_CONDITION.get(str(action), "NO REASON RECORDED in tools/security_digest.py")
+                    rows.add(f"| {renderer.title(stack, lid)} | {code(str(action))} | {why} |")
+    lines = ["## Bedrock actions without a tag condition", ""]
+    if not rows:
+        return [*lines, "None.", ""]
+    return [*lines, "| role | action | why |", "|---|---|---|", *sorted(rows), ""]
 
 
 def _is_policy(renderer: Renderer, stack: str, lid: str) -> bool:
@@ -767,6 +857,7 @@ def render_digest(templates: Mapping[str, Template]) -> str:
     sections: list[Callable[[Renderer], list[str]]] = [
         summary_section,
         roles_section,
+        no_condition_section,
         keys_section,
         resource_policies_section,
         network_section,

@@ -164,3 +164,13 @@ def test_only_promote_may_write_the_promotion_parameter(template_json: dict[str,
     assert len(writers) == 1 and writers[0][0].startswith("PromoteRole"), writers
     (parameter_id,) = resources(_pipeline(template_json), "AWS::SSM::Parameter")
     assert parameter_id in json.dumps(writers[0][1]), "Promote writes exactly the stack's parameter"
+
+
+def test_the_digest_gives_a_reason_for_every_bedrock_grant_without_a_tag_condition(
+    template_json: dict[str, dict[str, Any]],
+) -> None:
+    from tools.security_digest import render_digest
+
+    digest = render_digest(template_json)
+    assert "NO REASON RECORDED" not in digest
+    assert "may delete: only resources tagged `finetune:pipeline=finetune`" in digest

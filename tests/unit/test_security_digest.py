@@ -222,3 +222,47 @@ def test_templates_flag_reads_a_cloud_assembly(tmp_path: Any, capsys: pytest.Cap
     assert main(["--templates", str(tmp_path)]) == 0
     assert "### Demo / WorkerRole" in capsys.readouterr().out
     assert main(["--templates", str(tmp_path / "missing")]) == 2
+
+
+# ---- the Bedrock boundary a reviewer reads per role ---------------------------------------------------------------
+def _bedrock_role(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Resources": {
+            "EvaluateRoleABCDEF12": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {"AssumeRolePolicyDocument": {"Statement": []}},
+            },
+            "EvaluateRoleDefaultPolicy12345678": {
+                "Type": "AWS::IAM::Policy",
+                "Properties": {
+                    "Roles": [{"Ref": "EvaluateRoleABCDEF12"}],
+                    "PolicyDocument": {"Statement": list(statements)},
+                },
+            },
+        }
+    }
+
+
+def test_the_digest_states_each_roles_bedrock_boundary_and_what_aws_leaves_unconditioned() -> None:
+    owned = {"StringEquals": {"aws:ResourceTag/finetune:pipeline": "finetune"}}
+    digest = render_digest(
+        {
+            "S": _bedrock_role(
+                {"Effect": "Allow", "Action": "bedrock:InvokeModel", "Resource": "pm/*", "Condition": owned},
+                {"Effect": "Allow", "Action": "bedrock:DeleteProvisionedModelThroughput", "Resource": "pm/*"},
+                {"Effect": "Allow", "Action": "bedrock:GetFoundationModel", "Resource": "fm/*"},
+            )
+        }
+    )
+    assert "- may invoke: only resources tagged `finetune:pipeline=finetune`" in digest
+    # A delete without the condition is impossible to miss: it is listed, with no reason recorded for it.
+    assert "- may `bedrock:DeleteProvisionedModelThroughput` without a tag condition: NO REASON RECORDED" in digest
+    section = digest.split("## Bedrock actions without a tag condition", 1)[1].split("\n## ", 1)[0]
+    assert "`bedrock:GetFoundationModel` | AWS lists no aws:ResourceTag" in section
+    assert "`bedrock:InvokeModel`" not in section
+
+
+def test_a_role_without_bedrock_grants_has_no_boundary_and_the_section_says_none() -> None:
+    digest = render_digest({"S": _bedrock_role({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "b/*"})})
+    assert "Bedrock boundary" not in digest
+    assert "## Bedrock actions without a tag condition\n\nNone." in digest
