@@ -33,6 +33,8 @@ from pipeline_core.models import CATALOGUE, DEFAULT_BASE_MODEL_ID, DataFormat
 
 from . import demo_data
 from .bedrock_standin import BedrockStandIn, SimulationConfig
+from .champion import FAULT as CHAMPION_FAULT
+from .champion import ChampionRun, run_champion
 from .moto_patches import LocalFunction, LocalLambda, patched_moto
 from .moto_support import moto_with_passthrough
 from .progress import Progress
@@ -54,6 +56,8 @@ REHEARSAL_FAULTS: Mapping[str, str] = {
     "runtime-errors": "5% of model calls fail with 5xx (retried) or ModelErrorException (counted as failed)",
     "handler-crash": "the aggregate handler raises once (an unhandled error the workflow catches)",
     "worse-candidate": "the fine-tuned model answers worse than the base model (the gate rejects it)",
+    "weaker-than-champion": "a first run is promoted, then this run's model answers better than base but worse than "
+    "that champion (the gate rejects it)",
     "duplicate-event": "the upload's event is delivered twice (one execution, one job)",
     "base-model-eol": "Bedrock says the base model reached end of life (the run stops before any job)",
     "base-model-legacy": "Bedrock says the base model is Legacy, end of life in 90 days (the run warns, completes)",
@@ -69,6 +73,7 @@ STANDIN_FAULTS = frozenset(
         "throttle-burst",
         "runtime-errors",
         "worse-candidate",
+        "weaker-than-champion",
         "base-model-eol",
         "base-model-legacy",
     }
@@ -549,6 +554,8 @@ class RehearsalResult:
     #: CreateProvisionedModelThroughput and CreateCustomModelDeployment requests the run made (retries included).
     throughputs_created: int = 0
     deployments_created: int = 0
+    #: The promoted first run of the weaker-than-champion fault (finetune.rehearsal.champion).
+    champion_run: ChampionRun | None = None
 
     @property
     def promoted(self) -> bool:
@@ -776,6 +783,17 @@ def rehearse(
         local_lambda = LocalLambda(cloud.functions, crash_once=crash)
         stack.enter_context(patched_moto(local_lambda))
 
+        champion = None
+        if CHAMPION_FAULT in options.faults:  # a first run, promoted, that this one must beat (champion.py)
+            champion = run_champion(
+                cloud,
+                data,
+                run_name=f"{options.run_name}-champion",
+                region=region,
+                account_id=ACCOUNT_ID,
+                progress=progress,
+                timeout_seconds=options.timeout_seconds,
+            )
         key = f"inbox/{options.run_name}.jsonl"
         s3.put_object(Bucket=cloud.data_bucket, Key=key, Body=data)
         head = s3.head_object(Bucket=cloud.data_bucket, Key=key)
@@ -850,6 +868,7 @@ def rehearse(
             history=follower.events,
             evaluation_records=records,
             after_run_result=after_run_result,
+            champion_run=champion,
         )
     return result
 

@@ -29,6 +29,9 @@ FAULTS: Mapping[str, str] = MappingProxyType(
         "share of them (persistent_error_share, default 30%) answer ModelErrorException (424) on every attempt.",
         "worse-candidate": "The candidate (provisioned model) answers with accuracy below base: base accuracy minus "
         "worse_candidate_margin (default 0.25), floored at 0.",
+        "weaker-than-champion": "A candidate whose custom model is not tagged approved (finetune:approved), while "
+        "another custom model is (a promoted champion), answers with accuracy halfway between base and candidate; "
+        "the champion answers with the candidate accuracy.",
         "base-model-eol": "The base model (base_model_id, or every catalogued model when it is None) has reached end "
         "of life: GetFoundationModel, GetFoundationModelAvailability and CreateModelCustomizationJob answer "
         'ResourceNotFoundException "This model version has reached the end of its life."',

@@ -157,6 +157,10 @@ class ControlPlane:
                     return model
         return None
 
+    def custom_models_snapshot(self) -> list[CustomModel]:
+        with self.lock:
+            return list(self.models.values())
+
     def find_throughput(self, identifier: str) -> Throughput | None:
         with self.lock:
             for throughput in self.throughputs.values():

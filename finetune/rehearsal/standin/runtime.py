@@ -15,10 +15,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
+from pipeline_core.contracts import TAG_APPROVED
 from pipeline_core.models import CATALOGUE, LifecycleStatus
 
 from .config import SimulationConfig, unit_hash
-from .control_plane import ACTIVE, IN_SERVICE, ControlPlane
+from .control_plane import ACTIVE, IN_SERVICE, ControlPlane, CustomModel
 from .foundation_models import END_OF_LIFE_MESSAGE
 from .protocol import ApiError
 
@@ -166,7 +167,7 @@ class Runtime:
                     "ValidationException", f"Provisioned model {model_id} is {throughput.status}, not InService."
                 )
             rate = None if config.rps_per_model_unit is None else config.rps_per_model_unit * throughput.model_units
-            return self._candidate(model_id, rate)
+            return self._candidate(model_id, rate, throughput.model)
         if found and found["kind"] == "custom-model-deployment":
             # A deployed custom model answers exactly as a provisioned one: the candidate. Its rate limit is the
             # on-demand one, as it is billed and throttled per request, not per model unit.
@@ -177,7 +178,7 @@ class Runtime:
                 raise ApiError(
                     "ValidationException", f"Custom model deployment {model_id} is {deployment.status}, not Active."
                 )
-            return self._candidate(model_id, config.on_demand_rps)
+            return self._candidate(model_id, config.on_demand_rps, deployment.model)
         if (found and found["kind"] == "custom-model") or self.control.find_model(model_id) is not None:
             raise ApiError(
                 "ValidationException",
@@ -190,15 +191,25 @@ class Runtime:
             raise ApiError("ValidationException", "The provided model identifier is invalid.")
         return self._on_demand(model_id)
 
-    def _candidate(self, model_id: str, rate: float | None) -> ModelTarget:
+    def _candidate(self, model_id: str, rate: float | None, model: CustomModel | None = None) -> ModelTarget:
         """The fine-tuned model behind a provisioned model or deployment ARN: the ``"candidate"`` simulation key."""
         config = self.config
         accuracy = config.accuracy.get(model_id, config.accuracy.get("candidate", config.default_accuracy))
+        if "weaker-than-champion" in config.faults and model is not None and self._challenger(model):
+            # A later run's model, while a promoted one serves: halfway between base and the champion, so it beats
+            # base but loses to the champion (the same draws decide, so it is right only where the champion is).
+            base = config.accuracy.get("base", config.default_accuracy)
+            accuracy = base + (accuracy - base) / 2
         if "worse-candidate" in config.faults:
             base = config.accuracy.get("base", config.default_accuracy)
             accuracy = max(0.0, min(accuracy, base - config.worse_candidate_margin))
         latency = config.latency_ms.get(model_id, config.latency_ms.get("candidate", config.default_latency_ms))
         return ModelTarget(model_id, "candidate", accuracy, latency, model_id, rate)
+
+    def _challenger(self, model: CustomModel) -> bool:
+        """Whether ``model`` is not approved while another custom model is (Promote tags what it promotes)."""
+        approved = [m for m in self.control.custom_models_snapshot() if m.tags.get(TAG_APPROVED) == "true"]
+        return model.tags.get(TAG_APPROVED) != "true" and any(m.arn != model.arn for m in approved)
 
     def _on_demand(self, model_id: str) -> ModelTarget:
         config = self.config

@@ -56,6 +56,7 @@ def test_unknown_fault_names_are_rejected_with_the_list() -> None:
         "throttle-burst",
         "runtime-errors",
         "worse-candidate",
+        "weaker-than-champion",
         "base-model-eol",
         "base-model-legacy",
     }
@@ -191,6 +192,32 @@ def test_worse_candidate_puts_the_candidate_below_base(make_standin: Any) -> Non
 
     assert score(pt) < score(BASE_RUNTIME_MODEL)
     assert "worse-candidate" in standin.describe()["faults"]
+
+
+def test_weaker_than_champion_puts_a_later_model_between_base_and_the_approved_one(make_standin: Any) -> None:
+    standin = make_standin(
+        faults={"weaker-than-champion"},
+        accuracy={"candidate": 1.0, "base": 0.2},
+        rps_per_model_unit=None,
+        on_demand_rps=None,
+        model_unit_quota=4,
+    )
+    records = qa_records(120)
+    standin.learn(records)
+    bedrock, runtime = client(standin, "bedrock"), client(standin, "bedrock-runtime")
+
+    def score(model: str) -> float:
+        answers = [converse_text(runtime, model, record["messages"][0]["content"]) for record in records]
+        references = [record["messages"][1]["content"] for record in records]
+        return sum(a == r for a, r in zip(answers, references, strict=True)) / len(records)
+
+    champion = in_service_pt(bedrock, "first")
+    assert score(champion) == 1.0  # nothing approved yet: the first model answers with the candidate accuracy
+    approved = bedrock.get_provisioned_model_throughput(provisionedModelId=champion)["modelArn"]
+    bedrock.tag_resource(resourceARN=approved, tags=[{"key": "finetune:approved", "value": "true"}])
+    challenger = in_service_pt(bedrock, "second")
+    assert score(BASE_RUNTIME_MODEL) < score(challenger) < score(champion) == 1.0
+    assert 0.45 < score(challenger) < 0.75  # halfway: 0.6
 
 
 def test_fault_draws_repeat_across_runs_whatever_the_throughputs_arn(make_standin: Any) -> None:
