@@ -99,9 +99,9 @@ def stages(path: Path, repeat: int) -> dict[str, float]:
     objs = [json.loads(line) for line in lines]
     convs = [c for c in (check_record(o, DataFormat.CLAUDE_MESSAGES)[1] for o in objs) if c is not None]
 
-    def read(_: Path) -> int:
+    def read(_: Path, digest: bool = True) -> int:
         with path.open("rb") as f:
-            return sum(1 for _ in LineReader(file_chunks(f)))
+            return sum(1 for _ in LineReader(file_chunks(f), digest=digest))
 
     def texts(c: Conversation) -> tuple[str, ...]:
         return (c.system, *(t for _, t in c.turns))
@@ -111,6 +111,7 @@ def stages(path: Path, repeat: int) -> dict[str, float]:
     work: dict[str, Callable[[Path], object]] = {
         "parse-only (the baseline)": parse_only,
         "read lines + SHA-256 of the file": read,
+        "  of which: read lines alone (`finetune validate` without --json or --split)": lambda p: read(p, False),
         "decode + json.loads": lambda _: [json.loads(line.decode()) for line in lines],
         "schema check + token estimate": lambda _: [
             math.ceil(c.characters / cpt) for o in objs if (c := check_record(o, DataFormat.CLAUDE_MESSAGES)[1])

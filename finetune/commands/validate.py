@@ -10,7 +10,6 @@ import json
 import shlex
 import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, nullcontext
 from pathlib import Path
@@ -231,15 +230,22 @@ def validate(files: list[DatasetFile], **options: Any) -> ValidationResult:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        with tempfile.TemporaryDirectory(prefix="finetune-validate-") as scratch:
-            return _run(args, Path(scratch))
+        with ExitStack() as cleanup:
+
+            def scratch() -> Path:
+                """A temporary folder, made on first use (only standard input needs one) and removed on exit."""
+                import tempfile
+
+                folder = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="finetune-validate-"))
+                return Path(folder)
+
+            return _run(args, scratch)
     except UsageError as err:
         print(f"finetune validate: {err}", file=sys.stderr)
         return EXIT_USAGE
 
 
-def _run(args: argparse.Namespace, scratch: Path) -> int:
-    from finetune.atomic import OutputIsInput, refuse_input_as_output
+def _run(args: argparse.Namespace, scratch: Callable[[], Path]) -> int:
     from pipeline_core.dataset import POOL, DatasetFile
     from pipeline_core.dataset.snapshot import SourceChangedError
 
@@ -257,6 +263,8 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
     split = _split_config(args)
     if split is not None:
         # Before anything is opened: writing a split file over its own input would empty the input first.
+        from finetune.atomic import OutputIsInput, refuse_input_as_output  # (and tempfile: only a split needs them)
+
         try:
             refuse_input_as_output(_split_outputs(args.split), [path for _, path in given if str(path) != STDIN])
         except OutputIsInput as exc:
@@ -269,7 +277,7 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
     inputs: list[tuple[str, Path, str]] = []  # (split, local path, name in findings)
     for split_name, path in given:
         if str(path) == STDIN:
-            inputs.append((split_name, _read_stdin(scratch), STDIN_NAME))
+            inputs.append((split_name, _read_stdin(scratch()), STDIN_NAME))
         else:
             inputs.append((split_name, path, str(path)))
     for _, path, name in inputs:
@@ -291,6 +299,8 @@ def _run(args: argparse.Namespace, scratch: Path) -> int:
             epochs=args.epochs,
             price_per_1k_training_tokens=args.price_per_1k_tokens,
             progress=progress,
+            # The text summary shows no file digest: only the JSON report and the split files' check need them.
+            file_digests=args.json or split is not None,
         )
     except OSError as exc:
         raise UsageError(f"cannot read input: {exc}") from None

@@ -424,7 +424,7 @@ def is_nova(model_id: str) -> bool:
     return model_id.startswith("amazon.nova")
 
 
-def _clean_claude(obj: dict[str, Any]) -> Conversation | None:
+def clean_claude(obj: dict[str, Any]) -> Conversation | None:
     """The conversation of a Claude record that passes every check, or None if `check_claude` must look closer.
 
     Most records are clean: this answers them with a handful of type and key tests. Anything unusual (None) goes
@@ -447,7 +447,9 @@ def _clean_claude(obj: dict[str, Any]) -> Conversation | None:
             return None
         role = message.get("role")
         content = message.get("content")
-        if role != expected or type(content) is not str or not content.strip():
+        # Blank content: empty or all whitespace. isspace() stops at the first other character, where
+        # `not content.strip()` (the same test: both use Unicode whitespace) would copy the whole text.
+        if role != expected or type(content) is not str or not content or content.isspace():
             return None
         if "\n" in content and has_claude_reserved(content):
             return None
@@ -468,7 +470,7 @@ def check_record(
     if not isinstance(obj, dict):
         return [("SCHEMA-NOT-OBJECT", f"the record is a JSON {_type_name(obj)}, not an object")], None
     if data_format is DataFormat.CLAUDE_MESSAGES:
-        conversation = _clean_claude(obj)
+        conversation = clean_claude(obj)
         if conversation is not None:
             return [], conversation
         return check_claude(obj)

@@ -86,20 +86,28 @@ class LineReader:
     """Iterates `RawLine`s over byte chunks and keeps the file's size and SHA-256 as it goes.
 
     With `hash_behind=True` the SHA-256 is computed on a second thread (`HashBehind`); `sha256` is final once
-    the iteration has ended.
+    the iteration has ended. With `digest=False` no digest is computed (a pass over every byte saved) and `sha256`
+    is "".
     """
 
     def __init__(
-        self, chunks: Iterable[bytes], *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, hash_behind: bool = False
+        self,
+        chunks: Iterable[bytes],
+        *,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        hash_behind: bool = False,
+        digest: bool = True,
     ) -> None:
         self._chunks = chunks
         self._max = max_line_bytes
-        self._sha: HashBehind | hashlib._Hash = HashBehind() if hash_behind else hashlib.sha256()
+        self._sha: HashBehind | hashlib._Hash | None = None
+        if digest:
+            self._sha = HashBehind() if hash_behind else hashlib.sha256()
         self.bytes_read = 0
 
     @property
     def sha256(self) -> str:
-        return self._sha.hexdigest()
+        return "" if self._sha is None else self._sha.hexdigest()
 
     def __iter__(self) -> Generator[RawLine, None, None]:
         try:
@@ -113,11 +121,12 @@ class LineReader:
         pending_len = 0
         overflow = False
         number = 0
-        update = self._sha.update
+        update = None if self._sha is None else self._sha.update
         for chunk in self._chunks:
             if not chunk:
                 continue
-            update(chunk)
+            if update is not None:
+                update(chunk)
             self.bytes_read += len(chunk)
             parts = chunk.split(b"\n")
             last = parts.pop()  # the text after the final "\n" of this chunk (maybe empty): not yet a whole line

@@ -47,15 +47,19 @@ def digest(*parts: bytes) -> bytes:
 _ROLE_PREFIX = {"user": b"user:", "assistant": b"assistant:"}
 
 
-def conversation_digests(system: str, turns: Sequence[tuple[str, str]]) -> tuple[bytes, bytes]:
+def conversation_digests(
+    system: str, turns: Sequence[tuple[str, str]], normalised_system: bytes | None = None
+) -> tuple[bytes, bytes]:
     """Digests of the normalised prompt (system and every turn but the last) and of the normalised answer.
 
     The same bytes as `digest(normalise(system), b"user:" + normalise(turn), ...)` and `digest(normalise(answer))`,
     without copying each normalised turn again to prefix its role: BLAKE2b is fed the pieces in order.
+    `normalised_system`, when given, is `normalise(system)` already computed (most datasets repeat one system
+    prompt in every record, so the validator normalises it once).
     """
     h = hashlib.blake2b(digest_size=DIGEST_SIZE)
     update = h.update
-    part = normalise(system)
+    part = normalise(system) if normalised_system is None else normalised_system
     update(len(part).to_bytes(8, "little"))
     update(part)
     for role, text in turns[:-1]:

@@ -13,19 +13,20 @@ from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from pipeline_core.dataset.formats import Conversation, check_record, dialect
+from pipeline_core.dataset.formats import Conversation, check_record, clean_claude, dialect
 from pipeline_core.dataset.lines import DEFAULT_MAX_LINE_BYTES, LineReader, RawLine
 from pipeline_core.dataset.quality import (
     conversation_digests,
     digest,
     find_sensitive,
     may_hold_sensitive,
+    normalise,
 )
 from pipeline_core.dataset.report import SPLITS, CostEstimate, FileSummary, FindingLog, Report, TokenStats
 from pipeline_core.dataset.rules import Severity
 from pipeline_core.dataset.sniff import Head, diagnose
 from pipeline_core.dataset.split import TEST, TRAIN, VALIDATION, SplitConfig, SplitPlan, plan_split, split_key
-from pipeline_core.models import get_base_model
+from pipeline_core.models import DataFormat, get_base_model
 
 BOM = b"\xef\xbb\xbf"
 NEAR_LIMIT_RATIO = 0.95  # a record within 5% of the token limit gets a warning
@@ -65,11 +66,31 @@ class ValidationResult:
 
 
 def is_blank(data: bytes) -> bool:
-    return not data.strip()
+    # The same test as `not data.strip()` (both use ASCII whitespace), without copying the line: isspace() stops at
+    # the first other byte.
+    return not data or data.isspace()
+
+
+# The C scanner behind json.loads. A line that is one JSON value from its first to its last character (every
+# record as JSON writers emit it) is parsed by one call, without json.loads' two whitespace regexes; any other line,
+# and any error, goes through json.loads itself, so results and error messages are json.loads'.
+_scan_once: Callable[[str, int], tuple[object, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def loads(text: str) -> object:
+    """`json.loads(text)`, with a shortcut for a line that starts with "{" and ends where the object ends."""
+    if text[:1] == "{":
+        try:
+            obj, end = _scan_once(text, 0)
+        except (ValueError, RecursionError, StopIteration):
+            return json.loads(text)  # raises the error json.loads raises
+        if end == len(text):
+            return obj
+    return json.loads(text)
 
 
 class _Validator:
-    def __init__(self, base_model_id: str, *, index_limit: int, max_line_bytes: int) -> None:
+    def __init__(self, base_model_id: str, *, index_limit: int, max_line_bytes: int, file_digests: bool = True) -> None:
         self.model = get_base_model(base_model_id)
         self.quotas = self.model.quotas
         self.rules = dialect(self.model.model_id)
@@ -80,6 +101,7 @@ class _Validator:
         self.log = FindingLog()
         self.index_limit = index_limit
         self.max_line_bytes = max_line_bytes
+        self.file_digests = file_digests
         self.records: dict[bytes, tuple[str, int, int]] = {}  # record digest -> (split, line, hash of the raw line)
         self.prompts: dict[bytes, tuple[bytes, str, int]] = {}  # prompt digest -> (answer digest, split, line)
         self.checked = 0  # records checked so far in this run (up to index_limit)
@@ -87,6 +109,9 @@ class _Validator:
         self.pool_keys: array[int] = array("Q")
         self.seed = 0
         self.not_text: set[str] = set()  # splits with a file that is not UTF-8 text: their record counts mean nothing
+        self.claude = self.model.data_format is DataFormat.CLAUDE_MESSAGES
+        self.system = ""  # the last system prompt and its normalised bytes: most datasets repeat one in every record
+        self.normalised_system = normalise("")
 
     # --- per file ------------------------------------------------------------------------------------------------
     def scan(self, f: DatasetFile, progress: Progress | None) -> tuple[FileSummary, str]:
@@ -103,7 +128,7 @@ class _Validator:
                 size += len(chunk)
                 sha.update(chunk)
             return FileSummary(split, name, size, 0, 0, sha.hexdigest()), sha.hexdigest()
-        reader = LineReader(chunks, max_line_bytes=self.max_line_bytes, hash_behind=True)
+        reader = LineReader(chunks, max_line_bytes=self.max_line_bytes, hash_behind=True, digest=self.file_digests)
         lines = records = crlf = 0
         first_crlf: int | None = None
         seen_content = array_mode = False
@@ -173,7 +198,7 @@ class _Validator:
 
     def _line(self, text: str, data: bytes, raw: RawLine, split: str, name: str) -> None:
         try:
-            obj = json.loads(text)
+            obj = loads(text)
         except (ValueError, RecursionError) as exc:
             if not raw.terminated:
                 self.log.add("FILE-TRUNCATED-LAST-LINE", name, raw.number, "the last line has no newline and is "
@@ -181,6 +206,12 @@ class _Validator:
             else:
                 self.log.add("JSON-INVALID", name, raw.number, _json_error(exc))
             self._count(split, math.ceil(len(text) / self.cpt), raw, digest(data))
+            return
+        # A clean Claude record (the common case) needs only the fast path's few tests; anything else gets the full
+        # check, which reports every issue (check_record takes the same route).
+        conv = clean_claude(obj) if self.claude and type(obj) is dict else None
+        if conv is not None:
+            self._conversation(conv, data, raw, split, name)
             return
         issues, conv = check_record(obj, self.model.data_format, rules=self.rules)
         for rule_id, message in issues:
@@ -192,7 +223,11 @@ class _Validator:
 
     def _conversation(self, conv: Conversation, data: bytes, raw: RawLine, split: str, name: str) -> None:
         log, line = self.log, raw.number
-        tokens = math.ceil(conv.characters / self.cpt)
+        system, turns = conv.system, conv.turns
+        characters = len(system) + conv.reasoning_chars
+        for _, text in turns:
+            characters += len(text)
+        tokens = math.ceil(characters / self.cpt)  # Conversation.characters, without a generator per record
         limit = self.quotas.max_tokens_per_record
         if tokens > limit:
             log.add("QUOTA-MAX-TOKENS", name, line, f"about {tokens:,} tokens (estimated), over the limit of {limit:,}")
@@ -206,16 +241,23 @@ class _Validator:
 
         # Quality: digests of normalised text; the prompt is everything but the final answer. The two digests side
         # by side key the record: hashing them again would only shorten the key.
-        prompt, answer = conversation_digests(conv.system, conv.turns)
+        if system != self.system:
+            self.system, self.normalised_system = system, normalise(system)
+        prompt, answer = conversation_digests(system, turns, self.normalised_system)
         # The exact-duplicate label only needs a within-process fingerprint: the built-in (SipHash) hash is enough.
         self._index(prompt + answer, prompt, answer, hash(data), split, name, line)
-        answer_chars = len(conv.answer.strip())
+        answer_text = turns[-1][1]
+        # len(strip()) without copying the answer when it neither starts nor ends with whitespace (the usual case).
+        if answer_text[:1].isspace() or answer_text[-1:].isspace():
+            answer_chars = len(answer_text.strip())
+        else:
+            answer_chars = len(answer_text)
         if answer_chars < MIN_ANSWER_CHARS:
             log.add("QUALITY-SHORT-ANSWER", name, line, f"the answer is {answer_chars} character(s) long")
         # The secret/PII prefilter reads the raw line once, not each text; the full scan is the rare path. A line with
         # \uXXXX escapes (which may hide a digit or an "@") is tested text by text.
         if b"\\" in data and b"\\u" in data:
-            texts = (conv.system, *(text for _, text in conv.turns))
+            texts = (system, *(text for _, text in turns))
             suspect = any(may_hold_sensitive(text.encode("utf-8", "surrogatepass")) for text in texts)
         else:
             suspect = may_hold_sensitive(data)
@@ -358,14 +400,19 @@ def validate(
     progress: Progress | None = None,
     index_limit: int = DEFAULT_INDEX_LIMIT,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    file_digests: bool = True,
 ) -> ValidationResult:
     """Validate the files for `base_model_id`.
 
     Pass either one file per split (train, optional validation and test), or one file with split="pool" and a
     `SplitConfig` to plan a split. Files are read in train, validation, test order so leakage is found in the
     later splits. Raises UnsupportedModelError for an unknown model and ValueError for an inconsistent file set.
+    `file_digests=False` skips each file's SHA-256 (the report's `sha256` is then ""): for a caller that neither
+    shows the digests nor writes a snapshot, which needs them to detect a source that changed. No rule uses them.
     """
-    v = _Validator(base_model_id, index_limit=index_limit, max_line_bytes=max_line_bytes)
+    if not file_digests and split is not None:
+        raise ValueError("a split needs the file digests: the snapshot checks its source against them")
+    v = _Validator(base_model_id, index_limit=index_limit, max_line_bytes=max_line_bytes, file_digests=file_digests)
     pools = [f for f in files if f.split == POOL]
     if pools and (len(files) != 1 or split is None):
         raise ValueError("a file to split must be the only file, and needs a SplitConfig")
