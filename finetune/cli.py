@@ -31,6 +31,8 @@ SUMMARIES: dict[str, str] = {
     "status": "follow a run of the deployed pipeline: each state entered, the training job, the outcome",
     "report": "print a run's evaluation table (report.md); --open shows report.html in a browser",
     "runs": "list the deployed pipeline's recent runs with status and verdict",
+    "approve": "approve the promotion of a run that awaits approval",
+    "reject": "reject a run that awaits approval; its throughput is deleted",
 }
 SUBCOMMANDS: tuple[str, ...] = tuple(SUMMARIES)
 # What Ctrl-C leaves behind, for a command module without its own INTERRUPTED text: the local commands write

@@ -430,6 +430,7 @@ def verdict(description: Mapping[str, Any]) -> str:
         error = str(description.get("error") or "")
         return {
             "CandidateRejected": "rejected",
+            "ApprovalRejected": "rejected",
             "InvalidDataset": "invalid dataset",
             "InvalidManifest": "invalid run.json",
         }.get(error, f"failed ({error})" if error else "failed")

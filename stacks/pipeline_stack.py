@@ -19,6 +19,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from pipeline_core import contracts
+from pipeline_core.approval import APPROVAL_REQUEST, ENV_TOPIC_ARN
 from pipeline_core.models import CATALOGUE, INFERENCE_PROFILE_GEOGRAPHIES
 from stacks.data_plane import DataPlane, account_arn, bucket_name
 from stacks.lambda_function import ONE_MINUTE, PipelineFunction
@@ -278,6 +279,8 @@ def run_defaults(settings: PipelineSettings) -> dict[str, Any]:
         "max_validation_loss": settings.max_validation_loss,
         # Without it, Resolve run refuses a run.json that loosens the gate (pipeline_core.manifest).
         "allow_loosening_overrides": settings.allow_loosening_overrides,
+        # The workflow waits for a decision (Request approval) only when required, at most this long.
+        "approval": {"mode": settings.approval.mode, "timeout_seconds": settings.approval.timeout_hours * 3600},
         "price_per_1k_training_tokens": settings.pricing.training_per_1k_tokens,
         "pricing": {
             "models": {
@@ -503,6 +506,7 @@ class PipelineStack(Stack):
                 contracts.ENV_PROMOTION_PARAMETER: self.promotion_parameter_name,
             },
         )
+        approval = self._approval_function(common_env) if settings.approval.required else None
 
         self.workflow = Workflow(
             self,
@@ -516,6 +520,7 @@ class PipelineStack(Stack):
                 evaluate=evaluate.function,
                 aggregate=aggregate.function,
                 promote=promote.function,
+                approval=approval.function if approval else None,
             ),
             topic=self.topic,
             key=key,
@@ -610,6 +615,26 @@ class PipelineStack(Stack):
         CfnOutput(self, "StateMachineArn", value=state_machine.state_machine_arn)
         CfnOutput(self, "NotificationTopicArn", value=self.topic.topic_arn)
         CfnOutput(self, "PromotionParameter", value=self.promotion_parameter_name)
+
+    def _approval_function(self, common_env: dict[str, str]) -> PipelineFunction:
+        """The handler of `Request approval` and `Record approval` (pipeline.approval.mode "required"): it writes the
+        request (task token) and the reports of a run, and publishes to the topic; nothing else. Approvers need
+        states:SendTaskSuccess on the state machine, s3:GetObject on runs/*/*/approval/request.json and
+        kms:Decrypt on the key (README, "Approving a promotion")."""
+        approval = self._function(
+            "Approval",
+            "approval",
+            "Asks for approval of a candidate and records the decision in its report",
+            {**common_env, ENV_TOPIC_ARN: self.topic.topic_arn},
+        )
+        approval.role.add_to_policy(
+            iam.PolicyStatement(actions=["s3:PutObject"], resources=self._run_objects(APPROVAL_REQUEST))
+        )
+        approval.role.add_to_policy(
+            iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=self._run_objects("report.*"))
+        )
+        approval.role.add_to_policy(iam.PolicyStatement(actions=["sns:Publish"], resources=[self.topic.topic_arn]))
+        return approval
 
     # ---- Functions --------------------------------------------------------------------------------------------
     def _function(
@@ -1019,6 +1044,8 @@ class PipelineStack(Stack):
             "promote": [],  # SSM String parameter and Bedrock: nothing encrypted with the pipeline key
             "trigger": [(read, s3(data)), (write, workflow)],
             "janitor": [(read, workflow)],
+            # The request and the reports it rewrites (SSE-KMS), and the encrypted topic it publishes to.
+            "approval": [(write, s3(artifacts)), (write, ("sns", None))],
         }
         undecided = sorted(set(self.functions) - set(uses))
         if undecided:

@@ -315,6 +315,56 @@ def _pricing(r: _Reader) -> PricingSettings:
     )
 
 
+APPROVAL_NONE = "none"
+APPROVAL_REQUIRED = "required"
+
+
+@dataclass(frozen=True)
+class ApprovalSettings:
+    """Whether a person must approve a candidate that passed the quality gate before it is promoted."""
+
+    mode: str = APPROVAL_NONE
+    timeout_hours: int = 72
+
+    @property
+    def required(self) -> bool:
+        return self.mode == APPROVAL_REQUIRED
+
+
+def _approval(r: _Reader) -> ApprovalSettings:
+    return ApprovalSettings(
+        mode=r.choice("mode", APPROVAL_NONE, (APPROVAL_NONE, APPROVAL_REQUIRED)),
+        # A week at most: the execution's own timeout is at most a week (executionTimeoutHours).
+        timeout_hours=r.number("timeoutHours", 72, 1, 24 * 7, integer=True),
+    )
+
+
+def _check_approval(settings: PipelineSettings) -> None:
+    """A wait for approval must end before the execution times out (or nothing would clean up) and before the
+    janitor deletes the candidate's throughput for being past its time-to-live (or approving would promote a
+    deleted throughput)."""
+    approval = settings.approval
+    if not approval.required:
+        return
+    where = f"{CONTEXT_KEY}.approval.timeoutHours"
+    if approval.timeout_hours >= settings.execution_timeout_hours:
+        raise SettingsError(
+            f"{where} = {approval.timeout_hours} is not allowed: expected less than "
+            f"{CONTEXT_KEY}.executionTimeoutHours ({settings.execution_timeout_hours}), so a run awaiting approval "
+            "is rejected and cleaned up before its execution times out",
+            key=where,
+        )
+    floor = settings.throughput.max_wait_minutes / 60 + EVALUATION_ALLOWANCE_HOURS + approval.timeout_hours
+    if settings.throughput.time_to_live_hours < floor:
+        raise SettingsError(
+            f"{CONTEXT_KEY}.provisionedThroughput.timeToLiveHours = {settings.throughput.time_to_live_hours} is not "
+            f"allowed with approval required: expected at least maxWaitMinutes/60 + {EVALUATION_ALLOWANCE_HOURS} + "
+            f"approval.timeoutHours = {floor:g} hours, so the janitor never deletes the throughput of a run that "
+            "awaits approval",
+            key=f"{CONTEXT_KEY}.provisionedThroughput.timeToLiveHours",
+        )
+
+
 @dataclass(frozen=True)
 class PipelineSettings:
     """Every knob of the pipeline, validated. Built once in app.py and passed down explicitly."""
@@ -342,6 +392,7 @@ class PipelineSettings:
     # Whether a run's run.json may loosen the quality gate (lower a minimum, raise a maximum, drop the loss
     # threshold, keep a throughput the stack would delete). Off: run.json may only tighten it.
     allow_loosening_overrides: bool = False
+    approval: ApprovalSettings = ApprovalSettings()
 
     @property
     def base_model(self) -> BaseModel:
@@ -425,8 +476,10 @@ def load_settings(context: Any, *, today: date | None = None) -> PipelineSetting
         lifecycle_warning_days=r.number("lifecycleWarningDays", 60, 1, 365, integer=True),
         serving=serving,
         allow_loosening_overrides=r.boolean("allowLooseningOverrides", False),
+        approval=_section(r, "approval", _approval),
     )
     r.finish()
+    _check_approval(settings)
     # A price is looked up by the id a report compares: a base model's runtime id (a run's manifest may pick any
     # catalogued model) or a reference model's. Any other key (a typo, a customization id with its ":200k"
     # suffix) would silently never be used.

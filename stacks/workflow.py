@@ -68,6 +68,7 @@ class WorkflowFunctions:
     evaluate: lambda_.IFunction
     aggregate: lambda_.IFunction
     promote: lambda_.IFunction
+    approval: lambda_.IFunction | None = None  # only with pipeline.approval.mode "required"
 
 
 # State names read as a timeline a person would say aloud.
@@ -96,6 +97,12 @@ STOP_TRAINING = "Stop training"
 NOTIFY_SUCCESS = "Notify promotion"
 NOTIFY_FAILURE = "Notify failure"
 NOTIFY_CLEANUP_FAILURE = "Notify cleanup failure"
+REQUEST_APPROVAL = "Request approval"
+APPROVAL_TIMED_OUT = "Approval timed out"
+RECORD_APPROVAL = "Record approval"
+APPROVED = "Approved?"
+APPROVAL_REJECTED = "Approval rejected"
+ERROR_APPROVAL_REJECTED = "ApprovalRejected"
 
 
 class Workflow(Construct):
@@ -325,6 +332,8 @@ class Workflow(Construct):
                 "job.$": "$.job",
                 "throughput.$": "$.throughput",
                 "evaluation.$": "$.evaluation",
+                # Who approved, recorded with the promotion (only where approval is required).
+                **({"approval.$": "$.approval"} if settings.approval.required else {}),
             },
             result_path="$.promotion",
         )
@@ -389,9 +398,13 @@ class Workflow(Construct):
             .when(sfn.Condition.string_equals("$.throughput.status", "Creating"), wait_deployment)
             .otherwise(deployment_failed)
         )
+        after_gate: sfn.IChainable = promote
+        if settings.approval.required:
+            assert functions.approval is not None, "approval required: pass the approval function"
+            after_gate = self._approval(functions.approval, promote, delete_throughput)
         plan.next(evaluate).next(aggregate).next(
             sfn.Choice(self, GATE)
-            .when(sfn.Condition.string_equals("$.evaluation.verdict", "promote"), promote)
+            .when(sfn.Condition.string_equals("$.evaluation.verdict", "promote"), after_gate)
             .otherwise(candidate_rejected)
         )
         promote.next(notify_success)
@@ -456,6 +469,64 @@ class Workflow(Construct):
         )
         self._retry.apply(task, extra_errors=("SNS.SdkClientException", "SNS.InternalErrorException"))
         return task
+
+    def _approval(
+        self, function: lambda_.IFunction, promote: sfn.IChainable, cleanup: sfn.IChainable
+    ) -> sfn.IChainable:
+        """Wait for a person's decision (a task token `finetune approve`/`reject` answers), bounded by
+        `$.run.approval.timeout_seconds`; record it in the report; promote, or reject and delete the throughput.
+
+        Every way out but approval reaches `cleanup`: a rejection, the timeout, and the request itself failing
+        (its token could not be stored or the notification not sent: nobody could answer it)."""
+        request = tasks.LambdaInvoke(
+            self,
+            REQUEST_APPROVAL,
+            lambda_function=function,
+            integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+            payload=sfn.TaskInput.from_object(
+                {
+                    "action": "request",
+                    "task_token": sfn.JsonPath.task_token,
+                    "execution_arn.$": "$$.Execution.Id",
+                    "run.$": "$.run",
+                    "evaluation.$": "$.evaluation",
+                }
+            ),
+            retry_on_service_exceptions=False,
+            # The output is what SendTaskSuccess sends: {decision, decided_by, decided_at, reason}.
+            result_path="$.approval",
+            task_timeout=sfn.Timeout.at("$.run.approval.timeout_seconds"),
+        )
+        self._retry.apply(request)
+        timed_out = sfn.Pass(
+            self,
+            APPROVAL_TIMED_OUT,
+            parameters={"decision": "timeout", "decided_at.$": "$$.State.EnteredTime"},
+            result_path="$.approval",
+        )
+        record = self._invoke(
+            RECORD_APPROVAL,
+            function,
+            {"action": "record", "run.$": "$.run", "evaluation.$": "$.evaluation", "approval.$": "$.approval"},
+            result_path="$.approval",
+        )
+        rejected = sfn.Pass(
+            self,
+            APPROVAL_REJECTED,
+            parameters={"Error": ERROR_APPROVAL_REJECTED, "Cause.$": "$.approval.reason"},
+            result_path="$.error",
+        ).next(cleanup)
+        request.add_catch(timed_out, errors=["States.Timeout"], result_path="$.approval_error")
+        request.add_catch(cleanup, errors=["States.ALL"], result_path="$.error")
+        record.add_catch(cleanup, errors=["States.ALL"], result_path="$.error")
+        request.next(record)
+        timed_out.next(record)
+        record.next(
+            sfn.Choice(self, APPROVED)
+            .when(sfn.Condition.string_equals("$.approval.decision", "approve"), promote)
+            .otherwise(rejected)
+        )
+        return request
 
     def _ended_badly(self, name: str, error: str, noun: str, path: str, arn_field: str) -> sfn.Pass:
         """Turn a resource's terminal failure status into $.error, e.g. "Customization job X ended Failed: ..."."""

@@ -29,6 +29,8 @@ OUTPUT_FILES = (
 MAX_DATASET_BYTES = 256 * 1024 * 1024
 # The rehearsal finishes in about half a minute; an hour is far past any run that is still making progress.
 MAX_TIMEOUT_SECONDS = 3600.0
+#: The wait for approval of `--approval timeout`, in seconds: nobody answers, so it only has to be short.
+APPROVAL_TIMEOUT_SECONDS = 3
 _FAULTS_PLACEHOLDER = "%(faults)s"
 
 
@@ -106,6 +108,12 @@ def register(subparsers: Any) -> None:
         "follows its format; without --region, its first Region when cdk.json's cannot fine-tune it)",
     )
     parser.add_argument("--region", metavar="REGION", help="rehearse in this Region instead of cdk.json's")
+    parser.add_argument(
+        "--approval",
+        choices=("approve", "reject", "timeout"),
+        help="require approval after the quality gate (pipeline.approval) and answer it as `finetune approve` / "
+        "`finetune reject` would, or not at all (timeout: the run is rejected and cleaned up)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -182,6 +190,8 @@ def run(args: argparse.Namespace) -> int:
         return _usage(f"--records must be at least 1, got {args.records}")
     try:
         overrides = model_overrides(args.base_model, args.region)
+        if args.approval:
+            overrides["approval"] = {"mode": "required", "timeoutHours": 1}
         model, quota = _record_quota(overrides)
     except RehearsalError as exc:
         return _usage(str(exc))
@@ -200,6 +210,9 @@ def run(args: argparse.Namespace) -> int:
         timeout_seconds=args.timeout,
         quiet=args.quiet,
         settings_overrides=overrides,
+        approval=args.approval,
+        # No answer: a short wait shows the timeout path without waiting for the compressed clock's.
+        approval_timeout_seconds=APPROVAL_TIMEOUT_SECONDS if args.approval == "timeout" else None,
     )
     progress = Progress(quiet=args.quiet)
     try:
@@ -208,6 +221,8 @@ def run(args: argparse.Namespace) -> int:
         return _usage(str(exc))
     if result.table_md:
         sys.stdout.write(result.table_md if result.table_md.endswith("\n") else result.table_md + "\n")
+    for decided in result.approvals:
+        progress.always(f"approval: {decided.decision} by {decided.decided_by} at {decided.decided_at}")
     for line in summary_lines(result):
         progress.always(line)
     code = exit_code(result)

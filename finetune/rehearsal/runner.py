@@ -28,10 +28,11 @@ from typing import Any
 from unittest import mock
 
 from finetune.atomic import atomic_write
-from pipeline_core.contracts import SERVING_ON_DEMAND, SERVING_PROVISIONED
+from pipeline_core.contracts import SERVING_ON_DEMAND, SERVING_PROVISIONED, run_name_from_key
 from pipeline_core.models import CATALOGUE, DEFAULT_BASE_MODEL_ID, DataFormat
 
 from . import demo_data
+from .approval import Approver
 from .bedrock_standin import BedrockStandIn, SimulationConfig
 from .champion import FAULT as CHAMPION_FAULT
 from .champion import ChampionRun, run_champion
@@ -92,6 +93,8 @@ CRASH_HANDLER = "aggregate"
 POLL_SECONDS = 1
 THROUGHPUT_MAX_WAIT_MINUTES = 0.1
 DEPLOYMENT_MAX_WAIT_MINUTES = 0.1
+#: How long a run waits for approval (settings approval "required") on the compressed clock.
+APPROVAL_TIMEOUT_SECONDS = 30
 #: How often the execution's status is checked, and the bounds of the pause between history reads (_Follower).
 STATUS_POLL_SECONDS = 0.2
 HISTORY_POLL_MIN_SECONDS = 0.2
@@ -484,6 +487,8 @@ def rehearsal_defaults(defaults_json: str) -> str:
     for key in (*poll, "job_seconds", "throughput_seconds"):  # every poll the workflow has, whatever its name
         poll[key] = POLL_SECONDS
     defaults.setdefault("throughput", {})["max_wait_minutes"] = THROUGHPUT_MAX_WAIT_MINUTES
+    if "approval" in defaults:
+        defaults["approval"]["timeout_seconds"] = APPROVAL_TIMEOUT_SECONDS
     if "serving" in defaults:
         defaults["serving"]["max_wait_minutes"] = DEPLOYMENT_MAX_WAIT_MINUTES
     return json.dumps(defaults, sort_keys=True)
@@ -516,6 +521,15 @@ class RehearsalOptions:
     crash_handlers: frozenset[str] = frozenset()
     #: The simulated date the stand-in judges model lifecycles on (None: today, UTC).
     today: date | None = None
+    #: How the rehearsal answers a wait for approval (settings approval "required"): approve, reject, or timeout
+    #: (no answer); None answers nothing. ``approval_timeout_seconds`` replaces the compressed clock's wait.
+    approval: str | None = None
+    approval_timeout_seconds: int | None = None
+    #: run.json keys besides ``train``: the dataset is uploaded as runs/<run>/train.jsonl with this run.json
+    #: instead of inbox/<run>.jsonl. None: the inbox upload.
+    manifest: Mapping[str, Any] | None = None
+    #: The stand-in's concurrent customization jobs quota (``SimulationConfig.customization_job_quota``).
+    customization_job_quota: int = SimulationConfig.customization_job_quota
 
 
 @dataclass
@@ -554,6 +568,8 @@ class RehearsalResult:
     #: CreateProvisionedModelThroughput and CreateCustomModelDeployment requests the run made (retries included).
     throughputs_created: int = 0
     deployments_created: int = 0
+    #: The decisions the rehearsal sent (finetune.approval.Decided), with RehearsalOptions.approval.
+    approvals: list[Any] = field(default_factory=list)
     #: The promoted first run of the weaker-than-champion fault (finetune.rehearsal.champion).
     champion_run: ChampionRun | None = None
 
@@ -773,6 +789,10 @@ def rehearse(
         env["FINETUNE_SIMULATION"] = "1"
         if "PIPELINE_DEFAULTS" in env:
             env["PIPELINE_DEFAULTS"] = rehearsal_defaults(env["PIPELINE_DEFAULTS"])
+            if options.approval_timeout_seconds is not None:
+                defaults = json.loads(env["PIPELINE_DEFAULTS"])
+                defaults.setdefault("approval", {})["timeout_seconds"] = options.approval_timeout_seconds
+                env["PIPELINE_DEFAULTS"] = json.dumps(defaults)
         stack.enter_context(mock.patch.dict(os.environ, env))
         stack.enter_context(_handler_logs(output_dir / "handlers.log"))
         tag = uuid.uuid4().hex[:8]
@@ -795,6 +815,11 @@ def rehearse(
                 timeout_seconds=options.timeout_seconds,
             )
         key = f"inbox/{options.run_name}.jsonl"
+        if options.manifest is not None:
+            folder = f"runs/{options.run_name}/"
+            s3.put_object(Bucket=cloud.data_bucket, Key=folder + "train.jsonl", Body=data)
+            key = folder + "run.json"
+            data = json.dumps({"train": "train.jsonl", **options.manifest}).encode()
         s3.put_object(Bucket=cloud.data_bucket, Key=key, Body=data)
         head = s3.head_object(Bucket=cloud.data_bucket, Key=key)
         progress.step(f"Uploaded {len(learned)} records to s3://{cloud.data_bucket}/{key}")
@@ -816,11 +841,13 @@ def rehearse(
         executions = sfn.list_executions(stateMachineArn=cloud.state_machine_arn)["executions"]
         execution_arn = next((r["execution_arn"] for r in trigger_results if r.get("execution_arn")), None)
         follower = _Follower(sfn, progress)
+        approver = Approver(options.approval, region, cloud.state_machine_arn, cloud.artifacts_bucket)
         status, error, cause = "NOT_STARTED", None, None
         if execution_arn is not None:
             deadline = time.monotonic() + options.timeout_seconds
             while True:
                 follower.poll(execution_arn)
+                approver.poll(s3, str(run_name_from_key(key)), execution_arn)
                 described = sfn.describe_execution(executionArn=execution_arn)
                 status = described["status"]
                 if status != "RUNNING":
@@ -868,6 +895,7 @@ def rehearse(
             history=follower.events,
             evaluation_records=records,
             after_run_result=after_run_result,
+            approvals=list(approver.decided),
             champion_run=champion,
         )
     return result

@@ -66,6 +66,8 @@ class PromoteInput:
     throughput_name: str
     serving_kind: str = contracts.SERVING_PROVISIONED
     pipeline_name: str = ""  # the tag value that marks what this pipeline may delete
+    # Who approved, when (settings pipeline.approval "required"): {decided_by, decided_at, decision}; else None.
+    approval: dict[str, Any] | None = None
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> PromoteInput:
@@ -82,7 +84,14 @@ class PromoteInput:
             throughput_name=RunNames.from_run(run).resource_name,
             serving_kind=_kind(run, throughput),
             pipeline_name=str(run.get("pipeline_name") or os.environ.get(contracts.ENV_PIPELINE_NAME, "")),
+            approval=_approval(event.get("approval")),
         )
+
+def _approval(raw: object) -> dict[str, Any] | None:
+    """The decision `Record approval` returned, as the promotion record keeps it; None without approval."""
+    if not isinstance(raw, Mapping) or not raw.get("decision"):
+        return None
+    return {key: raw.get(key) for key in ("decided_by", "decided_at", "decision")}
 
 
 def _kind(run: Mapping[str, Any], throughput: Mapping[str, Any]) -> str:
@@ -118,6 +127,7 @@ class Promotion:
     # What the record named but this pipeline's tag does not mark as its own: never deleted, dropped from the
     # record. Each entry is {"arn", "reason"}.
     refused_replacements: list[dict[str, str]] = field(default_factory=list)
+    approval: dict[str, Any] | None = None  # {decided_by, decided_at, decision} where approval is required
 
 
 def _approve(arn: str) -> None:
@@ -275,6 +285,7 @@ def promote(request: PromoteInput, parameter_name: str) -> Promotion:
             "execution_name": request.execution_name,
             "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "replaces": replaces,
+            **({"approval": request.approval} if request.approval else {}),
         }
         # Until this put succeeds the parameter names the previous throughput, which keeps serving.
         _put(parameter_name, value)
@@ -306,6 +317,7 @@ def promote(request: PromoteInput, parameter_name: str) -> Promotion:
         replaced_throughputs=deleted,
         pending_replacements=pending,
         refused_replacements=refused,
+        approval=request.approval,
     )
 
 
@@ -313,5 +325,8 @@ def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
     request = PromoteInput.from_event(event)
     bind(run=request.run_name, execution=request.execution_name)
     result = promote(request, os.environ[contracts.ENV_PROMOTION_PARAMETER])
-    log(LOGGER, "model promoted", **asdict(result))
-    return asdict(result)
+    output = asdict(result)
+    if output["approval"] is None:  # `$.promotion.approval` only where approval is required
+        del output["approval"]
+    log(LOGGER, "model promoted", **output)
+    return output

@@ -62,6 +62,8 @@ class RunDefaults:
     # pipeline.allowLooseningOverrides: whether run.json may loosen the quality gate below these defaults. Defaults
     # written before the setting existed tighten only, the safe reading of an unknown stack.
     allow_loosening: bool = False
+    # pipeline.approval: {"mode": none|required, "timeout_seconds": int}; the run spec carries it (`$.run.approval`).
+    approval: dict[str, Any] = field(default_factory=lambda: {"mode": "none", "timeout_seconds": 72 * 3600})
 
     @property
     def serving_setting(self) -> str:
@@ -92,6 +94,7 @@ class RunDefaults:
             pricing=raw.get("pricing"),
             serving=dict(raw.get("serving") or {"setting": contracts.SERVING_PROVISIONED}),
             allow_loosening=bool(raw.get("allow_loosening_overrides", False)),
+            approval=dict(raw.get("approval") or {"mode": "none", "timeout_seconds": 72 * 3600}),
         )
 
 
@@ -449,4 +452,5 @@ def build_run_spec(
         "poll": dict(defaults.poll),
         "max_training_hours": defaults.max_training_hours,
         "pricing": defaults.pricing,
+        "approval": dict(defaults.approval),
     }

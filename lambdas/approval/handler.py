@@ -1,0 +1,97 @@
+"""Lambda handler for human approval (settings `pipeline.approval.mode: required`): `request` and `record`.
+
+`request` is invoked by `Request approval` with `.waitForTaskToken`: it stores the task token where `finetune
+approve`/`reject` find it (`runs/<run>/<execution>/approval/request.json`, SSE-KMS) and publishes the
+AWAITING_APPROVAL notification. Either call failing fails the state, whose Catch deletes the candidate's throughput:
+a request nobody can answer must not hold a throughput until the timeout. `record` writes the decision (approve,
+reject, or the timeout the workflow caught) into report.json, report.md and report.html and returns `$.approval`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pipeline_aws.clients import CLIENTS
+from pipeline_aws.errors import transient_errors
+from pipeline_aws.logs import bind, log, setup_logging
+from pipeline_aws.observability import instrumented
+from pipeline_aws.s3 import put_bytes, put_json, read_text
+from pipeline_core import contracts
+from pipeline_core.approval import (
+    APPROVAL_REQUEST,
+    ENV_TOPIC_ARN,
+    awaiting_message,
+    decision_from,
+    request_document,
+    with_approval_html,
+    with_approval_json,
+    with_approval_markdown,
+)
+
+LOGGER = setup_logging("approval")
+MAX_REPORT_BYTES = 16 * 1024 * 1024
+DEFAULT_TIMEOUT_SECONDS = 72 * 3600
+
+
+def _timeout_seconds(run: Mapping[str, Any]) -> int:
+    return int((run.get("approval") or {}).get("timeout_seconds") or DEFAULT_TIMEOUT_SECONDS)
+
+
+def request(event: Mapping[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
+    run = event["run"]
+    evaluation = event.get("evaluation") or {}
+    now = now or datetime.now(UTC)
+    timeout = _timeout_seconds(run)
+    document = request_document(
+        task_token=str(event["task_token"]),
+        run=run,
+        execution_arn=str(event["execution_arn"]),
+        requested_at=now.isoformat(timespec="seconds"),
+        expires_at=(now + timedelta(seconds=timeout)).isoformat(timespec="seconds"),
+    )
+    uri = put_json(str(run["artifacts_bucket"]), str(run["artifacts_prefix"]) + APPROVAL_REQUEST, document)
+    message = awaiting_message(
+        run_name=str(run["run_name"]),
+        execution=str(event["execution_arn"]),
+        timeout_seconds=timeout,
+        report=evaluation.get("report_uri"),
+    )
+    with transient_errors():
+        CLIENTS.get("sns").publish(
+            TopicArn=os.environ[ENV_TOPIC_ARN],
+            Subject="Bedrock fine-tuning run awaiting approval",
+            Message=json.dumps(message),
+        )
+    log(LOGGER, "approval requested", request_uri=uri, expires_at=document["expires_at"])
+    return {"request_uri": uri, "expires_at": document["expires_at"]}
+
+
+def record(event: Mapping[str, Any]) -> dict[str, Any]:
+    run = event["run"]
+    decision = decision_from(event.get("approval") or {}, timeout_seconds=_timeout_seconds(run))
+    bucket, prefix = str(run["artifacts_bucket"]), str(run["artifacts_prefix"])
+    for name, update, content_type in (
+        (contracts.REPORT_JSON, with_approval_json, "application/json"),
+        (contracts.REPORT_MD, with_approval_markdown, "text/markdown; charset=utf-8"),
+        (contracts.REPORT_HTML, with_approval_html, "text/html"),
+    ):
+        text, _ = read_text(bucket, prefix + name, max_bytes=MAX_REPORT_BYTES)
+        put_bytes(bucket, prefix + name, update(text, decision).encode(), content_type=content_type)
+    log(LOGGER, "approval recorded", **decision.as_dict())
+    return decision.as_dict()
+
+
+@instrumented
+def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
+    run = event["run"]
+    bind(run=run.get("run_name"), execution=run.get("execution_name"))
+    action = event.get("action")
+    if action == "request":
+        return request(event)
+    if action == "record":
+        return record(event)
+    raise ValueError(f"unknown action {action!r}: expected request or record")
