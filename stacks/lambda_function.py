@@ -1,11 +1,14 @@
 """One way to build a pipeline Lambda: its own role and encrypted log group, arm64, traced, minimal asset.
 
 Each function's asset holds its own folder plus the shared domain (`pipeline_core`) and AWS helper
-(`pipeline_aws`) packages, copied at synth time without Docker; nothing else of the repository ships.
+(`pipeline_aws`) packages, copied at synth time without Docker; nothing else of the repository ships. Powertools for
+AWS Lambda (Python), which the handlers log, trace and publish metrics with, comes from AWS's published layer, so
+the assets hold no compiled code and no copy of it.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -18,16 +21,46 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from pipeline_core import contracts, telemetry
 from stacks.nag import acknowledge
 from stacks.retention import log_retention
 
 LAMBDAS_DIR = Path(__file__).resolve().parents[1] / "lambdas"
 SHARED_PACKAGES = ("pipeline_core", "pipeline_aws")
 RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+REQUIREMENTS = Path(__file__).resolve().parents[1] / "requirements-dev.txt"
 ONE_MINUTE = Duration.minutes(1)
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache")
+
+
+def pinned_version(package: str, requirements: Path = REQUIREMENTS) -> str:
+    """The version `requirements` pins `package` to (``name==x.y.z`` or ``name[extras]==x.y.z``)."""
+    pattern = re.compile(rf"^{re.escape(package)}(\[[^\]]*\])?==(?P<version>[0-9][^\s#;]*)", re.IGNORECASE)
+    for line in requirements.read_text(encoding="utf-8").splitlines():
+        found = pattern.match(line.strip())
+        if found:
+            return found["version"]
+    raise ValueError(f"{requirements.name} pins no version of {package}")
+
+
+# The one place the layer's version comes from: the package the rehearsal and the tests run with.
+POWERTOOLS_VERSION = pinned_version("aws-lambda-powertools")
+
+
+def powertools_layer_parameter(version: str = POWERTOOLS_VERSION) -> str:
+    """The public SSM parameter whose value is the ARN of AWS's Powertools layer built from `version`, for this
+    runtime and architecture, in the Region of the deployment, e.g. .../arm64/python3.14/3.37.0 ->
+    arn:aws:lambda:<region>:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:<layer version>.
+    Resolving it at deploy time maps the pinned package version to its layer version exactly, without a table of
+    layer numbers to keep by hand. Path: /aws/service/powertools/python/<arch>/<runtime>/<version> (or latest),
+    github.com/aws-powertools/powertools-lambda-python/pull/5754 and the "Using SSM Parameter Store" section of
+    docs.aws.amazon.com/powertools/python/latest/getting-started/install/ (both read 2026-12-01).
+    """
+    return f"/aws/service/powertools/python/{ARCHITECTURE.name}/{RUNTIME.name}/{version}"
 
 
 @jsii.implements(cdk.ILocalBundling)
@@ -63,11 +96,22 @@ class PipelineFunction(Construct):
         timeout: Duration = ONE_MINUTE,
         memory_size: int = 256,
         dead_letter_queue: sqs.IQueue | None = None,
+        pipeline_name: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         handler_dir = LAMBDAS_DIR / folder
         if not (handler_dir / "handler.py").is_file():
             raise FileNotFoundError(f"{handler_dir / 'handler.py'} does not exist")
+        pipeline_name = pipeline_name or environment.get(contracts.ENV_PIPELINE_NAME)
+        if not pipeline_name:
+            raise ValueError(f"{folder}: no pipeline name (pipeline_name or {contracts.ENV_PIPELINE_NAME})")
+        # Powertools' service name and metrics namespace: the same for every function of the pipeline.
+        environment = {**environment, **telemetry.powertools_environment(pipeline_name)}
+        # A dynamic reference ({{resolve:ssm:...}}): CloudFormation reads the public parameter when it deploys.
+        powertools_arn = ssm.StringParameter.from_string_parameter_attributes(
+            self, "PowertoolsLayerArn", parameter_name=powertools_layer_parameter(), force_dynamic_reference=True
+        ).string_value
+        self.powertools_layer = lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", powertools_arn)
 
         self.log_group = logs.LogGroup(
             self,
@@ -88,7 +132,7 @@ class PipelineFunction(Construct):
             "Function",
             description=description,
             runtime=RUNTIME,
-            architecture=lambda_.Architecture.ARM_64,
+            architecture=ARCHITECTURE,
             handler="handler.handler",
             code=lambda_.Code.from_asset(
                 str(handler_dir),
@@ -103,6 +147,8 @@ class PipelineFunction(Construct):
             environment_encryption=key,
             timeout=timeout,
             memory_size=memory_size,
+            layers=[self.powertools_layer],
+            # Active tracing: Lambda's own segment, and Powertools' Tracer adds the handler's subsegments.
             tracing=lambda_.Tracing.ACTIVE,
             # Only asynchronously invoked functions (EventBridge targets) get a dead-letter queue.
             dead_letter_queue=dead_letter_queue,

@@ -1,10 +1,12 @@
-"""The operations dashboard: how runs end, how long each stage takes, evaluation load on Bedrock, idle throughput,
-and how many days the base models have before their end of life.
+"""The operations dashboard: how runs end, how long each stage takes, the admission queue and the quota waits,
+evaluation load on Bedrock, idle throughput, and how many days the base models have before their end of life.
 
 The alarms live in the pipeline stack; this construct only draws the metrics an operator reads when one fires
 or while a run is in flight. Metrics: Step Functions (docs.aws.amazon.com/step-functions/latest/dg/
 procedure-cw-metrics.html), Lambda (docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html),
-Bedrock runtime (docs.aws.amazon.com/bedrock/latest/userguide/monitoring.html#runtime-cloudwatch-metrics).
+Bedrock runtime (docs.aws.amazon.com/bedrock/latest/userguide/monitoring.html#runtime-cloudwatch-metrics), and the
+handlers' own metrics in embedded metric format (pipeline_core.telemetry: one namespace per pipeline, dimension
+`service` = the pipeline's name).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from pipeline_core import contracts
+from pipeline_core import contracts, telemetry
 
 BEDROCK_NAMESPACE = "AWS/Bedrock"
 WIDTH = 24  # a dashboard row is 24 units wide
@@ -167,6 +169,8 @@ class PipelineDashboard(Construct):
             title="Days to end of life now", metrics=end_of_life, width=8, set_period_to_time_range=False
         )
 
+        queue, queue_now = self._queue_widgets()
+
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
@@ -176,11 +180,47 @@ class PipelineDashboard(Construct):
                 [self._title(f"# {props.pipeline_name} fine-tuning pipeline")],
                 [outcomes, execution_time],
                 [stage_durations, stage_errors],
+                [queue, queue_now],
                 [evaluation, bedrock_load, bedrock_latency],
                 [throughput, overdue_now],
                 [days_to_end_of_life, days_now],
             ],
         )
+
+    def _handler_metric(self, name: str, statistic: str, label: str) -> cloudwatch.Metric:
+        """One of the handlers' EMF metrics (pipeline_aws.metrics)."""
+        return cloudwatch.Metric(
+            namespace=telemetry.metric_namespace(self.props.pipeline_name),
+            metric_name=name,
+            dimensions_map={telemetry.DIMENSION_SERVICE: self.props.pipeline_name},
+            period=self.props.period,
+            statistic=statistic,
+            label=label,
+        )
+
+    def _queue_widgets(self) -> tuple[cloudwatch.GraphWidget, cloudwatch.SingleValueWidget]:
+        """Runs waiting and admitted, and what the quotas hold back: creating calls refused by a quota (the
+        workflow waits, then retries) and evaluation calls Bedrock throttled."""
+        depth = self._handler_metric(telemetry.METRIC_QUEUE_DEPTH, "Maximum", "queue depth (max)")
+        graph = cloudwatch.GraphWidget(
+            title="Admission queue (left) and quota waits and throttles (right)",
+            left=[
+                depth,
+                self._handler_metric(telemetry.METRIC_RUNS_ADMITTED, "Sum", "runs admitted"),
+            ],
+            right=[
+                self._handler_metric(telemetry.METRIC_QUOTA_WAITS, "Sum", "quota waits (training, throughput)"),
+                self._handler_metric(telemetry.METRIC_EVALUATION_THROTTLES, "Sum", "evaluation calls throttled"),
+                self._handler_metric(telemetry.METRIC_EVALUATION_CALLS, "Sum", "evaluation calls"),
+            ],
+            left_y_axis=cloudwatch.YAxisProps(min=0, show_units=False),
+            right_y_axis=cloudwatch.YAxisProps(min=0, show_units=False),
+            width=16,
+        )
+        now = cloudwatch.SingleValueWidget(
+            title="Runs waiting now", metrics=[depth], width=8, set_period_to_time_range=False
+        )
+        return graph, now
 
     @staticmethod
     def _title(markdown: str) -> cloudwatch.TextWidget:

@@ -656,6 +656,7 @@ class PipelineStack(Stack):
             key=self.dp.key,
             log_days=self.settings.retention.log_days,
             environment=environment,
+            pipeline_name=self.settings.name,
             timeout=timeout,
             memory_size=memory_size,
             dead_letter_queue=dead_letter_queue,

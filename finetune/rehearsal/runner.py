@@ -20,7 +20,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -580,18 +580,18 @@ class RehearsalResult:
 
 @contextmanager
 def _handler_logs(path: Path) -> Iterator[None]:
-    """Send the handlers' JSON logs to a file so stderr shows only the progress lines."""
+    """Send the handlers' JSON logs to a file so stderr shows only the progress lines. What they print goes there
+    too: in Lambda both land in the function's log stream, and the metrics (EMF documents) are printed."""
     root = logging.getLogger()
     saved, level = list(root.handlers), root.level
     path.parent.mkdir(parents=True, exist_ok=True)
-    file_handler = logging.FileHandler(path, encoding="utf-8")
-    root.handlers = [file_handler]
-    try:
-        yield
-    finally:
-        file_handler.close()
-        root.handlers = saved
-        root.setLevel(level)
+    with path.open("a", encoding="utf-8") as stream, redirect_stdout(stream):
+        root.handlers = [logging.StreamHandler(stream)]
+        try:
+            yield
+        finally:
+            root.handlers = saved
+            root.setLevel(level)
 
 
 def _s3_event(bucket: str, key: str, head: Mapping[str, Any], region: str) -> dict[str, Any]:

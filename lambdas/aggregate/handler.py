@@ -18,6 +18,7 @@ from typing import Any
 from pipeline_aws.clients import CLIENTS
 from pipeline_aws.errors import transient_errors
 from pipeline_aws.logs import bind, log, setup_logging
+from pipeline_aws.observability import instrumented
 from pipeline_aws.s3 import list_keys, put_bytes
 from pipeline_core import contracts
 from pipeline_core.dataset.lines import LineReader
@@ -263,6 +264,7 @@ def aggregate(
     return report, output
 
 
+@instrumented
 def handler(
     event: Mapping[str, Any], context: object = None, *, s3: Any = None, now: datetime | None = None
 ) -> dict[str, Any]:

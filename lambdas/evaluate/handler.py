@@ -24,9 +24,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from pipeline_aws import metrics
 from pipeline_aws.clients import CLIENTS
 from pipeline_aws.errors import error_code, is_transient, transient_errors
 from pipeline_aws.logs import bind, log, setup_logging
+from pipeline_aws.observability import instrumented
 from pipeline_aws.s3 import put_bytes, split_uri
 from pipeline_core import contracts
 from pipeline_core.evaluation import (
@@ -258,6 +260,8 @@ class _BatchCaller:
         def on_retry(number: int, err: BaseException, pause: float) -> None:
             with self._lock:
                 self.retries += 1
+            if _code(err) in metrics.THROTTLING_CODES:
+                metrics.evaluation_throttled()
             log(
                 LOGGER,
                 "converse retry",
@@ -324,6 +328,7 @@ def run_batch(
         concurrency=len(calls),
         deadline=deadline,
     )
+    metrics.evaluation_calls(len(records))
     body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
     key = results_key(run.artifacts_prefix, batch.index)
     put_bytes(run.artifacts_bucket, key, body, content_type="application/x-ndjson", s3=s3)
@@ -344,6 +349,7 @@ def _deadline(context: object, policy: RetryPolicy) -> float | None:
     return policy.clock() + float(remaining()) / 1000 - RESULTS_WRITE_MARGIN_SECONDS
 
 
+@instrumented
 def handler(
     event: Mapping[str, Any],
     context: object = None,

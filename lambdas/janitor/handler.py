@@ -26,6 +26,7 @@ from pipeline_aws.bedrock import delete_deployment, delete_throughput, tag_map
 from pipeline_aws.clients import CLIENTS
 from pipeline_aws.errors import is_code, transient_errors
 from pipeline_aws.logs import bind, log, setup_logging
+from pipeline_aws.observability import instrumented
 from pipeline_aws.ssm import read_parameter
 from pipeline_core import contracts
 from pipeline_core.end_of_life import ModelLifecycle, foundation_model_id, is_end_of_life_message, within_warning
@@ -334,6 +335,7 @@ def publish(env: Environment, sweep: Sweep) -> None:
         CLIENTS.cloudwatch.put_metric_data(Namespace=env.namespace, MetricData=data)
 
 
+@instrumented
 def handler(event: Mapping[str, Any] | None = None, context: object = None) -> dict[str, Any]:
     env = Environment.from_env()
     bind(pipeline=env.pipeline_name)

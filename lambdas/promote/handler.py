@@ -36,6 +36,7 @@ from pipeline_aws.bedrock import delete_serving, serving_kind, tag_list, tag_map
 from pipeline_aws.clients import CLIENTS
 from pipeline_aws.errors import is_code, transient_errors
 from pipeline_aws.logs import bind, log, setup_logging
+from pipeline_aws.observability import instrumented
 from pipeline_aws.ssm import read_parameter
 from pipeline_core import contracts
 from pipeline_core.names import RunNames
@@ -321,6 +322,7 @@ def promote(request: PromoteInput, parameter_name: str) -> Promotion:
     )
 
 
+@instrumented
 def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
     request = PromoteInput.from_event(event)
     bind(run=request.run_name, execution=request.execution_name)

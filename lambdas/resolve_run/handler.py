@@ -18,6 +18,7 @@ from pipeline_aws.champion import ChampionLookupFailed, find_champion
 from pipeline_aws.clients import CLIENTS
 from pipeline_aws.errors import is_code, transient_errors
 from pipeline_aws.logs import bind, log, setup_logging
+from pipeline_aws.observability import instrumented
 from pipeline_aws.s3 import ObjectTooLarge, head, read_text
 from pipeline_core import contracts
 from pipeline_core.end_of_life import ModelLifecycle
@@ -209,6 +210,7 @@ def champion_of(run: Mapping[str, Any], env: Environment) -> dict[str, Any] | No
     return find_champion(os.environ[contracts.ENV_PROMOTION_PARAMETER], on_demand_allowed=on_demand)
 
 
+@instrumented
 def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
     request = ResolveInput.from_event(event)
     bind(run=request.run_name, execution=request.execution_name)

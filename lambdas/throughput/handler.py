@@ -23,6 +23,7 @@ from pipeline_aws.bedrock import client_token, delete_serving, serving_kind, tag
 from pipeline_aws.clients import CLIENTS
 from pipeline_aws.errors import DeploymentNotReady, ThroughputNotReady, transient_errors
 from pipeline_aws.logs import bind, log, setup_logging
+from pipeline_aws.observability import instrumented
 from pipeline_aws.ssm import read_parameter
 from pipeline_core import contracts
 from pipeline_core.names import RunNames
@@ -253,6 +254,7 @@ def delete(run: Run, throughput: Mapping[str, Any] | None) -> dict[str, Any]:
     return result
 
 
+@instrumented
 def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
     action = event["action"]
     run = Run.from_event(event["run"])

@@ -19,6 +19,7 @@ from pipeline_aws.bedrock import client_token, tag_list
 from pipeline_aws.clients import CLIENTS
 from pipeline_aws.errors import TrainingTimedOut, is_code, transient_errors
 from pipeline_aws.logs import bind, log, setup_logging
+from pipeline_aws.observability import instrumented
 from pipeline_aws.s3 import list_keys, read_text
 from pipeline_core import contracts
 from pipeline_core.names import RunNames
@@ -196,6 +197,7 @@ def stop(job: Job) -> dict[str, Any]:
     return {"stopped": True, "job": identifier}
 
 
+@instrumented
 def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
     action = event["action"]
     run = Run.from_event(event["run"])

@@ -18,6 +18,7 @@ from typing import Any
 from pipeline_aws.clients import CLIENTS
 from pipeline_aws.errors import is_code, transient_errors
 from pipeline_aws.logs import bind, log, setup_logging
+from pipeline_aws.observability import instrumented
 from pipeline_aws.s3 import ObjectTooLarge, head, read_text
 from pipeline_core import contracts
 from pipeline_core.manifest import MAX_MANIFEST_BYTES, manifest_folder, referenced_files
@@ -91,6 +92,7 @@ def start(upload: Upload, state_machine_arn: str) -> dict[str, Any]:
     return {"started": True, "execution_arn": response["executionArn"], "execution_name": name}
 
 
+@instrumented
 def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
     bind()
     return start(Upload.from_event(event), os.environ[contracts.ENV_STATE_MACHINE_ARN])

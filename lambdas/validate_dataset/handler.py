@@ -10,7 +10,6 @@ pipeline's key.
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
@@ -21,6 +20,8 @@ from botocore.exceptions import ClientError
 
 from pipeline_aws.clients import CLIENTS
 from pipeline_aws.errors import error_code, is_code, transient_errors
+from pipeline_aws.logs import bind, log, setup_logging
+from pipeline_aws.observability import instrumented
 from pipeline_core.dataset import (
     POOL,
     DatasetFile,
@@ -33,7 +34,6 @@ from pipeline_core.dataset import (
 
 # Environment variable names, shared with the construct that sets them.
 ENV_KMS_KEY_ID = "KMS_KEY_ID"
-ENV_LOG_LEVEL = "LOG_LEVEL"
 
 # Object keys under the run's artifacts prefix (DESIGN.md, "Run layout in S3").
 REPORT_JSON_KEY = "validation/report.json"
@@ -45,13 +45,12 @@ READ_CHUNK_BYTES = 1 << 20
 # https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html
 UPLOAD_PART_BYTES = 8 * 1024 * 1024
 
-LOGGER = logging.getLogger("validate_dataset")
-LOGGER.setLevel(os.environ.get(ENV_LOG_LEVEL, "INFO"))
+LOGGER = setup_logging("validate_dataset")
 
 
 def _log(event: str, **fields: Any) -> None:
-    """One JSON object per log line, so CloudWatch Logs Insights can filter on fields."""
-    LOGGER.info(json.dumps({"event": event, **fields}, default=str))
+    """One JSON object per log line (pipeline_aws.logs), so CloudWatch Logs Insights can filter on fields."""
+    log(LOGGER, event, **fields)
 
 
 class EventError(ValueError):
@@ -325,6 +324,7 @@ def run_step(run: RunInput, s3: Any, kms_key_id: str | None) -> StepOutput:
     return output
 
 
+@instrumented
 def handler(event: Mapping[str, Any], context: object = None, *, s3: Any = None) -> dict[str, Any]:
     """Lambda entry point. `s3` is injectable for tests; otherwise the shared client (standard retries).
 
@@ -332,5 +332,6 @@ def handler(event: Mapping[str, Any], context: object = None, *, s3: Any = None)
     workflow retries with backoff: the step writes the same keys again, so a retry is safe.
     """
     run = RunInput.from_event(event)
+    bind(run=run.run_name, execution=run.execution_name)
     with transient_errors():
         return run_step(run, s3 if s3 is not None else CLIENTS.s3, os.environ.get(ENV_KMS_KEY_ID)).to_dict()

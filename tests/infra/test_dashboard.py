@@ -16,7 +16,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Template
 
-from pipeline_core import contracts
+from pipeline_core import contracts, telemetry
 from stacks.monitoring import DashboardProps, PipelineDashboard
 
 
@@ -130,6 +130,33 @@ def test_days_to_end_of_life_of_both_models_with_the_alarm_threshold(dashboard_b
         for role in (contracts.MODEL_PROMOTED, contracts.MODEL_CONFIGURED)
     }
     assert [a["value"] for a in graph["annotations"]["horizontal"]] == [WARNING_DAYS]
+
+
+def test_the_admission_queue_quota_waits_and_throttles_from_the_handlers_metrics(dashboard_body: str) -> None:
+    """The handlers' EMF metrics (pipeline_aws.metrics): the pipeline's own namespace, the `service` dimension."""
+    drawn = {
+        (m[0], m[1], tuple(m[2:4]), m[4].get("stat"))
+        for w in _widgets(dashboard_body)
+        if w["type"] == "metric"
+        for m in w["properties"]["metrics"]
+        if m[0] == "BedrockFinetunePipeline/finetune"
+    }
+    service = (telemetry.DIMENSION_SERVICE, "finetune")
+    assert drawn == {
+        ("BedrockFinetunePipeline/finetune", telemetry.METRIC_QUEUE_DEPTH, service, "Maximum"),
+        ("BedrockFinetunePipeline/finetune", telemetry.METRIC_RUNS_ADMITTED, service, "Sum"),
+        ("BedrockFinetunePipeline/finetune", telemetry.METRIC_QUOTA_WAITS, service, "Sum"),
+        ("BedrockFinetunePipeline/finetune", telemetry.METRIC_EVALUATION_THROTTLES, service, "Sum"),
+        ("BedrockFinetunePipeline/finetune", telemetry.METRIC_EVALUATION_CALLS, service, "Sum"),
+    }
+    single = [
+        w["properties"]
+        for w in _widgets(dashboard_body)
+        if w["type"] == "metric"
+        and w["properties"].get("view") == "singleValue"
+        and any(telemetry.METRIC_QUEUE_DEPTH in m for m in w["properties"]["metrics"])
+    ]
+    assert len(single) == 1 and single[0]["title"] == "Runs waiting now"
 
 
 def test_the_deployed_app_has_the_dashboard(template_json: dict[str, dict[str, Any]]) -> None:

@@ -20,8 +20,20 @@ from finetune import cli
 ROOT = Path(__file__).resolve().parents[2]
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0:200k"
 # Heavy or unrelated to these commands: the AWS SDK, the AWS mock, the rehearsal (its runner and its Bedrock
-# stand-in), the CDK.
-HEAVY = ("boto3", "botocore", "moto", "aws_cdk", "jsii", "finetune.rehearsal", "finetune.operator", "stacks")
+# stand-in), the CDK, and Powertools with the X-Ray SDK (the handlers' logging, tracing and metrics).
+HEAVY = (
+    "boto3",
+    "botocore",
+    "moto",
+    "aws_cdk",
+    "jsii",
+    "finetune.rehearsal",
+    "finetune.operator",
+    "stacks",
+    "aws_lambda_powertools",
+    "aws_xray_sdk",
+    "pipeline_aws",
+)
 
 
 # `python -X importtime -m finetune.cli ARGS`, which also writes the final sys.modules to a file: importtime logs only

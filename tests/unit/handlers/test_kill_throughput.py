@@ -217,11 +217,11 @@ def test_describe_by_name_reports_the_arn_bedrock_returns() -> None:
 
 def test_every_log_line_carries_the_run_execution_and_action(caplog: pytest.LogCaptureFixture) -> None:
     """Catches the handler's bind() losing run, execution or action (CloudWatch searches filter on them)."""
-    from pipeline_aws.logs import JsonFormatter
+    from pipeline_aws.logs import formatter
 
     caplog.set_level(logging.INFO)
     _describe(_creating(NOW, status="InService"), {"arn": PT_ARN})
-    (line,) = [json.loads(JsonFormatter().format(r)) for r in caplog.records if r.name == "throughput"]
+    (line,) = [json.loads(formatter().format(r)) for r in caplog.records if r.name == "throughput"]
     assert (line["run"], line["execution"], line["action"]) == ("demo", RUN["execution_name"], "describe")
 
 

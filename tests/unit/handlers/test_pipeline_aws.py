@@ -57,7 +57,7 @@ def test_client_errors_pass_through_unchanged() -> None:
 def test_log_lines_are_json_with_bound_run_and_execution() -> None:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(logs.JsonFormatter())
+    handler.setFormatter(logs.formatter())
     logger = logging.getLogger("test-json")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)

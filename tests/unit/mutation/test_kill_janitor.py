@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from handler_fixtures import ACCOUNT, load_handler
 
-from pipeline_aws.logs import JsonFormatter
+from pipeline_aws.logs import formatter
 from pipeline_core import contracts
 
 janitor = load_handler("janitor")
@@ -55,7 +55,7 @@ def test_an_unreadable_execution_status_keeps_the_resource_and_warns_with_its_fi
     caplog.set_level(logging.INFO)
     assert janitor._why_overdue(ENV, NOW, ARN, NOW - timedelta(hours=1), TAGS) is None
     [record] = [r for r in caplog.records if r.name == "janitor"]
-    line = json.loads(JsonFormatter().format(record))
+    line = json.loads(formatter().format(record))
     assert (line["level"], line["message"]) == ("WARNING", "execution status unknown")
     assert (line["arn"], line["execution"]) == (ARN, "demo-0123456789abcdef")
     assert line["error"] == "RuntimeError('AccessDenied')"
@@ -85,7 +85,7 @@ def test_the_sweep_logs_each_leaked_throughput_and_each_failed_delete(
     sweep = janitor.Sweep()
     janitor.sweep_throughputs(ENV, NOW, sweep)
     assert (sweep.deleted, sweep.failures, sweep.overdue) == ([ARN], [stuck], 2)
-    lines = {line["message"]: line for line in (json.loads(JsonFormatter().format(r)) for r in caplog.records)}
+    lines = {line["message"]: line for line in (json.loads(formatter().format(r)) for r in caplog.records)}
     leaked = lines["leaked throughput"]
     assert (leaked["why"], leaked["execution"], leaked["arn"], leaked["deleted"]) == (
         "past its time-to-live",

@@ -15,7 +15,7 @@ import pytest
 from handler_fixtures import ACCOUNT, load_handler
 
 from pipeline_aws.clients import CLIENTS
-from pipeline_aws.logs import JsonFormatter
+from pipeline_aws.logs import formatter
 from pipeline_core import contracts
 
 promote = load_handler("promote")
@@ -25,7 +25,7 @@ DEPLOYMENT = f"arn:aws:bedrock:us-east-1:{ACCOUNT}:custom-model-deployment/abcde
 
 
 def _lines(caplog: pytest.LogCaptureFixture) -> dict[str, dict[str, Any]]:
-    return {line["message"]: line for line in (json.loads(JsonFormatter().format(r)) for r in caplog.records)}
+    return {line["message"]: line for line in (json.loads(formatter().format(r)) for r in caplog.records)}
 
 
 def test_an_old_throughput_without_kind_takes_the_kind_its_arn_names() -> None:

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from handler_fixtures import ACCOUNT, DATA, load_handler
 
-from pipeline_aws.logs import JsonFormatter
+from pipeline_aws.logs import formatter
 from pipeline_core import contracts
 
 trigger = load_handler("trigger")
@@ -22,7 +22,7 @@ MANIFEST = json.dumps({"train": "train.jsonl", "validation": "validation.jsonl"}
 
 
 @pytest.fixture
-def state_machine(aws_env: None, buckets: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+def state_machine(aws_env: None, buckets: Any, admission_table: str, monkeypatch: pytest.MonkeyPatch) -> str:
     arn: str = boto3.client("stepfunctions").create_state_machine(
         name="finetune",
         definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
@@ -80,8 +80,8 @@ def test_the_manifest_version_the_event_names_is_the_one_read(state_machine: str
 
 
 def _lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
-    formatter = JsonFormatter()
-    return [json.loads(formatter.format(r)) for r in caplog.records if r.name == "trigger"]
+    json_lines = formatter()
+    return [json.loads(json_lines.format(r)) for r in caplog.records if r.name == "trigger"]
 
 
 def test_a_start_is_logged_with_the_key_the_run_and_the_execution(
