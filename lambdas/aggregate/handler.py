@@ -106,14 +106,13 @@ class AggregateInput:
         return None if champion in (None, self.throughput_arn, self.runtime_model_id) else champion
 
     @property
-    def champion_absent(self) -> str | None:
-        """Why the report has no champion column, for the gate's notes; None when it has one."""
-        if self.champion_id is not None:
-            return None
+    def champion_note(self) -> str:
+        """What Resolve run found of the champion, for the gate's notes: which run and what serves it, or why the
+        report has no champion column."""
         champion = self.evaluation.champion
         if champion is None:
             return "no model had been promoted when the run started"
-        return champion.note or "the champion is not served"
+        return champion.note or ("the champion is served" if self.champion_id else "the champion is not served")
 
     @property
     def reference_ids(self) -> tuple[str, ...]:
@@ -226,7 +225,7 @@ def aggregate(
         metrics=[get_metric(name) for name in spec.metric_names],
         thresholds=spec.gate,
         prices=step.token_prices(serving),
-        champion_absent=step.champion_absent,
+        champion_note=step.champion_note,
     )
     labels, seen = step.labels(), set[str]()
     for key in keys:

@@ -30,7 +30,8 @@ FAULTS: Mapping[str, str] = MappingProxyType(
         "worse-candidate": "The candidate (provisioned model) answers with accuracy below base: base accuracy minus "
         "worse_candidate_margin (default 0.25), floored at 0.",
         "weaker-than-champion": "A candidate whose custom model is not tagged approved (finetune:approved), while "
-        "another custom model is (a promoted champion), answers with accuracy halfway between base and candidate; "
+        "another custom model is (a promoted champion), answers with accuracy three quarters of the way from base to "
+        "candidate; "
         "the champion answers with the candidate accuracy.",
         "base-model-eol": "The base model (base_model_id, or every catalogued model when it is None) has reached end "
         "of life: GetFoundationModel, GetFoundationModelAvailability and CreateModelCustomizationJob answer "

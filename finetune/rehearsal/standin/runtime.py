@@ -196,10 +196,11 @@ class Runtime:
         config = self.config
         accuracy = config.accuracy.get(model_id, config.accuracy.get("candidate", config.default_accuracy))
         if "weaker-than-champion" in config.faults and model is not None and self._challenger(model):
-            # A later run's model, while a promoted one serves: halfway between base and the champion, so it beats
-            # base but loses to the champion (the same draws decide, so it is right only where the champion is).
+            # A later run's model, while a promoted one serves: three quarters of the way from base to the champion,
+            # so it beats base but loses to the champion (the same draws decide, so it is right only where the
+            # champion is).
             base = config.accuracy.get("base", config.default_accuracy)
-            accuracy = base + (accuracy - base) / 2
+            accuracy = base + (accuracy - base) * 3 / 4
         if "worse-candidate" in config.faults:
             base = config.accuracy.get("base", config.default_accuracy)
             accuracy = max(0.0, min(accuracy, base - config.worse_candidate_margin))

@@ -122,7 +122,9 @@ def test_a_candidate_that_beats_both_is_promoted_with_the_champion_named(s3: Any
     assert output["verdict"] == "promote", output["reasons"]
     assert any("improvement over the champion is significant" in r for r in output["reasons"])
     notes = report_of(s3, output)["gate"]["notes"]
-    assert notes[0] == "the gate compared the candidate with base and with the champion (the model in production)"
+    assert notes[0] == (
+        "served; the gate compared the candidate with base and with the champion (the model in production)"
+    )  # SERVED's note ("served"), then what the gate compared
 
 
 @pytest.mark.parametrize(

@@ -135,7 +135,7 @@ def test_without_a_champion_the_notes_say_base_only_and_why() -> None:
         ModelEvidence("ft", 60.0, 100, 0),
         ModelEvidence("base", 10.0, 100, 0),
         0.001,
-        champion_absent="the champion (run first) is no longer served",
+        champion_note="the champion (run first) is no longer served",
     )
     result = evaluate_gate(BASE_OFF, evidence)
     assert result.notes == (

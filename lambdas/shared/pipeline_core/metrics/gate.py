@@ -74,8 +74,8 @@ class GateEvidence:
     champion: ModelEvidence | None = None
     champion_p_value: float | None = None
     champion_paired: int = 0
-    # Why no champion is compared (none promoted, not served any more): shown in the notes.
-    champion_absent: str | None = None
+    # What Resolve run found of the champion (which run, what serves it, or why nothing does): shown in the notes.
+    champion_note: str | None = None
     # Sentences about the data behind the comparisons (examples left out, and why): shown in the notes.
     notes: tuple[str, ...] = ()
 
@@ -186,9 +186,10 @@ def _champion_note(thresholds: GateThresholds, evidence: GateEvidence) -> str:
             "(evaluation.champion.enabled = false); the gate compared the candidate with base only"
         )
     if evidence.champion is None:
-        why = evidence.champion_absent or "no champion was recorded when the run started"
+        why = evidence.champion_note or "no champion was recorded when the run started"
         return f"{why}; the gate compared the candidate with base only"
-    return "the gate compared the candidate with base and with the champion (the model in production)"
+    compared = "the gate compared the candidate with base and with the champion (the model in production)"
+    return f"{evidence.champion_note}; {compared}" if evidence.champion_note else compared
 
 
 def _score_checks(thresholds: GateThresholds, cand: float, base: float, p_value: float | None) -> list[GateCheck]:

@@ -114,10 +114,10 @@ class Aggregator:
         prices: Mapping[str, TokenPrice] | None = None,
         resamples: int = DEFAULT_RESAMPLES,
         seed: int = DEFAULT_SEED,
-        champion_absent: str | None = None,
+        champion_note: str | None = None,
     ) -> None:
-        """`champion_absent`: why no champion is among the roles (none promoted, no longer served), for the notes."""
-        self._champion_absent = champion_absent
+        """`champion_note`: what Resolve run found of the champion (or why none is among the roles), for the notes."""
+        self._champion_note = champion_note
         names = [m.name for m in metrics]
         if thresholds.metric not in names:
             raise ValueError(f"the gate's metric {thresholds.metric!r} is not among the metrics: {', '.join(names)}")
@@ -289,7 +289,7 @@ class Aggregator:
                 champion=evidence(champion) if champion else None,
                 champion_p_value=p_value(champion) if champion else None,
                 champion_paired=len(self._paired(example_ids, champion.name)) if champion else 0,
-                champion_absent=self._champion_absent,
+                champion_note=self._champion_note,
                 notes=notes,
             ),
         )
@@ -316,7 +316,7 @@ def aggregate(
     prices: Mapping[str, TokenPrice] | None = None,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
-    champion_absent: str | None = None,
+    champion_note: str | None = None,
 ) -> EvaluationReport:
     """Convenience: fold every batch and finish."""
     aggregator = Aggregator(
@@ -326,7 +326,7 @@ def aggregate(
         prices=prices,
         resamples=resamples,
         seed=seed,
-        champion_absent=champion_absent,
+        champion_note=champion_note,
     )
     for batch in batches:
         aggregator.add_batch(batch)
