@@ -27,7 +27,8 @@ from pipeline_core import contracts
 
 # The status in which each kind answers InvokeModel: GetProvisionedModelThroughput's `status` (Creating | InService |
 # Updating | Failed) and GetCustomModelDeployment's (Creating | Active | Failed), botocore bedrock service model,
-# read 2026-12-01. Updating still serves (it changes model units), so it counts as served.
+# read 2026-12-01. Updating still serves: "While a Provisioned Throughput is updating, you can run inference using
+# the Provisioned Throughput" (docs.aws.amazon.com/bedrock/latest/userguide/prov-thru-edit.html, read 2026-12-01).
 SERVED_STATUSES = {
     contracts.SERVING_PROVISIONED: frozenset({"InService", "Updating"}),
     contracts.SERVING_ON_DEMAND: frozenset({"Active"}),
