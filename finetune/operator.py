@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from pipeline_core import contracts
+from pipeline_core.explain import sentence
 
 DEFAULT_STACK_PREFIX = "Finetune"
 # Stack outputs the data plane and pipeline stacks publish (stacks/data_plane_stack.py, stacks/pipeline_stack.py).
@@ -435,6 +436,18 @@ def verdict(description: Mapping[str, Any]) -> str:
             "InvalidManifest": "invalid run.json",
         }.get(error, f"failed ({error})" if error else "failed")
     return status.lower().replace("_", " ")
+
+
+def reason(description: Mapping[str, Any]) -> str:
+    """Why a run ended as it did, in the sentence its notification carried ("" while running or once promoted).
+
+    The workflow's Fail states already give that sentence as the cause; an execution that ended before they did
+    (or was stopped by hand) may carry Lambda's JSON error, which this reads the same way.
+    """
+    if not failed(description):
+        return ""
+    error, cause = description.get("error"), description.get("cause")
+    return sentence(str(error) if error else None, str(cause) if cause else None)
 
 
 def failed(description: Mapping[str, Any]) -> bool:

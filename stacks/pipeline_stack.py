@@ -507,6 +507,13 @@ class PipelineStack(Stack):
             },
         )
         approval = self._approval_function(common_env) if settings.approval.required else None
+        # No grant: it reads only the state it is given and calls nothing.
+        explain = fn(
+            "Explain",
+            "explain",
+            "Turns a failed run's error into the sentence its notification carries",
+            {contracts.ENV_PIPELINE_NAME: settings.name},
+        )
 
         self.workflow = Workflow(
             self,
@@ -520,6 +527,7 @@ class PipelineStack(Stack):
                 evaluate=evaluate.function,
                 aggregate=aggregate.function,
                 promote=promote.function,
+                explain=explain.function,
                 approval=approval.function if approval else None,
             ),
             topic=self.topic,
@@ -1043,6 +1051,7 @@ class PipelineStack(Stack):
             "evaluate": [(write, s3(artifacts))],
             "aggregate": [(write, s3(artifacts))],
             "promote": [],  # SSM String parameter and Bedrock: nothing encrypted with the pipeline key
+            "explain": [],
             "trigger": [(read, s3(data)), (write, workflow)],
             "janitor": [(read, workflow)],
             # The request and the reports it rewrites (SSE-KMS), and the encrypted topic it publishes to.

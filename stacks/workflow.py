@@ -68,6 +68,8 @@ class WorkflowFunctions:
     evaluate: lambda_.IFunction
     aggregate: lambda_.IFunction
     promote: lambda_.IFunction
+    #: Turns a failed run's $.error into the one sentence its notification and its Fail state carry.
+    explain: lambda_.IFunction
     approval: lambda_.IFunction | None = None  # only with pipeline.approval.mode "required"
 
 
@@ -97,6 +99,21 @@ STOP_TRAINING = "Stop training"
 NOTIFY_SUCCESS = "Notify promotion"
 NOTIFY_FAILURE = "Notify failure"
 NOTIFY_CLEANUP_FAILURE = "Notify cleanup failure"
+EXPLAIN_FAILURE = "Explain failure"
+EXPLAIN_CLEANUP_FAILURE = "Explain cleanup failure"
+FAILURE_UNEXPLAINED = "Failure not explained"
+CLEANUP_FAILURE_UNEXPLAINED = "Cleanup failure not explained"
+
+#: Where the failure's sentence and report URI go ({reason, report}, pipeline_core.explain); the notification
+#: and the Fail state's cause read them.
+NOTICE_PATH = "$.notice"
+#: The only fields a notification's message has: what happened, to which run, one sentence why, where the report
+#: is (or null), and (promotions) the base model's lifecycle warnings. Never the state document: it holds the
+#: system prompt, file names and error causes that may quote the dataset, and email is plain text.
+NOTIFICATION_FIELDS = ("status", "run", "execution", "reason", "report", "warnings")
+PROMOTED_REASON = "The fine-tuned model passed the quality gate and was promoted"
+#: JSON null as a state's parameter: CDK leaves out a key whose Python value is None.
+JSON_NULL = "States.StringToJson('null')"
 REQUEST_APPROVAL = "Request approval"
 APPROVAL_TIMED_OUT = "Approval timed out"
 RECORD_APPROVAL = "Record approval"
@@ -123,10 +140,20 @@ class Workflow(Construct):
         self._topic = topic
         self._fn = functions
 
-        failed = sfn.Fail(self, "Run failed", error_path="$.error.Error", cause_path="$.error.Cause")
-        notify_failure = self._notify(NOTIFY_FAILURE, "FAILED").next(failed)
-        cleanup_failed = sfn.Fail(self, "Cleanup failed", error_path="$.error.Error", cause_path="$.error.Cause")
-        notify_cleanup_failure = self._notify(NOTIFY_CLEANUP_FAILURE, "CLEANUP_FAILED").next(cleanup_failed)
+        # The Fail states keep the error's name and give the sentence as the cause (`finetune status` shows it);
+        # the raw $.error, stack trace included, stays in the execution history.
+        failed = sfn.Fail(self, "Run failed", error_path="$.error.Error", cause_path=f"{NOTICE_PATH}.reason")
+        notify_failure = self._explained(
+            EXPLAIN_FAILURE, FAILURE_UNEXPLAINED, self._notify(NOTIFY_FAILURE, "FAILED").next(failed)
+        )
+        cleanup_failed = sfn.Fail(
+            self, "Cleanup failed", error_path="$.error.Error", cause_path=f"{NOTICE_PATH}.reason"
+        )
+        notify_cleanup_failure = self._explained(
+            EXPLAIN_CLEANUP_FAILURE,
+            CLEANUP_FAILURE_UNEXPLAINED,
+            self._notify(NOTIFY_CLEANUP_FAILURE, "CLEANUP_FAILED").next(cleanup_failed),
+        )
 
         # ---- Cleanup paths (entered with $.error set) ---------------------------------------------------
         delete_throughput = self._invoke(
@@ -339,7 +366,9 @@ class Workflow(Construct):
         )
         succeeded = sfn.Succeed(self, "Run promoted")
         # A promoted run always has $.run, so its lifecycle warnings (a Legacy base model) lead the message.
-        notify_success = self._notify(NOTIFY_SUCCESS, "PROMOTED", warnings=True)
+        notify_success = self._notify(
+            NOTIFY_SUCCESS, "PROMOTED", reason=PROMOTED_REASON, report="$.evaluation.report_uri", warnings=True
+        )
         # If the success notification cannot be sent, the run still promoted: do not tear it down.
         notify_success.add_catch(succeeded, errors=["States.ALL"], result_path="$.notify_error")
         notify_success.next(succeeded)
@@ -449,22 +478,41 @@ class Workflow(Construct):
         self._retry.apply(task)
         return task
 
-    def _notify(self, name: str, status: str, *, warnings: bool = False) -> tasks.SnsPublish:
+    def _notify(
+        self,
+        name: str,
+        status: str,
+        *,
+        reason: str = f"{NOTICE_PATH}.reason",
+        report: str | None = f"{NOTICE_PATH}.report",
+        warnings: bool = False,
+    ) -> tasks.SnsPublish:
+        """Publish ``{status, run, execution, reason, report, warnings?}`` (NOTIFICATION_FIELDS), nothing else.
+
+        ``reason`` and ``report`` are JSONPaths (starting with "$") or literal values; by default the sentence and
+        report URI an explain state wrote. Every path must exist when the state runs: a missing one is a
+        States.Runtime error that no Catch handles.
+        """
+
+        def field(key: str, value: str | None) -> dict[str, str]:
+            if value is None:
+                return {f"{key}.$": JSON_NULL}
+            return {f"{key}.$": value} if value.startswith("$") else {key: value}
+
+        message: dict[str, object] = {
+            "status": status,
+            "run.$": "$.source.run_name",
+            "execution.$": "$$.Execution.Id",
+            **field("reason", reason),
+            **field("report", report),
+            **({"warnings.$": "$.run.warnings"} if warnings else {}),
+        }
         task = tasks.SnsPublish(
             self,
             name,
             topic=self._topic,
             subject=f"Bedrock fine-tuning run {status.lower().replace('_', ' ')}",
-            message=sfn.TaskInput.from_object(
-                {
-                    "status": status,
-                    "run.$": "$.source.run_name",
-                    "execution.$": "$$.Execution.Id",
-                    "upload.$": "States.Format('s3://{}/{}', $.source.bucket, $.source.key)",
-                    **({"warnings.$": "$.run.warnings"} if warnings else {}),
-                    "details.$": "$",
-                }
-            ),
+            message=sfn.TaskInput.from_object(message),
             result_path=sfn.JsonPath.DISCARD,
         )
         self._retry.apply(task, extra_errors=("SNS.SdkClientException", "SNS.InternalErrorException"))
@@ -527,6 +575,27 @@ class Workflow(Construct):
             .otherwise(rejected)
         )
         return request
+
+    def _explained(self, name: str, fallback: str, then: sfn.IChainable) -> sfn.Chain:
+        """``then`` preceded by the explain Lambda writing {reason, report} to NOTICE_PATH from the whole state.
+
+        The whole state, because a failure can come from any stage and a Task parameter naming a missing field would
+        fail the execution before anyone is told. Should the explain Lambda itself fail, a fixed sentence stands in:
+        the notification is sent either way.
+        """
+        explain = self._invoke(name, self._fn.explain, {"state.$": "$"}, result_path=NOTICE_PATH)
+        unexplained = sfn.Pass(
+            self,
+            fallback,
+            parameters={
+                "reason": "The run failed, and its error could not be put in words; the execution history has it",
+                "report.$": JSON_NULL,
+            },
+            result_path=NOTICE_PATH,
+        )
+        explain.add_catch(unexplained, errors=["States.ALL"], result_path="$.explain_error")
+        unexplained.next(then)
+        return sfn.Chain.start(explain).next(then)
 
     def _ended_badly(self, name: str, error: str, noun: str, path: str, arn_field: str) -> sfn.Pass:
         """Turn a resource's terminal failure status into $.error, e.g. "Customization job X ended Failed: ..."."""

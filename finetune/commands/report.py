@@ -24,6 +24,7 @@ from finetune.operator import (
     discover,
     failed,
     find_execution,
+    reason,
     run_of,
     verdict,
 )
@@ -112,10 +113,9 @@ def run(args: argparse.Namespace) -> int:
     markdown = fetch(aws, bucket, prefix + contracts.REPORT_MD)
     if markdown is None:
         outcome = f"{description['status']}: {verdict(description)}"
-        if description.get("cause"):
-            outcome += f": {description['cause']}"
         if failed(description):
             # The run ended before the evaluation wrote a report: say why, as a failure of the run.
+            outcome += f": {reason(description)}"
             print(f"no report for {description['name']}: {outcome}")
             return EXIT_FAILED
         raise OperatorError(f"no report at s3://{bucket}/{prefix}{contracts.REPORT_MD} yet ({outcome})")

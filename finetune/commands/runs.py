@@ -17,6 +17,7 @@ from finetune.operator import (
     discover,
     elapsed,
     executions,
+    reason,
     run_name_of,
     verdict,
     when,
@@ -30,7 +31,8 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "runs",
         help="list the deployed pipeline's recent runs with status and verdict",
-        description="List recent executions, newest first, with status, verdict (promoted, rejected...) and duration.",
+        description="List recent executions, newest first, with status, verdict (promoted, rejected...), duration "
+        "and, for a run that failed, the one-sentence reason its notification gave.",
         epilog=EXIT_CODES_HELP,
     )
     parser.add_argument("--limit", type=int, default=20, metavar="N", help=f"how many executions, 1-{MAX_LIMIT} (20)")
@@ -58,12 +60,13 @@ def run(args: argparse.Namespace) -> int:
                 str(item["status"]),
                 verdict(description),
                 duration,
+                reason(description),
             )
         )
     if not rows:
         print("no runs yet", file=sys.stderr)
         return EXIT_OK
-    header = ("STARTED (UTC)", "RUN", "EXECUTION", "STATUS", "VERDICT", "DURATION")
+    header = ("STARTED (UTC)", "RUN", "EXECUTION", "STATUS", "VERDICT", "DURATION", "REASON")
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
     for row in (header, *rows):
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())

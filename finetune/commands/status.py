@@ -22,6 +22,7 @@ from finetune.operator import (
     failed,
     find_execution,
     history,
+    reason,
     run_of,
     verdict,
 )
@@ -76,8 +77,8 @@ def run(args: argparse.Namespace) -> int:
         description = describe(aws, arn)
     outcome = verdict(description)
     line = f"{description['status']}: {outcome}"
-    if description.get("cause"):
-        line += f": {description['cause']}"
+    if failed(description):
+        line += f": {reason(description)}"
     elif description["status"] == "RUNNING" and progress.current:
         line += f" (in {progress.current})"
     print(line)

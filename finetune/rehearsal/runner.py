@@ -959,27 +959,22 @@ def _lifecycle_phrase(standin: BedrockStandIn, model_id: str, region: str) -> st
     return f"{state.describe()} in {region} on {standin.config.date.isoformat()}"
 
 
-def readable_cause(cause: str | None) -> str:
-    """A failed state's cause as a person reads it: a Lambda error's ``errorType: errorMessage``, without the stack
-    trace that Step Functions keeps in the cause (the handlers' log has it)."""
-    if not cause:
-        return ""
-    try:
-        document = json.loads(cause)
-    except ValueError:
-        return cause
-    if isinstance(document, dict) and "errorMessage" in document:
-        return str(document["errorMessage"])
-    return cause
+def readable_cause(cause: str | None, error: str | None = None) -> str:
+    """A failed run's cause as its notification and `finetune status` say it (pipeline_core.explain.sentence): a
+    Lambda error's message without the stack trace, never JSON or a path to code; "" without a cause."""
+    from pipeline_core.explain import sentence
+
+    return sentence(error, cause) if cause else ""
 
 
 def summary_lines(result: RehearsalResult) -> list[str]:
     """The closing lines: final status and reason, the reports, the base model, and what the stand-in holds."""
     lines = [f"Execution {result.status}" + (f": {result.execution_arn}" if result.execution_arn else "")]
     if result.error or result.cause:
-        lines.append(f"Reason: {result.error or ''}: {readable_cause(result.cause)}".rstrip(": "))
+        lines.append(f"Reason: {result.error or ''}: {readable_cause(result.cause, result.error)}".rstrip(": "))
     elif result.promoted:
         lines.append("Reason: the candidate passed the quality gate and was promoted")
+    lines.append(still_billing(result))
     if result.report_files:
         report = next((p for p in result.report_files if p.name == "report.md"), result.report_files[0])
         lines.append(f"Report: {report} ({len(result.report_files)} file(s) in {result.output_dir})")
@@ -994,6 +989,19 @@ def summary_lines(result: RehearsalResult) -> list[str]:
         f"{len(result.running_jobs)} running customization job(s) ({started})"
     )
     return lines
+
+
+def still_billing(result: RehearsalResult) -> str:
+    """What the run would leave billing in AWS, and why (finetune.rehearsal.billing)."""
+    from .billing import billing_line, final_state
+
+    return billing_line(
+        throughputs=result.provisioned_throughputs,
+        deployments=result.custom_model_deployments,
+        state=final_state(result.history),
+        model=result.base_model.split(" (", 1)[0],
+        trained=any(job.get("status") == "Completed" for job in result.jobs),
+    )
 
 
 def exit_code(result: RehearsalResult) -> int:

@@ -111,11 +111,11 @@ def test_each_family_rehearses_in_its_region_with_its_format(
     assert model.foundation_model_id in cause and "END_OF_LIFE" in cause
     assert "no customization job was started" in cause
     reason = summary_lines(result)[1]  # what a person reads: the handler's message, not its stack trace
-    assert reason == f"Reason: BaseModelUnavailable: {json.loads(cause)['errorMessage']}"
+    assert reason == f"Reason: BaseModelUnavailable: {cause}"
     assert "File " not in reason and "stackTrace" not in reason
     (note,) = result.notifications
     assert note["message"]["status"] == "FAILED"
-    assert note["message"]["details"]["error"]["Error"] == "BaseModelUnavailable"
+    assert note["message"]["reason"] == cause
 
 
 def test_an_end_of_life_model_is_refused_at_synthesis_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -175,11 +175,20 @@ def test_base_model_eol_stops_before_any_job(run_rehearsal: Run) -> None:
     assert result.status == "FAILED" and result.error == "BaseModelUnavailable", result.cause
     assert result.jobs == [] and "Start training" not in result.states
     (note,) = result.notifications
-    cause = note["message"]["details"]["error"]["Cause"]
-    assert "Llama 3.1 70B Instruct" in cause and "END_OF_LIFE" in cause
-    # Lambda's error payload, as the runtime reports it: the trace starts in the handler, not in the rehearsal.
+    reason = note["message"]["reason"]
+    assert "Llama 3.1 70B Instruct" in reason and "END_OF_LIFE" in reason and "stackTrace" not in reason
+    # Lambda's error payload, as the runtime reports it, stays in the execution history, with the handler's frames
+    # and none of the rehearsal's.
+    cause = next(
+        details["cause"]
+        for event in result.history
+        for key, details in event.items()
+        if key.endswith("FailedEventDetails") and "stackTrace" in str(details.get("cause", ""))
+    )
+    assert "END_OF_LIFE" in cause
     trace = json.loads(cause)["stackTrace"]
-    assert "lambdas/resolve_run/handler.py" in trace[0] and not any("moto_patches" in frame for frame in trace)
+    assert any("lambdas/resolve_run/handler.py" in frame for frame in trace)
+    assert not any("moto_patches" in frame for frame in trace)
 
 
 def _cli(monkeypatch: pytest.MonkeyPatch, app: SynthesizedApp, argv: list[str]) -> int:

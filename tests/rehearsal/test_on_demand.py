@@ -93,6 +93,10 @@ def test_a_model_that_does_not_allow_on_demand_promotes_through_provisioned_thro
     assert summary_lines(result)[-1].startswith(
         f"Simulated Bedrock still holds 0 custom model deployment(s), {kept} Provisioned Throughput(s)"
     )
+    # The kept throughput bills every hour: the closing lines say so, and how to stop it.
+    billing = summary_lines(result)[2]
+    assert billing.startswith("Still billing in AWS (simulated here): 1 model unit of Provisioned Throughput ")
+    assert "every hour until deleted (kept after promotion" in billing and "keepAfterPromotion false" in billing
 
 
 def _cli(monkeypatch: pytest.MonkeyPatch, app: SynthesizedApp, argv: list[str]) -> tuple[int, RehearsalResult]:
@@ -153,6 +157,10 @@ def test_a_model_that_allows_on_demand_promotes_without_any_provisioned_throughp
         f"Simulated Bedrock still holds {len(held)} custom model deployment(s), 0 Provisioned Throughput(s) and 0 "
         "running customization job(s)"
     )
+    # A kept deployment bills per token only: nothing by the hour.
+    assert "Nothing left billing by the hour: on-demand deployment " in err
+    assert "bills per token when called, nothing while idle (kept after promotion)" in err
+    assert "Still billing" not in err
 
 
 def test_a_deployment_not_kept_after_promotion_is_deleted(run_rehearsal: Run) -> None:
@@ -164,6 +172,10 @@ def test_a_deployment_not_kept_after_promotion_is_deleted(run_rehearsal: Run) ->
     record = result.after_run_result["record"]
     assert record["serving_kind"] == contracts.SERVING_ON_DEMAND and record["invoke_model_id"] is None
     assert result.custom_model_deployments == [] and result.provisioned_throughputs == []
+    assert summary_lines(result)[2] == (
+        "Nothing left billing except storage: the run's files in S3, and the custom model at Bedrock's monthly "
+        "storage fee"
+    )
 
 
 @pytest.mark.parametrize("fault", ["deployment-stuck", "deployment-failed"])

@@ -16,6 +16,7 @@ from finetune.rehearsal.runner import (
     RehearsalError,
     RehearsalResult,
     exit_code,
+    readable_cause,
     summary_lines,
     synthesize,
 )
@@ -48,6 +49,10 @@ def test_happy_path_promotes_and_keeps_the_throughput(run_rehearsal: Run) -> Non
     assert lines[-1].startswith(
         "Simulated Bedrock still holds 0 custom model deployment(s), 1 Provisioned Throughput(s) and 0 running"
     )
+    assert lines[2].startswith("Still billing in AWS (simulated here): 1 model unit of Provisioned Throughput")
+    (note,) = result.notifications
+    assert note["message"]["reason"] == "The fine-tuned model passed the quality gate and was promoted"
+    assert note["message"]["report"].endswith("/report.json") and note["message"]["report"].startswith("s3://")
 
 
 def test_promotion_deletes_the_throughput_when_settings_say_so(run_rehearsal: Run) -> None:
@@ -56,6 +61,7 @@ def test_promotion_deletes_the_throughput_when_settings_say_so(run_rehearsal: Ru
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     assert result.provisioned_throughputs == []
     assert _statuses(result) == ["PROMOTED"]
+    assert summary_lines(result)[2].startswith("Nothing left billing except storage")
 
 
 def test_invalid_dataset_stops_before_any_job(run_rehearsal: Run, tmp_path: Path) -> None:
@@ -102,12 +108,20 @@ def test_fault_fails_cleanly(run_rehearsal: Run, fault: str) -> None:
     assert result.error == error, result.cause
     assert cause_fragment in (result.cause or "")
     assert _statuses(result) == ["FAILED"]
+    # The notification says what went wrong in one sentence, the same one the execution's cause and the closing
+    # lines give; never the state document, a stack trace or a path to code.
     notification = result.notifications[0]["message"]
-    assert notification["details"]["error"]["Error"] == error
+    assert set(notification) == {"status", "run", "execution", "reason", "report"}
+    assert notification["reason"] == result.cause == readable_cause(result.cause, error)
+    assert cause_fragment in notification["reason"]
+    for banned in ("Traceback", "stackTrace", 'File "', ".py", "{"):
+        assert banned not in notification["reason"], banned
+    assert notification["report"] is None or notification["report"].startswith("s3://")
     assert result.provisioned_throughputs == []
     assert result.running_jobs == []
     reason = summary_lines(result)[1]
-    assert reason.startswith(f"Reason: {error}: ")
+    assert reason == f"Reason: {error}: {notification['reason']}"
+    assert summary_lines(result)[2].startswith("Nothing left billing except storage")
 
 
 def test_worse_candidate_is_rejected_by_the_gate_and_its_throughput_deleted(run_rehearsal: Run) -> None:
@@ -116,6 +130,13 @@ def test_worse_candidate_is_rejected_by_the_gate_and_its_throughput_deleted(run_
     assert "Delete throughput" in result.states and "Promote" not in result.states
     assert "did not pass the quality gate" in (result.cause or "")
     assert result.provisioned_throughputs == []
+    (note,) = result.notifications
+    assert note["message"]["report"].endswith("/report.json")  # the rejection's evidence
+    assert "Report: s3://" not in note["message"]["reason"]  # given once, as the report
+    assert summary_lines(result)[2] == (
+        "Nothing left billing except storage: the run's files in S3, and the custom model at Bedrock's monthly "
+        "storage fee"
+    )
 
 
 def test_throttle_burst_is_retried_and_the_run_completes(run_rehearsal: Run) -> None:

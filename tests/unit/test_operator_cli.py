@@ -398,14 +398,51 @@ def test_report_of_a_rejected_run_prints_the_table_and_exits_1(
 # ---- runs ----------------------------------------------------------------------------------------------------
 def test_runs_lists_recent_executions_with_verdicts(states: FakeStates, capsys: pytest.CaptureFixture[str]) -> None:
     states.add("a-0000000000000001", "SUCCEEDED", output=json.dumps({"promotion": {"x": 1}}))
-    states.add("b-0000000000000002", "FAILED", error="CandidateRejected")
+    states.add("b-0000000000000002", "FAILED", error="CandidateRejected", cause="below base")
     states.add("c-0000000000000003", "RUNNING")
     assert main(["runs", "--limit", "2"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["STARTED", "(UTC)", "RUN", "EXECUTION", "STATUS", "VERDICT", "DURATION"]
+    assert lines[0].split() == ["STARTED", "(UTC)", "RUN", "EXECUTION", "STATUS", "VERDICT", "DURATION", "REASON"]
     assert len(lines) == 3
     assert lines[1].split()[2:] == ["c", "c-0000000000000003", "RUNNING", "running"]
-    assert lines[2].split()[2:] == ["b", "b-0000000000000002", "FAILED", "rejected", "1:35:00"]
+    assert lines[2].split()[2:] == ["b", "b-0000000000000002", "FAILED", "rejected", "1:35:00", "below", "base"]
+
+
+#: What an execution that failed in a Lambda handler carries when nothing turned it into a sentence (an execution
+#: from before the workflow did, or one stopped by hand with such a cause).
+RAW_CAUSE = json.dumps(
+    {
+        "errorMessage": "Provisioned Throughput p is still Creating after 60 minutes (limit 60)",
+        "errorType": "ThroughputNotReady",
+        "stackTrace": ['  File "/var/task/handler.py", line 9, in handler\n    raise ThroughputNotReady(x)\n'],
+    }
+)
+
+
+def test_runs_and_status_show_a_raw_lambda_cause_as_the_notifications_sentence(
+    states: FakeStates, capsys: pytest.CaptureFixture[str]
+) -> None:
+    said = "Provisioned Throughput p is still Creating after 60 minutes (limit 60)"
+    states.add("p-0000000000000001", "FAILED", error="ThroughputNotReady", cause=RAW_CAUSE)
+    assert main(["runs"]) == 0
+    row = capsys.readouterr().out.splitlines()[1]
+    assert row.rstrip().endswith(said)
+    assert main(["status", "p-0000000000000001"]) == 1
+    out = capsys.readouterr().out
+    assert out.rstrip().endswith(f"FAILED: failed (ThroughputNotReady): {said}")
+    for text in (row, out):
+        assert "stackTrace" not in text and 'File "' not in text and "{" not in text
+
+
+def test_a_failure_without_a_cause_still_says_what_went_wrong(
+    states: FakeStates, capsys: pytest.CaptureFixture[str]
+) -> None:
+    states.add("t-0000000000000001", "TIMED_OUT")
+    states.add("x-0000000000000002", "FAILED", error="States.Timeout")
+    assert main(["runs"]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert rows[0].rstrip().endswith("A step ran past its time limit (States.Timeout)")
+    assert rows[1].rstrip().endswith("The run failed without saying why; the execution history has the details")
 
 
 def test_runs_against_moto_step_functions(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:

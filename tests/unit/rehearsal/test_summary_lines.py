@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from finetune.rehearsal.runner import RehearsalResult, readable_cause, summary_lines
+from pipeline_core.explain import sentence
 
 LAMBDA_ERROR = json.dumps(
     {
@@ -25,14 +26,24 @@ LAMBDA_ERROR = json.dumps(
     [
         (LAMBDA_ERROR, "Base model X is END_OF_LIFE in us-west-2; no customization job was started"),
         ("Customization job j ended Failed: boom", "Customization job j ended Failed: boom"),  # not JSON
-        ('{"detail": "a JSON cause of another shape"}', '{"detail": "a JSON cause of another shape"}'),
-        ('["a", "list"]', '["a", "list"]'),
+        # JSON of another shape is never shown: the sentence says that the run failed and where to look.
+        (
+            '{"detail": "a JSON cause of another shape"}',
+            "The run failed without saying why; the execution history has the details",
+        ),
+        ('["a", "list"]', "The run failed without saying why; the execution history has the details"),
         (None, ""),
     ],
     ids=["lambda-error", "text", "other-json", "json-list", "none"],
 )
 def test_readable_cause(cause: str | None, shown: str) -> None:
     assert readable_cause(cause) == shown
+
+
+def test_readable_cause_is_the_notifications_sentence() -> None:
+    assert readable_cause(LAMBDA_ERROR, "BaseModelUnavailable") == sentence("BaseModelUnavailable", LAMBDA_ERROR)
+    assert readable_cause('{"x": 1}', "ThroughputFailed") == sentence("ThroughputFailed", '{"x": 1}')
+    assert "ThroughputFailed" in readable_cause('{"x": 1}', "ThroughputFailed")
 
 
 def _result(**fields: Any) -> RehearsalResult:

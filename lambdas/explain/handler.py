@@ -1,0 +1,37 @@
+"""Lambda handler for "Explain failure": a failed run's error as the one sentence its notification carries.
+
+Receives the workflow's whole state document (``{"state": $}``): a failure can end the run from any stage, and a
+field missing from a Task's parameters would fail the execution with an uncatchable States.Runtime error before
+anyone is told. Returns ``{reason, report}`` (``pipeline_core.explain``). It calls no AWS API and has no grant
+beyond its own log group; it logs the error's name only, never the cause (which may quote a dataset).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pipeline_aws.logs import bind, log, setup_logging
+from pipeline_aws.observability import instrumented
+from pipeline_core.explain import failure_notice
+
+LOGGER = setup_logging("explain")
+
+
+@instrumented
+def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
+    state = event.get("state")
+    state = state if isinstance(state, Mapping) else {}
+    source = state.get("source")
+    if isinstance(source, Mapping):
+        bind(run=source.get("run_name"))
+    notice = failure_notice(state)
+    error = state.get("error")
+    log(
+        LOGGER,
+        "failure explained",
+        error=error.get("Error") if isinstance(error, Mapping) else None,
+        cleanup_failed="cleanup_error" in state,
+        report=notice["report"],
+    )
+    return notice

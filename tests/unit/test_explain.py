@@ -1,0 +1,223 @@
+"""A failed run's error as one sentence: Lambda's JSON causes, plain causes, none, long ones, ones quoting code."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from pipeline_core.explain import (
+    ELLIPSIS,
+    KNOWN_ERRORS,
+    MAX_CHARS,
+    MAX_PART_CHARS,
+    failure_notice,
+    report_uri,
+    sentence,
+    truncate,
+)
+
+TRACE = [
+    '  File "/var/task/handler.py", line 210, in handler\n    raise ThroughputNotReady(...)\n',
+    '  File "/var/task/pipeline_aws/bedrock.py", line 88, in describe\n    return x\n',
+]
+STUCK = "Provisioned Throughput demo-1 is still Creating after 60 minutes (limit 60)"
+
+
+def lambda_cause(message: str, error_type: str = "ThroughputNotReady", **extra: Any) -> str:
+    return json.dumps(
+        {"errorMessage": message, "errorType": error_type, "requestId": "r-1", "stackTrace": TRACE, **extra}
+    )
+
+
+def assert_readable(text: str) -> None:
+    for banned in ("Traceback", "stackTrace", 'File "', ".py", "{", "errorType", "requestId"):
+        assert banned not in text, (banned, text)
+    assert "\n" not in text and len(text) <= MAX_CHARS
+
+
+# ---- Lambda's JSON causes ----------------------------------------------------------------------------------------
+def test_a_lambda_error_says_its_message_without_the_stack_trace() -> None:
+    text = sentence("ThroughputNotReady", lambda_cause(STUCK))
+    assert text == STUCK
+    assert_readable(text)
+
+
+def test_a_python_error_in_a_handler_is_named_as_a_fault_of_the_code() -> None:
+    text = sentence("KeyError", lambda_cause("'report_uri'", "KeyError"))
+    assert text == "A pipeline function failed unexpectedly (KeyError: 'report_uri'); its log has the stack trace"
+    assert_readable(text)
+
+
+def test_a_lambda_error_without_a_message_says_what_kind_of_error_it_was() -> None:
+    assert sentence("ValidationError", lambda_cause("")) == (
+        "A step failed with ValidationError; the execution history has the details"
+    )
+
+
+def test_a_message_carrying_a_traceback_or_paths_keeps_only_the_words() -> None:
+    message = (
+        "cannot parse the plan in /var/task/pipeline_core/evaluation/plan.py:41 (see lambdas/evaluate/handler.py)\n"
+        'Traceback (most recent call last):\n  File "/var/task/handler.py", line 3, in handler\nValueError: x'
+    )
+    text = sentence("EvaluationFailed", lambda_cause(message, "EvaluationFailed"))
+    assert text == "cannot parse the plan in (see)"
+    assert_readable(text)
+
+
+def test_a_cause_cut_short_by_step_functions_still_gives_the_message() -> None:
+    cause = lambda_cause(STUCK + ' with "quotes"')[:150]
+    with pytest.raises(ValueError):
+        json.loads(cause)
+    assert sentence("ThroughputNotReady", cause) == STUCK + ' with "quotes"'
+
+
+def test_a_cut_cause_without_a_message_falls_back_to_the_error() -> None:
+    assert sentence("Sandbox.Timedout", '{"errorType": "Sandbox.Timedout", "stackTr') == (
+        "A pipeline function ran out of time (Sandbox.Timedout)"
+    )
+
+
+def test_a_nested_step_functions_error_is_unwrapped() -> None:
+    nested = json.dumps({"Error": "ThroughputNotReady", "Cause": lambda_cause(STUCK)})
+    assert sentence("States.TaskFailed", nested) == STUCK
+
+
+def test_json_of_another_shape_is_never_shown() -> None:
+    for cause in ('{"detail": "x"}', '["a", "list"]', "42", "null"):
+        text = sentence("Mystery", cause)
+        assert text == "A step failed with Mystery; the execution history has the details", cause
+
+
+# ---- plain causes and none -----------------------------------------------------------------------------------
+def test_a_plain_cause_is_kept_as_it_is() -> None:
+    cause = "Customization job arn:aws:bedrock:us-west-2:1:model-customization-job/x ended Failed: out of memory"
+    assert sentence("TrainingFailed", cause) == cause
+
+
+def test_a_json_string_is_read_as_its_text() -> None:
+    assert sentence("X", '"the job was stopped"') == "the job was stopped"
+
+
+@pytest.mark.parametrize("cause", [None, "", "   "])
+def test_a_missing_cause_says_the_error_in_words(cause: str | None) -> None:
+    assert sentence("States.Timeout", cause) == "A step ran past its time limit (States.Timeout)"
+    assert sentence("Custom", cause) == "A step failed with Custom; the execution history has the details"
+    assert sentence(None, cause) == "The run failed without saying why; the execution history has the details"
+
+
+def test_every_known_error_reads_as_a_sentence() -> None:
+    for error, words in KNOWN_ERRORS.items():
+        text = sentence(error, None)
+        assert text[0].isupper() and text.endswith(f"({error})") and words[1:] in text
+        assert_readable(text)
+
+
+def test_plain_causes_with_file_paths_lose_the_paths() -> None:
+    cause = 'Task failed in File "C:\\work\\lambdas\\train\\handler.py", line 9, in start at /opt/python/x/y.js:3'
+    text = sentence("States.TaskFailed", cause)
+    assert text == "Task failed in at"
+    assert_readable(text)
+    # S3 locations are what a person needs to find the data: they stay.
+    assert sentence("InvalidDataset", "2 errors; see s3://b/runs/r/e/validation/report.txt") == (
+        "2 errors; see s3://b/runs/r/e/validation/report.txt"
+    )
+
+
+def test_a_plain_cause_that_is_only_a_traceback_falls_back_to_the_error() -> None:
+    cause = 'Traceback (most recent call last):\n  File "/var/task/handler.py", line 1\nKeyError: 1'
+    assert sentence("States.TaskFailed", cause) == "A step failed (States.TaskFailed)"
+
+
+# ---- length ------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("length", [MAX_CHARS - 1, MAX_CHARS, MAX_CHARS + 1, 10 * MAX_CHARS])
+def test_long_causes_are_cut_at_a_word_to_the_limit(length: int) -> None:
+    words = ("word " * length)[:length]
+    text = sentence("X", lambda_cause(words))
+    assert len(text) <= MAX_CHARS
+    if len(words.strip()) <= MAX_CHARS:
+        assert text == words.strip()
+    else:
+        assert text.endswith(ELLIPSIS) and text.removesuffix(ELLIPSIS).endswith("word")
+
+
+def test_truncate_at_below_and_above_its_limit() -> None:
+    assert truncate("abc def", 7) == "abc def"
+    assert truncate("abc def", 8) == "abc def"
+    assert truncate("abc def", 6) == "abc" + ELLIPSIS
+    assert truncate("abcdefgh", 4) == "abc" + ELLIPSIS  # one long word is cut inside it
+    assert len(truncate("x" * 1000, 10)) == 10
+
+
+# ---- the notification's reason and report --------------------------------------------------------------------
+REPORT = "s3://artifacts/runs/demo/demo-1/report.json"
+VALIDATION = "s3://artifacts/runs/demo/demo-1/validation/report.json"
+
+
+def test_the_notice_of_a_failure_after_evaluation_points_at_the_report() -> None:
+    state = {
+        "error": {
+            "Error": "CandidateRejected",
+            "Cause": f"The fine-tuned model did not pass the quality gate: below base. Report: {REPORT}",
+        },
+        "validation": {"valid": True, "report_uri": VALIDATION},
+        "evaluation": {"verdict": "reject", "report_uri": REPORT},
+    }
+    assert failure_notice(state) == {
+        "reason": "The fine-tuned model did not pass the quality gate: below base",
+        "report": REPORT,
+    }
+
+
+def test_the_notice_of_a_refused_dataset_points_at_the_validation_report() -> None:
+    state = {
+        "error": {"Error": "InvalidDataset", "Cause": f"2 lines are not JSON (JSON-INVALID 2); report: {VALIDATION}"},
+        "validation": {"valid": False, "report_uri": VALIDATION},
+    }
+    assert failure_notice(state) == {"reason": "2 lines are not JSON (JSON-INVALID 2)", "report": VALIDATION}
+
+
+def test_a_failure_before_any_report_has_none() -> None:
+    state = {"error": {"Error": "ThroughputNotReady", "Cause": lambda_cause(STUCK)}, "job": {}, "throughput": {}}
+    assert failure_notice(state) == {"reason": STUCK, "report": None}
+    # A valid dataset's validation report is not the run's report; a value that is not an S3 URI is never one.
+    assert report_uri({"validation": {"valid": True, "report_uri": VALIDATION}}) is None
+    assert report_uri({"evaluation": {"report_uri": "/tmp/x"}, "validation": {"valid": False}}) is None
+    assert report_uri({"evaluation": "x", "validation": None}) is None
+
+
+def test_a_state_without_an_error_still_gets_a_reason() -> None:
+    assert failure_notice({}) == {
+        "reason": "The run failed without saying why; the execution history has the details",
+        "report": None,
+    }
+    assert failure_notice({"error": "not a mapping"})["reason"].startswith("The run failed without saying why")
+
+
+def test_a_cleanup_failure_says_both_what_the_cleanup_met_and_why_the_run_failed() -> None:
+    state = {
+        "error": {"Error": "ThroughputNotReady", "Cause": lambda_cause(STUCK)},
+        "cleanup_error": {
+            "Error": "AccessDeniedException",
+            "Cause": lambda_cause("User is not authorized to perform bedrock:DeleteProvisionedModelThroughput", "X"),
+        },
+    }
+    reason = failure_notice(state)["reason"]
+    assert reason == (
+        "Cleaning up after the failure did not finish (user is not authorized to perform "
+        "bedrock:DeleteProvisionedModelThroughput), so this run's training job, Provisioned Throughput or deployment "
+        "may still be running and billing; the run had failed because provisioned Throughput demo-1 is still "
+        "Creating after 60 minutes (limit 60)"
+    )
+    assert not any(banned in reason for banned in ("Traceback", "stackTrace", 'File "', ".py", "{"))
+
+
+def test_a_cleanup_failure_with_long_causes_stays_bounded() -> None:
+    state = {
+        "error": {"Error": "X", "Cause": lambda_cause("a " * 1000)},
+        "cleanup_error": {"Error": "Y", "Cause": "b " * 1000},
+    }
+    reason = failure_notice(state)["reason"]
+    assert len(reason) <= 2 * MAX_CHARS and "stackTrace" not in reason
+    assert reason.count(ELLIPSIS) == 2 and len("b " * 1000) > MAX_PART_CHARS
