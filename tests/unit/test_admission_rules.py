@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline_core.admission import arrival_key, free_slots, name_of, quota_retry, run_slots
+from pipeline_core.admission import arrival_key, arrived_at, free_slots, name_of, quota_retry, run_slots
 from pipeline_core.quotas import CREATE_QUOTAS, CUSTOM_MODEL_UNITS_CODE, CUSTOMIZATION_JOBS_CODE, quota_message
 
 
@@ -14,6 +14,11 @@ def test_arrival_keys_sort_by_time_then_name() -> None:
     assert sorted(keys)[-1] == arrival_key(100, "a")
     with pytest.raises(ValueError):
         arrival_key(-1, "x")
+
+
+def test_the_arrival_time_is_read_back_from_the_key() -> None:
+    assert arrived_at(arrival_key(1_700_000_000_250_000, "run-a#b")) == 1_700_000_000.25
+    assert arrived_at(arrival_key(0, "x")) == 0
 
 
 @pytest.mark.parametrize(

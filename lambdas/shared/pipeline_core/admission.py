@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: The partition of the waiting runs in the admission table (pipeline_aws.admission); `finetune runs` reads it too.
+QUEUE_PK = "QUEUE"
+
 # Queue keys sort by arrival: microseconds since the epoch, zero-padded so that string order is time order, then the
 # execution name to break a tie.
 _ARRIVAL_DIGITS = 17
@@ -22,6 +25,11 @@ def arrival_key(arrived_at_us: int, execution_name: str) -> str:
 
 def name_of(arrival: str) -> str:
     return arrival.split("#", 1)[1]
+
+
+def arrived_at(arrival: str) -> float:
+    """Seconds since the epoch at which the run with this queue key arrived."""
+    return int(arrival.split("#", 1)[0]) / 1_000_000
 
 
 def run_slots(max_runs: int, max_jobs: int, max_model_units: int | None, units_per_run: int) -> int:

@@ -1,0 +1,52 @@
+"""Lambda handler that starts queued runs when a slot frees: on each end of an execution, and on a schedule.
+
+EventBridge delivers "Step Functions Execution Status Change" events of this pipeline's state machine for
+SUCCEEDED, FAILED, TIMED_OUT and ABORTED (docs.aws.amazon.com/step-functions/latest/dg/eventbridge-integration.html,
+read 2026-12-01). That delivery is best effort (docs.aws.amazon.com/eventbridge/latest/ref/events-ref-states.html,
+read 2026-12-01), so a scheduled invocation does the same work: a slot is a RUNNING execution, and whatever ended
+without an event, or without reaching its Catch (stopped, timed out), is found not running and its slot reused.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any
+
+from pipeline_aws import metrics
+from pipeline_aws.admission import Dispatcher
+from pipeline_aws.logs import bind, log, setup_logging
+from pipeline_aws.observability import instrumented
+from pipeline_core import contracts
+
+LOGGER = setup_logging("dispatcher")
+ENDED = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+
+
+def ended_execution(event: Mapping[str, Any], state_machine_arn: str) -> str | None:
+    """The name of the execution an event says has ended; None for the schedule or another machine's event."""
+    detail = event.get("detail") if isinstance(event.get("detail"), Mapping) else None
+    if not detail or detail.get("stateMachineArn") != state_machine_arn or detail.get("status") not in ENDED:
+        return None
+    name = detail.get("name")
+    return str(name) if name else None
+
+
+@instrumented
+def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
+    bind()
+    state_machine_arn = os.environ[contracts.ENV_STATE_MACHINE_ARN]
+    ended = ended_execution(event, state_machine_arn)
+    dispatcher = Dispatcher(
+        os.environ[contracts.ENV_ADMISSION_TABLE],
+        state_machine_arn,
+        int(os.environ[contracts.ENV_MAX_CONCURRENT_RUNS]),
+    )
+    outcome = dispatcher.dispatch(ended=ended)
+    metrics.dispatched(started=len(outcome.started), waiting=outcome.waiting)
+    log(LOGGER, "dispatched", ended=ended, **asdict(outcome))
+    if outcome.error:
+        # Raised so the invocation counts as failed (the alarm on errors sees it); the runs stay queued.
+        raise RuntimeError(f"could not start a queued run: {outcome.error}")
+    return asdict(outcome) | {"ended": ended}

@@ -1,0 +1,191 @@
+"""Admission control: uploads queue in arrival order, start while slots are free, and slots come back on every end."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from handler_fixtures import ACCOUNT, DATA, load_handler
+
+from pipeline_aws import admission
+from pipeline_aws.clients import CLIENTS
+from pipeline_core import contracts
+
+trigger = load_handler("trigger")
+dispatcher = load_handler("dispatcher")
+
+
+@pytest.fixture
+def machine(aws_env: None, buckets: Any, admission_table: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    arn: str = boto3.client("stepfunctions").create_state_machine(
+        name="finetune",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/sfn",
+    )["stateMachineArn"]
+    monkeypatch.setenv(contracts.ENV_STATE_MACHINE_ARN, arn)
+    return arn
+
+
+def upload(name: str) -> dict[str, Any]:
+    key = f"inbox/{name}.jsonl"
+    put = boto3.client("s3").put_object(Bucket=DATA, Key=key, Body=name.encode())
+    return {
+        "detail-type": "Object Created",
+        "detail": {"bucket": {"name": DATA}, "object": {"key": key, "etag": put["ETag"].strip('"')}},
+    }
+
+
+def running(arn: str) -> list[str]:
+    listed = boto3.client("stepfunctions").list_executions(stateMachineArn=arn, statusFilter="RUNNING")
+    return sorted(e["name"] for e in listed["executions"])
+
+
+def end(machine: str, name: str, status: str) -> dict[str, Any]:
+    """End an execution with `status` (moto keeps them RUNNING) and deliver its event to the dispatcher."""
+    arn = admission.execution_arn_of(machine, name)
+    if status == "ABORTED":
+        boto3.client("stepfunctions").stop_execution(executionArn=arn)  # stopped from outside: no Catch runs
+    else:
+        from moto.stepfunctions.models import stepfunctions_backends
+
+        backend = stepfunctions_backends[ACCOUNT]["us-west-2"]
+        executions = backend.describe_state_machine(machine).executions
+        next(e for e in executions if e.execution_arn == arn).status = status
+    event = {
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "detail": {"executionArn": arn, "stateMachineArn": machine, "name": name, "status": status},
+    }
+    result: dict[str, Any] = dispatcher.handler(event, None)
+    return result
+
+
+def names(results: list[dict[str, Any]]) -> list[str]:
+    return [r["execution_name"] for r in results]
+
+
+def test_two_start_and_the_rest_queue_in_arrival_order(machine: str, admission_table: str) -> None:
+    results = [trigger.handler(upload(f"run-{i}"), None) for i in range(5)]
+    assert [r["started"] for r in results] == [True, True, False, False, False]
+    assert [r.get("position") for r in results[2:]] == [1, 2, 3]
+    assert [q.execution_name for q in admission.queued(admission_table)] == names(results[2:])
+    assert running(machine) == sorted(names(results[:2]))
+
+
+@pytest.mark.parametrize("status", ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"])
+def test_every_ending_frees_its_slot_for_the_oldest_queued_run(machine: str, status: str) -> None:
+    results = [trigger.handler(upload(f"run-{i}"), None) for i in range(4)]
+    first, _, third, fourth = names(results)
+    outcome = end(machine, first, status)
+    assert outcome["started"] == [third] and outcome["waiting"] == 1
+    assert third in running(machine) and fourth not in running(machine)
+
+
+def test_a_stopped_execution_without_its_event_is_recovered_by_the_schedule(
+    machine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """StopExecution from outside, and the event lost: the scheduled run finds the slot free once the grace ends."""
+    results = [trigger.handler(upload(f"run-{i}"), None) for i in range(3)]
+    boto3.client("stepfunctions").stop_execution(executionArn=results[0]["execution_arn"])
+    clock = admission.time.time() + admission.GRACE_SECONDS + 1
+    monkeypatch.setattr(admission.time, "time", lambda: clock)
+    outcome = dispatcher.handler({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}, None)
+    assert outcome["started"] == [results[2]["execution_name"]] and outcome["released"] == [
+        results[0]["execution_name"]
+    ]
+
+
+def test_a_just_started_execution_holds_its_slot_even_if_not_listed(machine: str, admission_table: str) -> None:
+    """ListExecutions is eventually consistent: within the grace, a recorded start counts even when not listed."""
+    results = [trigger.handler(upload(f"run-{i}"), None) for i in range(3)]
+    sfn = boto3.client("stepfunctions")
+    CLIENTS.set("stepfunctions", sfn)
+    with Stubber(sfn) as stub:
+        stub.add_response("list_executions", {"executions": []})  # the listing lags: shows none running
+        outcome = admission.Dispatcher(admission_table, machine, 2).dispatch()
+    assert outcome.started == [] and outcome.running == 2
+    assert [q.execution_name for q in admission.queued(admission_table)] == [results[2]["execution_name"]]
+
+
+def test_start_failing_keeps_the_run_queued_and_the_next_dispatch_starts_it(machine: str, admission_table: str) -> None:
+    results = [trigger.handler(upload(f"run-{i}"), None) for i in range(3)]
+    boto3.client("stepfunctions").stop_execution(executionArn=results[0]["execution_arn"])
+    queued_name = results[2]["execution_name"]
+    sfn = boto3.client("stepfunctions")
+    CLIENTS.set("stepfunctions", sfn)
+    with Stubber(sfn) as stub:
+        stub.add_response("list_executions", {"executions": []})
+        stub.add_client_error("start_execution", "ServiceUnavailable", http_status_code=503)
+        outcome = admission.Dispatcher(admission_table, machine, 2).dispatch(ended=results[0]["execution_name"])
+    assert outcome.started == [] and outcome.error and "TransientServiceError" in outcome.error
+    assert [q.execution_name for q in admission.queued(admission_table)] == [queued_name]
+    CLIENTS.reset()
+    again = admission.Dispatcher(admission_table, machine, 2).dispatch(ended=results[0]["execution_name"])
+    assert again.started == [queued_name] and admission.queued(admission_table) == []
+
+
+def test_the_dispatcher_handler_fails_loudly_when_a_start_fails(machine: str) -> None:
+    results = [trigger.handler(upload(f"run-{i}"), None) for i in range(3)]
+    sfn = boto3.client("stepfunctions")
+    CLIENTS.set("stepfunctions", sfn)
+    with Stubber(sfn) as stub:
+        stub.add_response("list_executions", {"executions": []})
+        stub.add_client_error("start_execution", "AccessDeniedException", http_status_code=400)
+        event = {"detail": {"stateMachineArn": machine, "name": results[0]["execution_name"], "status": "FAILED"}}
+        with pytest.raises(RuntimeError, match="could not start a queued run"):
+            dispatcher.handler(event, None)
+
+
+def test_two_dispatchers_racing_start_one_run_per_slot(machine: str, admission_table: str) -> None:
+    """The second dispatcher finds the lease taken mid-round and leaves a request; the holder runs again."""
+    results = [trigger.handler(upload(f"run-{i}"), None) for i in range(5)]
+    first, second = (r["execution_name"] for r in results[:2])
+    for name in (first, second):
+        boto3.client("stepfunctions").stop_execution(executionArn=admission.execution_arn_of(machine, name))
+    one = admission.Dispatcher(admission_table, machine, 2, owner="one")
+    two = admission.Dispatcher(admission_table, machine, 2, owner="two")
+    seen: list[admission.Outcome] = []
+    original = one._running
+
+    def racing() -> set[str]:
+        if not seen:
+            seen.append(two.dispatch(ended=second))  # arrives while `one` holds the lease
+        return original()
+
+    one._running = racing  # type: ignore[method-assign]
+    outcome = one.dispatch(ended=first)
+    assert seen[0].lease is False and seen[0].started == []
+    assert len(running(machine)) == 2  # never more than the two slots
+    assert outcome.started == names(results[2:4])
+    assert [q.execution_name for q in admission.queued(admission_table)] == [results[4]["execution_name"]]
+
+
+def test_a_second_dispatcher_waits_while_the_lease_is_held(machine: str, admission_table: str) -> None:
+    trigger.handler(upload("run-0"), None)
+    holder = admission.Dispatcher(admission_table, machine, 2, owner="holder")
+    assert holder._acquire() is not None
+    assert admission.Dispatcher(admission_table, machine, 2, owner="other")._acquire() is None
+    later = admission.Dispatcher(admission_table, machine, 2, owner="later", now=lambda: 10**10)
+    assert later._acquire() is not None  # an expired lease (a holder that died) is taken over
+
+
+def test_the_same_upload_twice_queues_and_starts_once(machine: str, admission_table: str) -> None:
+    event = upload("same")
+    first, second = trigger.handler(event, None), trigger.handler(event, None)
+    assert first["started"] is True and second == {
+        "started": False,
+        "reason": "duplicate",
+        "execution_name": first["execution_name"],
+    }
+    assert running(machine) == [first["execution_name"]]
+
+
+def test_the_schedule_and_other_machines_events_name_no_ended_execution(machine: str) -> None:
+    assert dispatcher.ended_execution({"detail": {}}, machine) is None
+    other = {"detail": {"stateMachineArn": machine + "x", "name": "n", "status": "FAILED"}}
+    assert dispatcher.ended_execution(other, machine) is None
+    running_event = {"detail": {"stateMachineArn": machine, "name": "n", "status": "RUNNING"}}
+    assert dispatcher.ended_execution(running_event, machine) is None
