@@ -27,6 +27,7 @@ from finetune.operator import (
     is_aws_error,
 )
 from pipeline_core.models import CATALOGUE, BaseModel, LifecycleStatus, alternatives, get_base_model
+from pipeline_core.quotas import CUSTOM_MODEL_UNITS_CODE, CUSTOM_MODEL_UNITS_NAME, CUSTOMIZATION_JOBS_CODE
 
 # ---- the read-only guarantee -------------------------------------------------------------------------------------
 #: Operations whose names start with these only read. The doctor never creates, changes or deletes anything.
@@ -549,16 +550,8 @@ def _provider(model: BaseModel) -> str:
 
 
 # ---- 4. Service Quotas -------------------------------------------------------------------------------------------
-# Quota codes are UNCONFIRMED in AWS's documentation (read 2026-12-01); they come from third-party code: the
-# no-commitment model units across custom models are L-BE77399C (a quota checker and a test fixture that says
-# it is 0 by default and adjustable in us-west-2), "(Model customization) Scheduled customization jobs" is
-# L-0406044C (a quota catalogue dump). So quotas are found by name first and the codes are only the fallback.
-# AWS's evaluation guide names the two Provisioned Throughput quotas to check: "Model units no-commitment
-# Provisioned Throughputs across custom models" and "Model units per provisioned model for [model]"
-# (docs.aws.amazon.com/bedrock/latest/userguide/evaluation-kb.html, read 2026-12-01).
-CUSTOM_MODEL_UNITS_NAME = "Model units no-commitment Provisioned Throughputs across custom models"
-CUSTOM_MODEL_UNITS_CODE = "L-BE77399C"  # third-party source; UNCONFIRMED
-CUSTOMIZATION_JOBS_CODE = "L-0406044C"  # third-party source; UNCONFIRMED
+# The quota names and codes (and where they come from) are one table, pipeline_core.quotas, which the handlers'
+# quota-refusal messages read too. Quotas are found by name first and the codes are only the fallback.
 _PER_MODEL_UNITS = "model units per provisioned model for "
 _JOB_QUOTA = re.compile(r"customization jobs", re.IGNORECASE)
 _JOB_QUOTA_PREFERENCE = ("concurrent", "in progress", "scheduled")

@@ -13,7 +13,7 @@ import re
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pipeline_core import contracts
@@ -25,11 +25,13 @@ OUTPUT_DATA_BUCKET = "DataBucketName"
 OUTPUT_ARTIFACTS_BUCKET = "ArtifactsBucketName"
 OUTPUT_KEY_ARN = "PipelineKeyArn"
 OUTPUT_STATE_MACHINE = "StateMachineArn"
+OUTPUT_ADMISSION_TABLE = "AdmissionQueueTableName"
 _OUTPUTS = {
     "data_bucket": ("DataPlane", OUTPUT_DATA_BUCKET, "--data-bucket"),
     "artifacts_bucket": ("DataPlane", OUTPUT_ARTIFACTS_BUCKET, "--artifacts-bucket"),
     "key_arn": ("DataPlane", OUTPUT_KEY_ARN, "--kms-key"),
     "state_machine_arn": ("Pipeline", OUTPUT_STATE_MACHINE, "--state-machine"),
+    "admission_table": ("Pipeline", OUTPUT_ADMISSION_TABLE, "--queue-table"),
 }
 # contracts.execution_name appends "-" and 16 hex digits of the upload's fingerprint to the run name.
 _EXECUTION_SUFFIX = re.compile(r"-[0-9a-f]{16}$")
@@ -221,6 +223,8 @@ class Pipeline:
     artifacts_bucket: str = ""
     key_arn: str = ""
     state_machine_arn: str = ""
+    #: The admission queue table; "" for a pipeline deployed before admission control (nothing queues there).
+    admission_table: str = ""
 
 
 @dataclass
@@ -261,10 +265,12 @@ def add_aws_arguments(parser: argparse.ArgumentParser, *resources: str) -> None:
         "artifacts_bucket": "the artifacts bucket (default: output ArtifactsBucketName)",
         "key_arn": "the pipeline's KMS key ARN (default: output PipelineKeyArn)",
         "state_machine_arn": "the state machine ARN (default: output StateMachineArn)",
+        "admission_table": "the table queued runs wait in (default: output AdmissionQueueTableName)",
     }
     for resource in resources:
         flag = _OUTPUTS[resource][2]
-        group.add_argument(flag, dest=resource, metavar="NAME" if "bucket" in resource else "ARN", help=helps[resource])
+        metavar = "ARN" if resource.endswith("_arn") else "NAME"
+        group.add_argument(flag, dest=resource, metavar=metavar, help=helps[resource])
 
 
 def connect(args: argparse.Namespace) -> Aws:
@@ -306,20 +312,28 @@ def stack_outputs(aws: Aws, stack_name: str) -> dict[str, str]:
     return {str(o["OutputKey"]): str(o["OutputValue"]) for o in outputs}
 
 
-def discover(aws: Aws, args: argparse.Namespace, *resources: str) -> Pipeline:
-    """The resources a command needs: from explicit flags, else from the stacks' outputs (one call per stack)."""
+def discover(aws: Aws, args: argparse.Namespace, *resources: str, optional: Collection[str] = ()) -> Pipeline:
+    """The resources a command needs: from explicit flags, else from the stacks' outputs (one call per stack).
+
+    A resource in ``optional`` is read only from a stack already read for the others (so explicit flags still mean
+    no DescribeStacks call), and left "" when its output is missing (a stack deployed before it existed).
+    """
     values: dict[str, str] = {}
     outputs: dict[str, dict[str, str]] = {}
-    for resource in resources:
+    for resource in (*resources, *optional):
         explicit = getattr(args, resource, None)
         if explicit:
             values[resource] = explicit
             continue
         suffix, output, flag = _OUTPUTS[resource]
         stack = f"{args.stack_prefix}{suffix}"
+        if resource in optional and stack not in outputs:
+            continue
         if stack not in outputs:
             outputs[stack] = stack_outputs(aws, stack)
         if output not in outputs[stack]:
+            if resource in optional:
+                continue
             raise OperatorError(f"stack {stack} has no output {output}: pass {flag}")
         values[resource] = outputs[stack][output]
     return Pipeline(**values)
@@ -468,6 +482,60 @@ def elapsed(seconds: float) -> str:
 
 def when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime) else str(value or "")
+
+
+# ---- the admission queue ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class QueuedRun:
+    """A run waiting in the admission queue for a slot (pipeline_aws.admission): no execution exists yet."""
+
+    position: int
+    of: int
+    execution_name: str
+    run_name: str
+    arrived: datetime
+
+    def describe(self) -> str:
+        return f"position {self.position} of {self.of}"
+
+
+def queued_runs(aws: Aws, table: str) -> list[QueuedRun]:
+    """The waiting runs, oldest (next to start) first; [] when the pipeline has no queue table."""
+    from pipeline_core.admission import QUEUE_PK, arrived_at
+
+    if not table:
+        return []
+    client = aws.client("dynamodb")
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :q",
+        "ExpressionAttributeValues": {":q": {"S": QUEUE_PK}},
+        "ProjectionExpression": "sk, execution_name, run_name",
+        "ConsistentRead": True,
+    }
+    items: list[dict[str, Any]] = []
+    while True:
+        page = call(f"reading the admission queue {table}", client.query, hint="check --queue-table", **kwargs)
+        items.extend(page.get("Items", []))
+        if not page.get("LastEvaluatedKey"):
+            break
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    runs = []
+    for index, item in enumerate(items, start=1):
+        name = str(item["execution_name"]["S"])
+        run = str(item.get("run_name", {}).get("S") or run_name_of(name))
+        arrived = datetime.fromtimestamp(arrived_at(str(item["sk"]["S"])), tz=UTC)
+        runs.append(QueuedRun(index, len(items), name, run, arrived))
+    return runs
+
+
+def find_queued(runs: list[QueuedRun], ref: str | None) -> QueuedRun | None:
+    """The queued run an execution name, run name or name prefix refers to (the newest of a run's); None: the
+    newest arrival."""
+    if ref is None:
+        return runs[-1] if runs else None
+    matches = [r for r in runs if ref in (r.execution_name, r.run_name) or r.execution_name.startswith(ref)]
+    return matches[-1] if matches else None
 
 
 # ---- history -> progress ---------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from constructs import Construct
 from pipeline_core import contracts
 from pipeline_core.approval import APPROVAL_REQUEST, ENV_TOPIC_ARN
 from pipeline_core.models import CATALOGUE, INFERENCE_PROFILE_GEOGRAPHIES
+from stacks.admission import Admission
 from stacks.data_plane import DataPlane, account_arn, bucket_name
 from stacks.lambda_function import ONE_MINUTE, PipelineFunction
 from stacks.monitoring import DashboardProps, PipelineDashboard
@@ -33,10 +34,7 @@ from stacks.workflow import Workflow, WorkflowFunctions
 # grants an action its reason does not list for its owner, is left unacknowledged and fails cdk-nag, so no grant
 # widens unreviewed.
 _GET, _PUT, _VERSION = "s3:GetObject", "s3:PutObject", "s3:GetObjectVersion"
-_BEDROCK_LIST = (
-    "bedrock:ListProvisionedModelThroughputs",
-    "bedrock:ListModelCustomizationJobs",
-)
+_BEDROCK_LIST = ("bedrock:ListProvisionedModelThroughputs", "bedrock:ListModelCustomizationJobs")
 
 
 PIPELINE_WILDCARDS = (
@@ -46,11 +44,7 @@ PIPELINE_WILDCARDS = (
         "Step Functions log delivery, Bedrock List calls, and CloudWatch PutMetricData limited to our namespace.",
         grants(
             EVERY_OWNER=("xray:PutTraceSegments", "xray:PutTelemetryRecords"),
-            Janitor=(
-                *_BEDROCK_LIST,
-                "bedrock:ListCustomModelDeployments",
-                "cloudwatch:PutMetricData",
-            ),
+            Janitor=(*_BEDROCK_LIST, "bedrock:ListCustomModelDeployments", "cloudwatch:PutMetricData"),
             Workflow=(
                 "xray:GetSamplingRules",
                 "xray:GetSamplingTargets",
@@ -81,11 +75,7 @@ PIPELINE_WILDCARDS = (
         r"Resource::arn:<AWS::Partition>:s3:::[a-z0-9-]+-data-<AWS::AccountId>-<AWS::Region>/(inbox|runs)/\*",
         "Uploads are named by users at run time; the grant reads the upload prefixes of the pipeline's own data "
         "bucket, which nothing of the pipeline writes to.",
-        grants(
-            ResolveRun=(_GET, _VERSION),
-            Trigger=(_GET, _VERSION),
-            ValidateDataset=(_GET, _VERSION),
-        ),
+        grants(ResolveRun=(_GET, _VERSION), Trigger=(_GET, _VERSION), ValidateDataset=(_GET, _VERSION)),
     ),
     WildcardReason(
         r"Resource::arn:<AWS::Partition>:s3:::[a-z0-9-]+-artifacts-<AWS::AccountId>-<AWS::Region>/runs/\*/\*/"
@@ -112,10 +102,7 @@ PIPELINE_WILDCARDS = (
         "pipeline's tag, in this account and Region.",
         grants(
             Train=("bedrock:CreateModelCustomizationJob", "bedrock:TagResource"),
-            Throughput=(
-                "bedrock:CreateProvisionedModelThroughput",
-                "bedrock:CreateCustomModelDeployment",
-            ),
+            Throughput=("bedrock:CreateProvisionedModelThroughput", "bedrock:CreateCustomModelDeployment"),
             Promote=("bedrock:TagResource",),
             Janitor=("bedrock:GetCustomModel",),
         ),
@@ -131,10 +118,7 @@ PIPELINE_WILDCARDS = (
                 "bedrock:StopModelCustomizationJob",
                 "bedrock:TagResource",
             ),
-            Janitor=(
-                "bedrock:ListTagsForResource",
-                "bedrock:StopModelCustomizationJob",
-            ),
+            Janitor=("bedrock:ListTagsForResource", "bedrock:StopModelCustomizationJob"),
         ),
     ),
     WildcardReason(
@@ -150,15 +134,8 @@ PIPELINE_WILDCARDS = (
             ),
             Evaluate=("bedrock:InvokeModel",),
             ResolveRun=("bedrock:GetProvisionedModelThroughput",),
-            Promote=(
-                "bedrock:TagResource",
-                "bedrock:DeleteProvisionedModelThroughput",
-                "bedrock:ListTagsForResource",
-            ),
-            Janitor=(
-                "bedrock:DeleteProvisionedModelThroughput",
-                "bedrock:ListTagsForResource",
-            ),
+            Promote=("bedrock:TagResource", "bedrock:DeleteProvisionedModelThroughput", "bedrock:ListTagsForResource"),
+            Janitor=("bedrock:DeleteProvisionedModelThroughput", "bedrock:ListTagsForResource"),
         ),
     ),
     WildcardReason(
@@ -174,15 +151,8 @@ PIPELINE_WILDCARDS = (
             ),
             Evaluate=("bedrock:InvokeModel",),
             ResolveRun=("bedrock:GetCustomModelDeployment",),
-            Promote=(
-                "bedrock:TagResource",
-                "bedrock:DeleteCustomModelDeployment",
-                "bedrock:ListTagsForResource",
-            ),
-            Janitor=(
-                "bedrock:DeleteCustomModelDeployment",
-                "bedrock:ListTagsForResource",
-            ),
+            Promote=("bedrock:TagResource", "bedrock:DeleteCustomModelDeployment", "bedrock:ListTagsForResource"),
+            Janitor=("bedrock:DeleteCustomModelDeployment", "bedrock:ListTagsForResource"),
         ),
     ),
     WildcardReason(
@@ -205,25 +175,14 @@ PIPELINE_WILDCARDS = (
             Janitor=("states:DescribeExecution",),
             Trigger=("states:DescribeExecution",),
             Dispatcher=("states:DescribeExecution",),
-            Workflow=(
-                "states:DescribeExecution",
-                "states:StopExecution",
-                "states:RedriveExecution",
-            ),
+            Workflow=("states:DescribeExecution", "states:StopExecution", "states:RedriveExecution"),
         ),
     ),
     WildcardReason(
         r"Action::kms:(GenerateDataKey|ReEncrypt)\*",
         "CDK's encrypt and decrypt grant for the state machine's encryption and its encrypted topic; it is "
         "limited to the one pipeline key.",
-        grants(
-            Workflow=(
-                "kms:Decrypt",
-                "kms:Encrypt",
-                "kms:GenerateDataKey*",
-                "kms:ReEncrypt*",
-            )
-        ),
+        grants(Workflow=("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*")),
     ),
 )
 
@@ -272,10 +231,7 @@ def run_defaults(settings: PipelineSettings) -> dict[str, Any]:
         },
         # Resolve run turns the setting into each run's mode (pipeline_core.manifest); a deployment may stay
         # Creating as long as Provisioned Throughput may.
-        "serving": {
-            "setting": settings.serving,
-            "max_wait_minutes": settings.throughput.max_wait_minutes,
-        },
+        "serving": {"setting": settings.serving, "max_wait_minutes": settings.throughput.max_wait_minutes},
         "max_validation_loss": settings.max_validation_loss,
         # Without it, Resolve run refuses a run.json that loosens the gate (pipeline_core.manifest).
         "allow_loosening_overrides": settings.allow_loosening_overrides,
@@ -284,10 +240,7 @@ def run_defaults(settings: PipelineSettings) -> dict[str, Any]:
         "price_per_1k_training_tokens": settings.pricing.training_per_1k_tokens,
         "pricing": {
             "models": {
-                model_id: {
-                    "input_per_1k": p.input_per_1k,
-                    "output_per_1k": p.output_per_1k,
-                }
+                model_id: {"input_per_1k": p.input_per_1k, "output_per_1k": p.output_per_1k}
                 for model_id, p in sorted(settings.pricing.on_demand.items())
             },
             "source": settings.pricing.source,
@@ -297,10 +250,7 @@ def run_defaults(settings: PipelineSettings) -> dict[str, Any]:
             "model_unit_per_hour": settings.pricing.model_unit_per_hour,
             "custom_models": custom_model_prices(settings),
         },
-        "poll": {
-            "job_seconds": JOB_POLL_SECONDS,
-            "throughput_seconds": THROUGHPUT_POLL_SECONDS,
-        },
+        "poll": {"job_seconds": JOB_POLL_SECONDS, "throughput_seconds": THROUGHPUT_POLL_SECONDS},
     }
 
 
@@ -322,10 +272,7 @@ def foundation_model_arns(settings: PipelineSettings, *, runtime: bool) -> list[
     """ARNs of the base models a run may use in this Region: customization ids, or their runtime ids."""
     models = [m for m in CATALOGUE.values() if settings.region in m.regions]
     ids = sorted({m.runtime_model_id if runtime else m.model_id for m in models})
-    return [
-        f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{model_id}"
-        for model_id in ids
-    ]
+    return [f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{model_id}" for model_id in ids]
 
 
 def reference_model_arns(model_ids: tuple[str, ...]) -> list[str]:
@@ -342,9 +289,7 @@ def reference_model_arns(model_ids: tuple[str, ...]) -> list[str]:
             arns.append(f"{account_arn('bedrock')}:inference-profile/{model_id}")
             arns.append(f"arn:{Aws.PARTITION}:bedrock:*::foundation-model/{rest}")
         else:
-            arns.append(
-                f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{model_id}"
-            )
+            arns.append(f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{model_id}")
     return arns
 
 
@@ -352,30 +297,18 @@ class PipelineStack(Stack):
     """Composes the handlers, the workflow, the trigger, the janitor and monitoring around a data plane."""
 
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        settings: PipelineSettings,
-        data_plane: DataPlane,
-        **kwargs: Any,
+        self, scope: Construct, construct_id: str, *, settings: PipelineSettings, data_plane: DataPlane, **kwargs: Any
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.settings = settings
         self.dp = data_plane
         if settings.lifecycle_warning:
             # Documented as Legacy, or end-of-life without AWS's own confirmation: the run checks the live account.
-            Annotations.of(self).add_warning_v2(
-                "finetune:base-model-lifecycle", settings.lifecycle_warning
-            )
+            Annotations.of(self).add_warning_v2("finetune:base-model-lifecycle", settings.lifecycle_warning)
         key = data_plane.key
         # The buckets are referenced by their derived names, not by cross-stack exports (see bucket_name).
-        self.data_bucket = s3.Bucket.from_bucket_name(
-            self, "DataBucket", bucket_name(settings, "data")
-        )
-        self.artifacts_bucket = s3.Bucket.from_bucket_name(
-            self, "ArtifactsBucket", bucket_name(settings, "artifacts")
-        )
+        self.data_bucket = s3.Bucket.from_bucket_name(self, "DataBucket", bucket_name(settings, "data"))
+        self.artifacts_bucket = s3.Bucket.from_bucket_name(self, "ArtifactsBucket", bucket_name(settings, "artifacts"))
         self.promotion_parameter_name = f"/{settings.name}/promoted-model"
         # The stack creates the parameter, so nobody can create it first or point it at another team's throughput
         # (Promote deletes what it replaces). SSM values cannot be empty: the placeholder means "nothing promoted"
@@ -402,9 +335,7 @@ class PipelineStack(Stack):
             enforce_ssl=True,
         )
         if settings.notification_email:
-            self.topic.add_subscription(
-                subscriptions.EmailSubscription(settings.notification_email)
-            )
+            self.topic.add_subscription(subscriptions.EmailSubscription(settings.notification_email))
         # A topic policy replaces SNS's default one, so the alarms may publish only if it says so: the pipeline's
         # own alarms in this account, by name (https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger).
         self.topic.add_to_resource_policy(
@@ -415,9 +346,7 @@ class PipelineStack(Stack):
                 resources=[self.topic.topic_arn],
                 conditions={
                     "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
-                    "ArnLike": {
-                        "aws:SourceArn": f"{account_arn('cloudwatch')}:alarm:{self.alarm_prefix}*"
-                    },
+                    "ArnLike": {"aws:SourceArn": f"{account_arn('cloudwatch')}:alarm:{self.alarm_prefix}*"},
                 },
             )
         )
@@ -436,9 +365,7 @@ class PipelineStack(Stack):
             "Resolves a run from its manifest and the pipeline defaults",
             {
                 **common_env,
-                contracts.ENV_DEFAULTS: json.dumps(
-                    run_defaults(settings), sort_keys=True
-                ),
+                contracts.ENV_DEFAULTS: json.dumps(run_defaults(settings), sort_keys=True),
                 # Read for the champion, the promoted model the candidate must beat (pipeline_aws.champion).
                 contracts.ENV_PROMOTION_PARAMETER: self.promotion_parameter_name,
             },
@@ -452,9 +379,7 @@ class PipelineStack(Stack):
             memory_size=1024,
         )
         vpc_env = {
-            contracts.ENV_SUBNET_IDS: ",".join(
-                s.subnet_id for s in data_plane.vpc.isolated_subnets
-            )
+            contracts.ENV_SUBNET_IDS: ",".join(s.subnet_id for s in data_plane.vpc.isolated_subnets)
             if data_plane.vpc
             else "",
             contracts.ENV_SECURITY_GROUP_IDS: data_plane.security_group.security_group_id
@@ -465,21 +390,14 @@ class PipelineStack(Stack):
             "Train",
             "train",
             "Starts, checks and stops the Bedrock customization job",
-            {
-                **common_env,
-                **vpc_env,
-                contracts.ENV_CUSTOMIZATION_ROLE_ARN: data_plane.customization_role.role_arn,
-            },
+            {**common_env, **vpc_env, contracts.ENV_CUSTOMIZATION_ROLE_ARN: data_plane.customization_role.role_arn},
         )
         throughput = fn(
             "Throughput",
             "throughput",
             "Creates, checks and deletes Provisioned Throughput or the on-demand deployment serving the candidate",
             # Read before a delete: the throughput the promotion record names is serving and is never deleted.
-            {
-                **common_env,
-                contracts.ENV_PROMOTION_PARAMETER: self.promotion_parameter_name,
-            },
+            {**common_env, contracts.ENV_PROMOTION_PARAMETER: self.promotion_parameter_name},
         )
         evaluate = fn(
             "Evaluate",
@@ -501,10 +419,7 @@ class PipelineStack(Stack):
             "Promote",
             "promote",
             "Records the promoted model where applications read it",
-            {
-                **common_env,
-                contracts.ENV_PROMOTION_PARAMETER: self.promotion_parameter_name,
-            },
+            {**common_env, contracts.ENV_PROMOTION_PARAMETER: self.promotion_parameter_name},
         )
         approval = self._approval_function(common_env) if settings.approval.required else None
         # No grant: it reads only the state it is given and calls nothing.
@@ -542,10 +457,7 @@ class PipelineStack(Stack):
                 resources=[key.key_arn],
                 conditions={
                     "StringEquals": {
-                        "kms:ViaService": [
-                            f"sns.{Aws.REGION}.amazonaws.com",
-                            f"s3.{Aws.REGION}.amazonaws.com",
-                        ]
+                        "kms:ViaService": [f"sns.{Aws.REGION}.amazonaws.com", f"s3.{Aws.REGION}.amazonaws.com"]
                     }
                 },
             )
@@ -563,10 +475,7 @@ class PipelineStack(Stack):
             "Trigger",
             "trigger",
             "Starts one execution per upload, idempotently",
-            {
-                **common_env,
-                contracts.ENV_STATE_MACHINE_ARN: state_machine.state_machine_arn,
-            },
+            {**common_env, contracts.ENV_STATE_MACHINE_ARN: state_machine.state_machine_arn},
             dead_letter_queue=self.trigger_dlq,
         )
         janitor = fn(
@@ -580,25 +489,31 @@ class PipelineStack(Stack):
                 contracts.ENV_METRIC_NAMESPACE: contracts.METRIC_NAMESPACE,
                 contracts.ENV_PROMOTION_PARAMETER: self.promotion_parameter_name,
                 contracts.ENV_BASE_MODEL_ID: settings.base_model_id,
-                contracts.ENV_LIFECYCLE_WARNING_DAYS: str(
-                    settings.lifecycle_warning_days
-                ),
+                contracts.ENV_LIFECYCLE_WARNING_DAYS: str(settings.lifecycle_warning_days),
             },
             dead_letter_queue=self.janitor_dlq,
             timeout=Duration.minutes(5),
         )
 
-        self._grant(
-            resolve,
-            validate,
-            train,
-            throughput,
-            evaluate,
-            aggregate,
-            promote,
-            trigger,
-            janitor,
-        )
+        # Admission control (stacks/admission.py): uploads queue, and at most run_slots executions run at once.
+        self.dispatcher_dlq = self._dead_letter_queue("DispatcherDeadLetters")
+        provisioned_possible = settings.serving != contracts.SERVING_ON_DEMAND
+        self.admission = Admission(
+            self,
+            "Admission",
+            key=key,
+            state_machine=state_machine,
+            dispatcher=fn("Dispatcher", "dispatcher", "Starts queued runs as slots free", dict(common_env),
+                          dead_letter_queue=self.dispatcher_dlq),
+            dead_letter_queue=self.dispatcher_dlq,
+            run_slots=settings.admission.run_slots(settings.throughput.model_units, provisioned=provisioned_possible),
+        )  # fmt: skip
+        self.admission.admit(trigger)
+        for creating in (train, throughput):  # named in the message of a quota refusal (pipeline_core.quotas)
+            creating.function.add_environment(
+                contracts.ENV_QUOTA_WAIT_MINUTES, str(settings.admission.quota_wait_minutes)
+            )
+        self._grant(resolve, validate, train, throughput, evaluate, aggregate, promote, trigger, janitor)
         self._grant_key_use()
         self._trigger_rule(trigger)
         self._janitor_schedule(janitor)
@@ -613,9 +528,7 @@ class PipelineStack(Stack):
                 trigger=trigger.function,
                 janitor=janitor.function,
                 lifecycle_warning_days=settings.lifecycle_warning_days,
-                stage_functions={
-                    name: f.function for name, f in self.functions.items()
-                },
+                stage_functions={name: f.function for name, f in self.functions.items()},
             ),
         )
         self._acknowledge_findings()
@@ -623,6 +536,7 @@ class PipelineStack(Stack):
         CfnOutput(self, "StateMachineArn", value=state_machine.state_machine_arn)
         CfnOutput(self, "NotificationTopicArn", value=self.topic.topic_arn)
         CfnOutput(self, "PromotionParameter", value=self.promotion_parameter_name)
+        CfnOutput(self, "AdmissionQueueTableName", value=self.admission.table.table_name)
 
     def _approval_function(self, common_env: dict[str, str]) -> PipelineFunction:
         """The handler of `Request approval` and `Record approval` (pipeline.approval.mode "required"): it writes the
@@ -674,25 +588,18 @@ class PipelineStack(Stack):
 
     def _run_objects(self, *paths: str) -> list[str]:
         """ARNs of `paths` under every run's prefix in the artifacts bucket, runs/<run>/<execution>/."""
-        return [
-            self.artifacts_bucket.arn_for_objects(f"runs/*/*/{path}") for path in paths
-        ]
+        return [self.artifacts_bucket.arn_for_objects(f"runs/*/*/{path}") for path in paths]
 
     def _lifecycle_lookups(self) -> tuple[list[str], list[str]]:
         """(inference-profile ARNs, foundation-model ARNs) whose lifecycle Resolve run may look up."""
         models = [m for m in CATALOGUE.values() if self.settings.region in m.regions]
-        foundation = {
-            f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{m.model_id}"
-            for m in models
-        }
+        foundation = {f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{m.model_id}" for m in models}
         profiles: set[str] = set()
         for arn in reference_model_arns(self.settings.evaluation.reference_models):
             (profiles if ":inference-profile/" in arn else foundation).add(arn)
         # A profile's underlying model may live in any Region of its geography ("bedrock:*::"); only the profile
         # itself is looked up, so those wildcard foundation-model ARNs are not needed here.
-        return sorted(profiles), sorted(
-            a for a in foundation if ":bedrock:*::" not in a
-        )
+        return sorted(profiles), sorted(a for a in foundation if ":bedrock:*::" not in a)
 
     def _grant(
         self,
@@ -721,16 +628,9 @@ class PipelineStack(Stack):
         on_demand = self.settings.on_demand_allowed
         candidates = [provisioned, deployments] if on_demand else [provisioned]
 
-        def allow(
-            fn: PipelineFunction,
-            actions: list[str],
-            resources: list[str],
-            **conditions: Any,
-        ) -> None:
+        def allow(fn: PipelineFunction, actions: list[str], resources: list[str], **conditions: Any) -> None:
             fn.role.add_to_policy(
-                iam.PolicyStatement(
-                    actions=actions, resources=resources, conditions=conditions or None
-                )
+                iam.PolicyStatement(actions=actions, resources=resources, conditions=conditions or None)
             )
 
         # Bedrock names its resources at run time, so the grants on custom models, customization jobs, Provisioned
@@ -751,12 +651,8 @@ class PipelineStack(Stack):
             creation on the new, still untagged resource, so its tag is checked only where one exists.
             """
             conditions: dict[str, Any] = {
-                "StringEquals": {
-                    f"aws:RequestTag/{contracts.TAG_PIPELINE}": self.settings.name
-                },
-                "ForAllValues:StringEquals": {
-                    "aws:TagKeys": list(contracts.CREATION_TAG_KEYS)
-                },
+                "StringEquals": {f"aws:RequestTag/{contracts.TAG_PIPELINE}": self.settings.name},
+                "ForAllValues:StringEquals": {"aws:TagKeys": list(contracts.CREATION_TAG_KEYS)},
             }
             if existing:
                 conditions["StringEqualsIfExists"] = {tag: self.settings.name}
@@ -767,11 +663,7 @@ class PipelineStack(Stack):
         # the version the run started with, which S3 authorizes as s3:GetObjectVersion
         # (GetObject with versionId, https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html).
         for fn in (trigger, resolve):
-            allow(
-                fn,
-                ["s3:GetObject", "s3:GetObjectVersion"],
-                [data.arn_for_objects("runs/*")],
-            )
+            allow(fn, ["s3:GetObject", "s3:GetObjectVersion"], [data.arn_for_objects("runs/*")])
         allow(
             validate,
             ["s3:GetObject", "s3:GetObjectVersion"],
@@ -780,38 +672,19 @@ class PipelineStack(Stack):
         # Without ListBucket, S3 answers 403 instead of 404 for a file a manifest names but nobody uploaded.
         # HeadObject carries no s3:prefix key, so the prefix limit must hold only where the key exists.
         for fn in (trigger, resolve):
-            allow(
-                fn,
-                ["s3:ListBucket"],
-                [data.bucket_arn],
-                StringLikeIfExists={"s3:prefix": ["runs/*"]},
-            )
+            allow(fn, ["s3:ListBucket"], [data.bucket_arn], StringLikeIfExists={"s3:prefix": ["runs/*"]})
         # The snapshot is uploaded in parts and the upload is aborted on error, leaving nothing half-written.
         # Each stage writes only its own part of the run's prefix, so no stage can rewrite another's output (the
         # snapshot training reads, the metrics the gate reads, the report promotion links to).
-        allow(
-            validate,
-            ["s3:PutObject", "s3:AbortMultipartUpload"],
-            self._run_objects("validation/*", "data/*"),
-        )
+        allow(validate, ["s3:PutObject", "s3:AbortMultipartUpload"], self._run_objects("validation/*", "data/*"))
         allow(train, ["s3:GetObject"], self._run_objects("training/*"))
-        allow(
-            train,
-            ["s3:ListBucket"],
-            [artifacts.bucket_arn],
-            StringLike={"s3:prefix": ["runs/*"]},
-        )
+        allow(train, ["s3:ListBucket"], [artifacts.bucket_arn], StringLike={"s3:prefix": ["runs/*"]})
         allow(evaluate, ["s3:GetObject"], self._run_objects(contracts.DATA_TEST))
         allow(evaluate, ["s3:PutObject"], self._run_objects("evaluation/*"))
         results = f"{contracts.EVALUATION_RESULTS}*"
         allow(aggregate, ["s3:GetObject"], self._run_objects(results))
         allow(aggregate, ["s3:PutObject"], self._run_objects("report.*"))
-        allow(
-            aggregate,
-            ["s3:ListBucket"],
-            [artifacts.bucket_arn],
-            StringLike={"s3:prefix": [f"runs/*/*/{results}"]},
-        )
+        allow(aggregate, ["s3:ListBucket"], [artifacts.bucket_arn], StringLike={"s3:prefix": [f"runs/*/*/{results}"]})
 
         # Resolve run asks Bedrock for the lifecycle of every model a run may name, before anything is paid for.
         # GetFoundationModel takes foundation-model resources; GetInferenceProfile the profile's own ARN
@@ -834,18 +707,8 @@ class PipelineStack(Stack):
             [*foundation_model_arns(self.settings, runtime=False), custom_models, jobs],
             **tagged_at_creation(existing=False),
         )
-        allow(
-            train,
-            ["bedrock:GetModelCustomizationJob", "bedrock:StopModelCustomizationJob"],
-            [jobs],
-            **ours,
-        )
-        allow(
-            train,
-            ["bedrock:TagResource"],
-            [jobs, custom_models],
-            **tagged_at_creation(existing=True),
-        )
+        allow(train, ["bedrock:GetModelCustomizationJob", "bedrock:StopModelCustomizationJob"], [jobs], **ours)
+        allow(train, ["bedrock:TagResource"], [jobs, custom_models], **tagged_at_creation(existing=True))
         allow(
             train,
             ["iam:PassRole"],
@@ -861,64 +724,33 @@ class PipelineStack(Stack):
             StringEquals={"kms:ViaService": f"bedrock.{Aws.REGION}.amazonaws.com"},
         )
         # A create authorizes on the existing custom model (ours: tagged at training) and on the new resource.
-        allow(
-            throughput,
-            ["bedrock:CreateProvisionedModelThroughput"],
-            [custom_models],
-            **ours,
-        )
+        allow(throughput, ["bedrock:CreateProvisionedModelThroughput"], [custom_models], **ours)
         allow(
             throughput,
             ["bedrock:CreateProvisionedModelThroughput"],
             [provisioned],
             **tagged_at_creation(existing=False),
         )
-        allow(
-            throughput, ["ssm:GetParameter"], [self.promotion_parameter.parameter_arn]
-        )
+        allow(throughput, ["ssm:GetParameter"], [self.promotion_parameter.parameter_arn])
         allow(
             throughput,
-            [
-                "bedrock:GetProvisionedModelThroughput",
-                "bedrock:DeleteProvisionedModelThroughput",
-            ],
+            ["bedrock:GetProvisionedModelThroughput", "bedrock:DeleteProvisionedModelThroughput"],
             [provisioned],
             **ours,
         )
-        allow(
-            throughput,
-            ["bedrock:TagResource"],
-            [provisioned],
-            **tagged_at_creation(existing=True),
-        )
+        allow(throughput, ["bedrock:TagResource"], [provisioned], **tagged_at_creation(existing=True))
         if on_demand:
+            allow(throughput, ["bedrock:CreateCustomModelDeployment"], [custom_models], **ours)
             allow(
-                throughput,
-                ["bedrock:CreateCustomModelDeployment"],
-                [custom_models],
-                **ours,
+                throughput, ["bedrock:CreateCustomModelDeployment"], [deployments], **tagged_at_creation(existing=False)
             )
             allow(
                 throughput,
-                ["bedrock:CreateCustomModelDeployment"],
-                [deployments],
-                **tagged_at_creation(existing=False),
-            )
-            allow(
-                throughput,
-                [
-                    "bedrock:GetCustomModelDeployment",
-                    "bedrock:DeleteCustomModelDeployment",
-                ],
+                ["bedrock:GetCustomModelDeployment", "bedrock:DeleteCustomModelDeployment"],
                 [deployments],
                 **ours,
             )
-            allow(
-                throughput,
-                ["bedrock:TagResource"],
-                [deployments],
-                **tagged_at_creation(existing=True),
-            )
+            allow(throughput, ["bedrock:TagResource"], [deployments], **tagged_at_creation(existing=True))
         # The candidate only if it is ours; foundation models carry no tags (no aws:ResourceTag for that resource
         # type), and a reference model named by ARN is granted on exactly that ARN.
         allow(evaluate, ["bedrock:InvokeModel"], candidates, **ours)
@@ -931,52 +763,28 @@ class PipelineStack(Stack):
             ],
         )
         # Only Promote writes the parameter; the stack creates it, so nobody can create it first or point it elsewhere.
-        allow(
-            promote,
-            ["ssm:GetParameter", "ssm:PutParameter"],
-            [self.promotion_parameter.parameter_arn],
-        )
+        allow(promote, ["ssm:GetParameter", "ssm:PutParameter"], [self.promotion_parameter.parameter_arn])
         # Promote only approves (the janitor then keeps it) what this pipeline created, with the approval tag only.
         allow(
             promote,
             ["bedrock:TagResource"],
             [custom_models, *candidates],
-            StringEquals={
-                tag: self.settings.name,
-                f"aws:RequestTag/{contracts.TAG_APPROVED}": "true",
-            },
-            **{
-                "ForAllValues:StringEquals": {
-                    "aws:TagKeys": list(contracts.PROMOTION_TAG_KEYS)
-                }
-            },
+            StringEquals={tag: self.settings.name, f"aws:RequestTag/{contracts.TAG_APPROVED}": "true"},
+            **{"ForAllValues:StringEquals": {"aws:TagKeys": list(contracts.PROMOTION_TAG_KEYS)}},
         )
-        allow(
-            promote, ["bedrock:DeleteProvisionedModelThroughput"], [provisioned], **ours
-        )
+        allow(promote, ["bedrock:DeleteProvisionedModelThroughput"], [provisioned], **ours)
         if on_demand:
-            allow(
-                promote, ["bedrock:DeleteCustomModelDeployment"], [deployments], **ours
-            )
+            allow(promote, ["bedrock:DeleteCustomModelDeployment"], [deployments], **ours)
         # Reading tags is how Promote tells its own throughput from another team's before deleting what the record
         # names, so it must read anyone's; tags are all it reveals.
         allow(promote, ["bedrock:ListTagsForResource"], candidates)
 
         self.workflow.state_machine.grant_start_execution(trigger.role)
         # List calls have no resource-level permissions in Bedrock.
-        allow(
-            janitor,
-            [
-                "bedrock:ListProvisionedModelThroughputs",
-                "bedrock:ListModelCustomizationJobs",
-            ],
-            ["*"],
-        )
+        allow(janitor, ["bedrock:ListProvisionedModelThroughputs", "bedrock:ListModelCustomizationJobs"], ["*"])
         # The janitor finds its own resources by reading every listed one's tags; it deletes and stops only its own.
         allow(janitor, ["bedrock:ListTagsForResource"], [provisioned, jobs])
-        allow(
-            janitor, ["bedrock:DeleteProvisionedModelThroughput"], [provisioned], **ours
-        )
+        allow(janitor, ["bedrock:DeleteProvisionedModelThroughput"], [provisioned], **ours)
         allow(janitor, ["bedrock:StopModelCustomizationJob"], [jobs], **ours)
         # On-demand custom model deployments: listing has no resource-level permission; tags and delete take the
         # custom-model-deployment resource
@@ -989,16 +797,12 @@ class PipelineStack(Stack):
         # (docs.aws.amazon.com/service-authorization/latest/reference/list_amazonbedrock.html, read 2026-12-01).
         allow(janitor, ["ssm:GetParameter"], [self.promotion_parameter.parameter_arn])
         allow(janitor, ["bedrock:GetCustomModel"], [custom_models], **ours)
-        any_foundation_model = (
-            f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/*"
-        )
+        any_foundation_model = f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/*"
         allow(janitor, ["bedrock:GetFoundationModel"], [any_foundation_model])
         allow(
             janitor,
             ["states:DescribeExecution"],
-            [
-                f"{account_arn('states')}:execution:{self.workflow.state_machine.state_machine_name}:*"
-            ],
+            [f"{account_arn('states')}:execution:{self.workflow.state_machine.state_machine_name}:*"],
         )
         allow(
             janitor,
@@ -1025,71 +829,48 @@ class PipelineStack(Stack):
         data, artifacts = self.data_bucket.bucket_arn, self.artifacts_bucket.bucket_arn
 
         def s3(*buckets: str) -> tuple[str, dict[str, list[str]] | None]:
-            return "s3", {
-                "aws:s3:arn": [
-                    arn for bucket in buckets for arn in (bucket, f"{bucket}/*")
-                ]
-            }
+            return "s3", {"aws:s3:arn": [arn for bucket in buckets for arn in (bucket, f"{bucket}/*")]}
 
-        workflow = (
-            "states",
-            {
-                "aws:states:stateMachineArn": [
-                    self.workflow.state_machine.state_machine_arn
-                ]
-            },
-        )
-        uses: dict[
-            str, list[tuple[list[str], tuple[str, dict[str, list[str]] | None]]]
-        ] = {
+        workflow = ("states", {"aws:states:stateMachineArn": [self.workflow.state_machine.state_machine_arn]})
+        # The admission table: DynamoDB authorizes the caller's key use through the service
+        # (docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.usagenotes.html, read 2026-12-01).
+        table: tuple[str, dict[str, list[str]] | None] = ("dynamodb", None)
+        table_use = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
+        uses: dict[str, list[tuple[list[str], tuple[str, dict[str, list[str]] | None]]]] = {
             "resolve_run": [(read, s3(data))],
             "validate_dataset": [(write, s3(data, artifacts))],
-            "train": [
-                (read, s3(artifacts))
-            ],  # plus CreateGrant through Bedrock for the custom model (_grant)
+            "train": [(read, s3(artifacts))],  # plus CreateGrant through Bedrock for the custom model (_grant)
             "throughput": [],
             "evaluate": [(write, s3(artifacts))],
             "aggregate": [(write, s3(artifacts))],
             "promote": [],  # SSM String parameter and Bedrock: nothing encrypted with the pipeline key
             "explain": [],
-            "trigger": [(read, s3(data)), (write, workflow)],
-            "janitor": [(read, workflow)],
-            # The request and the reports it rewrites (SSE-KMS), and the encrypted topic it publishes to.
             "approval": [(write, s3(artifacts)), (write, ("sns", None))],
+            "trigger": [(read, s3(data)), (write, workflow), (table_use, table)],
+            "dispatcher": [(write, workflow), (table_use, table)],
+            "janitor": [(read, workflow)],
         }
         undecided = sorted(set(self.functions) - set(uses))
         if undecided:
-            raise ValueError(
-                f"decide the pipeline key use of {undecided} in PipelineStack._grant_key_use"
-            )
+            raise ValueError(f"decide the pipeline key use of {undecided} in PipelineStack._grant_key_use")
         for folder, function in self.functions.items():
             queue = function.function.dead_letter_queue
             # Lambda sends a failed asynchronous event to the function's dead-letter queue as the function's role.
-            dead_letters = (
-                [(write, ("sqs", {"aws:sqs:arn": [queue.queue_arn]}))] if queue else []
-            )
+            dead_letters = [(write, ("sqs", {"aws:sqs:arn": [queue.queue_arn]}))] if queue else []
             for actions, (service, context) in [*uses[folder], *dead_letters]:
                 conditions: dict[str, Any] = {
-                    "StringEquals": {
-                        "kms:ViaService": f"{service}.{Aws.REGION}.amazonaws.com"
-                    }
+                    "StringEquals": {"kms:ViaService": f"{service}.{Aws.REGION}.amazonaws.com"}
                 }
                 if context:
-                    conditions["StringLike"] = {
-                        f"kms:EncryptionContext:{k}": v for k, v in context.items()
-                    }
+                    conditions["StringLike"] = {f"kms:EncryptionContext:{k}": v for k, v in context.items()}
                 function.role.add_to_policy(
-                    iam.PolicyStatement(
-                        actions=actions,
-                        resources=[self.dp.key.key_arn],
-                        conditions=conditions,
-                    )
+                    iam.PolicyStatement(actions=actions, resources=[self.dp.key.key_arn], conditions=conditions)
                 )
 
     def _acknowledge_findings(self) -> None:
         """Wildcards are acknowledged finding by finding against the reasons below; anything new fails nag."""
         acknowledge_wildcards(self, PIPELINE_WILDCARDS)
-        for queue in (self.trigger_dlq, self.janitor_dlq):
+        for queue in (self.trigger_dlq, self.janitor_dlq, self.dispatcher_dlq):
             acknowledge(
                 queue.node.default_child,  # type: ignore[arg-type]
                 "Serverless-SQSRedrivePolicy",
@@ -1097,14 +878,8 @@ class PipelineStack(Stack):
                 "it has nowhere further to redrive to.",
             )
         sm = self.workflow.state_machine
-        for policy in (
-            sm.role.node.find_child("DefaultPolicy"),
-            sm.node.find_child("DistributedMapPolicy"),
-        ):
-            for rule in (
-                "NIST.800.53.R5-IAMNoInlinePolicy",
-                "HIPAA.Security-IAMNoInlinePolicy",
-            ):
+        for policy in (sm.role.node.find_child("DefaultPolicy"), sm.node.find_child("DistributedMapPolicy")):
+            for rule in ("NIST.800.53.R5-IAMNoInlinePolicy", "HIPAA.Security-IAMNoInlinePolicy"):
                 acknowledge(
                     policy.node.default_child,  # type: ignore[arg-type]
                     rule,
@@ -1138,19 +913,14 @@ class PipelineStack(Stack):
                     "object": {
                         "key": [
                             {"wildcard": f"{contracts.INBOX_PREFIX}*.jsonl"},
-                            {
-                                "wildcard": f"{contracts.RUNS_PREFIX}*/{contracts.MANIFEST_NAME}"
-                            },
+                            {"wildcard": f"{contracts.RUNS_PREFIX}*/{contracts.MANIFEST_NAME}"},
                         ]
                     },
                 },
             ),
             targets=[
                 targets.LambdaFunction(
-                    trigger.function,
-                    dead_letter_queue=dlq,
-                    retry_attempts=8,
-                    max_event_age=Duration.hours(2),
+                    trigger.function, dead_letter_queue=dlq, retry_attempts=8, max_event_age=Duration.hours(2)
                 )
             ],
         )
@@ -1162,11 +932,7 @@ class PipelineStack(Stack):
             "JanitorSchedule",
             description="Deletes pipeline throughputs and model deployments of ended runs or past their time-to-live",
             schedule=events.Schedule.rate(Duration.hours(1)),
-            targets=[
-                targets.LambdaFunction(
-                    janitor.function, dead_letter_queue=dlq, retry_attempts=2
-                )
-            ],
+            targets=[targets.LambdaFunction(janitor.function, dead_letter_queue=dlq, retry_attempts=2)],
         )
 
     def _alarms(self, janitor: PipelineFunction, trigger: PipelineFunction) -> None:
@@ -1197,23 +963,25 @@ class PipelineStack(Stack):
             ),
             "JanitorErrorsAlarm": (
                 "The janitor failed: Provisioned Throughput may be left running",
-                janitor.function.metric_errors(
-                    period=Duration.hours(1), statistic="Sum"
-                ),
+                janitor.function.metric_errors(period=Duration.hours(1), statistic="Sum"),
             ),
             "TriggerErrorsAlarm": (
                 "An upload could not start the pipeline",
-                trigger.function.metric_errors(
-                    period=Duration.minutes(5), statistic="Sum"
-                ),
+                trigger.function.metric_errors(period=Duration.minutes(5), statistic="Sum"),
+            ),
+            "DispatcherErrorsAlarm": (
+                "A queued run could not be started; it stays queued, and the next execution end or the schedule "
+                "tries again",
+                self.admission.dispatcher.function.metric_errors(period=Duration.minutes(5), statistic="Sum"),
             ),
             "DeadLettersAlarm": (
                 "Events that could not be delivered are waiting in a dead-letter queue",
                 cloudwatch.MathExpression(
-                    expression="t + j",
+                    expression="t + j + d",
                     using_metrics={
                         "t": self.trigger_dlq.metric_approximate_number_of_messages_visible(),
                         "j": self.janitor_dlq.metric_approximate_number_of_messages_visible(),
+                        "d": self.dispatcher_dlq.metric_approximate_number_of_messages_visible(),
                     },
                     period=Duration.minutes(5),
                 ),
@@ -1265,10 +1033,7 @@ class PipelineStack(Stack):
                 metric=cloudwatch.Metric(
                     namespace=contracts.METRIC_NAMESPACE,
                     metric_name=contracts.METRIC_DAYS_TO_END_OF_LIFE,
-                    dimensions_map={
-                        "Pipeline": self.settings.name,
-                        contracts.DIMENSION_MODEL: role,
-                    },
+                    dimensions_map={"Pipeline": self.settings.name, contracts.DIMENSION_MODEL: role},
                     period=Duration.hours(1),
                     statistic="Minimum",
                 ),

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from pipeline_core import contracts
+from pipeline_core.admission import run_slots
 from pipeline_core.config import ConfigError, ConfigReader, misspelling_of
 from pipeline_core.models import (
     CATALOGUE,
@@ -366,6 +367,64 @@ def _check_approval(settings: PipelineSettings) -> None:
 
 
 @dataclass(frozen=True)
+class AdmissionSettings:
+    """How many runs may hold Bedrock resources at once, and how long a quota refusal is waited out."""
+
+    max_concurrent_runs: int = 2
+    max_concurrent_jobs: int = 2
+    max_model_units: int = 2
+    quota_wait_minutes: int = 60
+
+    def run_slots(self, units_per_run: int, *, provisioned: bool = True) -> int:
+        """Executions admitted at once: one run holds at most one job and one throughput (pipeline_core.admission)."""
+        return run_slots(
+            self.max_concurrent_runs,
+            self.max_concurrent_jobs,
+            self.max_model_units if provisioned else None,
+            units_per_run,
+        )
+
+
+def _admission(r: _Reader) -> AdmissionSettings:
+    return AdmissionSettings(
+        # Each run starts a customization job, then a throughput; two at once keeps a burst of uploads from
+        # holding (and billing) ten throughputs while still overlapping one run's training with another's evaluation.
+        max_concurrent_runs=r.number("maxConcurrentRuns", 2, 1, 50, integer=True),
+        # Bedrock's concurrent-customization-jobs quota: its default is UNCONFIRMED (the code L-0406044C comes from
+        # third-party code, see pipeline_core.quotas); `finetune doctor` reads the account's value. 2 is the
+        # cautious default; raise it to what the doctor reports.
+        max_concurrent_jobs=r.number("maxConcurrentJobs", 2, 1, 100, integer=True),
+        # "Model units no-commitment Provisioned Throughputs across custom models" (L-BE77399C, UNCONFIRMED):
+        # an AWS sample says at most 2 no-commitment model units per account, the current docs say units must be
+        # requested from AWS Support first (BEDROCK_FACTS 6; docs.aws.amazon.com/bedrock/latest/userguide/
+        # prov-thru-purchase.html, read 2026-12-01). 2 matches the sample's limit.
+        max_model_units=r.number("maxModelUnits", 2, 1, 1000, integer=True),
+        # 0 fails a refused creation at once; at most 12 hours, checked against executionTimeoutHours below.
+        quota_wait_minutes=r.number("quotaWaitMinutes", 60, 0, 720, integer=True),
+    )
+
+
+def _check_admission(settings: PipelineSettings) -> None:
+    """A run must be able to buy its throughput within maxModelUnits, and its two quota waits (training, serving)
+    must fit in the execution's time limit, or the execution would time out while it waits."""
+    admission, units = settings.admission, settings.throughput.model_units
+    where = f"{CONTEXT_KEY}.admission"
+    if settings.serving != contracts.SERVING_ON_DEMAND and admission.max_model_units < units:
+        raise SettingsError(
+            f"{where}.maxModelUnits = {admission.max_model_units} is not allowed: expected at least "
+            f"{CONTEXT_KEY}.provisionedThroughput.modelUnits ({units}), or no run could buy its throughput",
+            key=f"{where}.maxModelUnits",
+        )
+    if 2 * admission.quota_wait_minutes >= settings.execution_timeout_hours * 60:
+        raise SettingsError(
+            f"{where}.quotaWaitMinutes = {admission.quota_wait_minutes} is not allowed: expected twice it (a run may "
+            f"wait at training and at serving) to stay below {CONTEXT_KEY}.executionTimeoutHours "
+            f"({settings.execution_timeout_hours} h)",
+            key=f"{where}.quotaWaitMinutes",
+        )
+
+
+@dataclass(frozen=True)
 class PipelineSettings:
     """Every knob of the pipeline, validated. Built once in app.py and passed down explicitly."""
 
@@ -393,6 +452,7 @@ class PipelineSettings:
     # threshold, keep a throughput the stack would delete). Off: run.json may only tighten it.
     allow_loosening_overrides: bool = False
     approval: ApprovalSettings = ApprovalSettings()
+    admission: AdmissionSettings = AdmissionSettings()
 
     @property
     def base_model(self) -> BaseModel:
@@ -477,9 +537,11 @@ def load_settings(context: Any, *, today: date | None = None) -> PipelineSetting
         serving=serving,
         allow_loosening_overrides=r.boolean("allowLooseningOverrides", False),
         approval=_section(r, "approval", _approval),
+        admission=_section(r, "admission", _admission),
     )
     r.finish()
     _check_approval(settings)
+    _check_admission(settings)
     # A price is looked up by the id a report compares: a base model's runtime id (a run's manifest may pick any
     # catalogued model) or a reference model's. Any other key (a typo, a customization id with its ":200k"
     # suffix) would silently never be used.

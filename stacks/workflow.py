@@ -20,6 +20,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from pipeline_core import contracts
+from pipeline_core.admission import quota_retry
 from stacks.retention import log_retention
 from stacks.settings import PipelineSettings
 
@@ -44,6 +45,9 @@ class RetryPolicy:
     max_attempts: int = 6
     backoff_rate: float = 2.0
     max_delay_seconds: int = 60
+    # A Bedrock quota refusal on a creating call (QuotaExceeded) is waited out for at most this long, on its own
+    # schedule (pipeline_core.admission.quota_retry); only the creating handlers raise it. 0: not retried.
+    quota_wait_seconds: int = 0
 
     def apply(self, task: sfn.TaskStateBase, *, extra_errors: tuple[str, ...] = ()) -> sfn.TaskStateBase:
         task.add_retry(
@@ -54,6 +58,17 @@ class RetryPolicy:
             max_delay=Duration.seconds(self.max_delay_seconds),
             jitter_strategy=sfn.JitterType.FULL,
         )
+        quota = quota_retry(self.quota_wait_seconds)
+        if quota is not None:
+            # No jitter: the waits then add up to the documented bound exactly, not to a random share of it.
+            task.add_retry(
+                errors=[contracts.ERROR_QUOTA],
+                interval=Duration.seconds(quota.interval_seconds),
+                max_attempts=quota.max_attempts,
+                backoff_rate=quota.backoff_rate,
+                max_delay=Duration.seconds(quota.max_delay_seconds),
+                jitter_strategy=sfn.JitterType.NONE,
+            )
         return task
 
 
@@ -99,6 +114,12 @@ STOP_TRAINING = "Stop training"
 NOTIFY_SUCCESS = "Notify promotion"
 NOTIFY_FAILURE = "Notify failure"
 NOTIFY_CLEANUP_FAILURE = "Notify cleanup failure"
+REQUEST_APPROVAL = "Request approval"
+APPROVAL_TIMED_OUT = "Approval timed out"
+RECORD_APPROVAL = "Record approval"
+APPROVED = "Approved?"
+APPROVAL_REJECTED = "Approval rejected"
+ERROR_APPROVAL_REJECTED = "ApprovalRejected"
 EXPLAIN_FAILURE = "Explain failure"
 EXPLAIN_CLEANUP_FAILURE = "Explain cleanup failure"
 FAILURE_UNEXPLAINED = "Failure not explained"
@@ -114,12 +135,6 @@ NOTIFICATION_FIELDS = ("status", "run", "execution", "reason", "report", "warnin
 PROMOTED_REASON = "The fine-tuned model passed the quality gate and was promoted"
 #: JSON null as a state's parameter: CDK leaves out a key whose Python value is None.
 JSON_NULL = "States.StringToJson('null')"
-REQUEST_APPROVAL = "Request approval"
-APPROVAL_TIMED_OUT = "Approval timed out"
-RECORD_APPROVAL = "Record approval"
-APPROVED = "Approved?"
-APPROVAL_REJECTED = "Approval rejected"
-ERROR_APPROVAL_REJECTED = "ApprovalRejected"
 
 
 class Workflow(Construct):
@@ -136,7 +151,7 @@ class Workflow(Construct):
         key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
-        self._retry = RetryPolicy()
+        self._retry = RetryPolicy(quota_wait_seconds=settings.admission.quota_wait_minutes * 60)
         self._topic = topic
         self._fn = functions
 
@@ -518,6 +533,27 @@ class Workflow(Construct):
         self._retry.apply(task, extra_errors=("SNS.SdkClientException", "SNS.InternalErrorException"))
         return task
 
+    def _explained(self, name: str, fallback: str, then: sfn.IChainable) -> sfn.Chain:
+        """``then`` preceded by the explain Lambda writing {reason, report} to NOTICE_PATH from the whole state.
+
+        The whole state, because a failure can come from any stage and a Task parameter naming a missing field would
+        fail the execution before anyone is told. Should the explain Lambda itself fail, a fixed sentence stands in:
+        the notification is sent either way.
+        """
+        explain = self._invoke(name, self._fn.explain, {"state.$": "$"}, result_path=NOTICE_PATH)
+        unexplained = sfn.Pass(
+            self,
+            fallback,
+            parameters={
+                "reason": "The run failed, and its error could not be put in words; the execution history has it",
+                "report.$": JSON_NULL,
+            },
+            result_path=NOTICE_PATH,
+        )
+        explain.add_catch(unexplained, errors=["States.ALL"], result_path="$.explain_error")
+        unexplained.next(then)
+        return sfn.Chain.start(explain).next(then)
+
     def _approval(
         self, function: lambda_.IFunction, promote: sfn.IChainable, cleanup: sfn.IChainable
     ) -> sfn.IChainable:
@@ -575,27 +611,6 @@ class Workflow(Construct):
             .otherwise(rejected)
         )
         return request
-
-    def _explained(self, name: str, fallback: str, then: sfn.IChainable) -> sfn.Chain:
-        """``then`` preceded by the explain Lambda writing {reason, report} to NOTICE_PATH from the whole state.
-
-        The whole state, because a failure can come from any stage and a Task parameter naming a missing field would
-        fail the execution before anyone is told. Should the explain Lambda itself fail, a fixed sentence stands in:
-        the notification is sent either way.
-        """
-        explain = self._invoke(name, self._fn.explain, {"state.$": "$"}, result_path=NOTICE_PATH)
-        unexplained = sfn.Pass(
-            self,
-            fallback,
-            parameters={
-                "reason": "The run failed, and its error could not be put in words; the execution history has it",
-                "report.$": JSON_NULL,
-            },
-            result_path=NOTICE_PATH,
-        )
-        explain.add_catch(unexplained, errors=["States.ALL"], result_path="$.explain_error")
-        unexplained.next(then)
-        return sfn.Chain.start(explain).next(then)
 
     def _ended_badly(self, name: str, error: str, noun: str, path: str, arn_field: str) -> sfn.Pass:
         """Turn a resource's terminal failure status into $.error, e.g. "Customization job X ended Failed: ..."."""

@@ -1,4 +1,5 @@
-"""`finetune runs`: the deployed pipeline's recent executions with their status and verdict."""
+"""`finetune runs`: the runs waiting in the admission queue, then the pipeline's recent executions, with their
+status and verdict."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from finetune.operator import (
     discover,
     elapsed,
     executions,
+    queued_runs,
     reason,
     run_name_of,
     verdict,
@@ -31,12 +33,15 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "runs",
         help="list the deployed pipeline's recent runs with status and verdict",
-        description="List recent executions, newest first, with status, verdict (promoted, rejected...), duration "
-        "and, for a run that failed, the one-sentence reason its notification gave.",
+        description="List the runs waiting for a slot (status QUEUED, by position: the next to start first), then "
+        "recent executions, newest first, with status, verdict (promoted, rejected...), duration and, for a run "
+        "that failed, the one-sentence reason its notification gave.",
         epilog=EXIT_CODES_HELP,
     )
-    parser.add_argument("--limit", type=int, default=20, metavar="N", help=f"how many executions, 1-{MAX_LIMIT} (20)")
-    add_aws_arguments(parser, "state_machine_arn")
+    parser.add_argument(
+        "--limit", type=int, default=20, metavar="N", help=f"how many executions (and queued runs), 1-{MAX_LIMIT} (20)"
+    )
+    add_aws_arguments(parser, "state_machine_arn", "admission_table")
     parser.set_defaults(func=run)
 
 
@@ -44,7 +49,10 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.limit <= MAX_LIMIT:
         raise OperatorError(f"--limit must be from 1 to {MAX_LIMIT}, got {args.limit}")
     aws = connect(args)
-    pipeline = discover(aws, args, "state_machine_arn")
+    pipeline = discover(aws, args, "state_machine_arn", optional=("admission_table",))
+    # The queue is read before the executions: a run started in between is then listed as both, and its queued
+    # row is dropped below; read the other way round it would be listed as neither.
+    waiting = queued_runs(aws, pipeline.admission_table)
     rows = []
     for item in executions(aws, pipeline.state_machine_arn, limit=args.limit):
         description = describe(aws, str(item["executionArn"]))
@@ -63,6 +71,13 @@ def run(args: argparse.Namespace) -> int:
                 reason(description),
             )
         )
+    listed = {row[2] for row in rows}
+    queued = [
+        ("-", q.run_name, q.execution_name, "QUEUED", q.describe(), "", f"waiting for a slot since {when(q.arrived)}")
+        for q in waiting
+        if q.execution_name not in listed
+    ][: args.limit]
+    rows = queued + rows
     if not rows:
         print("no runs yet", file=sys.stderr)
         return EXIT_OK

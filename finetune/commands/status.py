@@ -1,7 +1,8 @@
 """`finetune status`: follow a run of the deployed pipeline, state by state, until it ends.
 
 Reads only the execution's history (each state entered, with its time since the start) and, while training,
-the customization job's status from the states' outputs: no Bedrock call is made.
+the customization job's status from the states' outputs: no Bedrock call is made. A run still waiting in the
+admission queue has no execution yet: it is shown as QUEUED with its position, and followed until it starts.
 """
 
 from __future__ import annotations
@@ -13,18 +14,23 @@ from typing import Any
 from finetune.cli import EXIT_FAILED, EXIT_OK, leaving
 from finetune.operator import (
     EXIT_CODES_HELP,
+    Aws,
     OperatorError,
     Progress,
     add_aws_arguments,
     connect,
     describe,
     discover,
+    execution_arn,
     failed,
     find_execution,
+    find_queued,
     history,
+    queued_runs,
     reason,
     run_of,
     verdict,
+    when,
 )
 
 # Ctrl-C before the run is found; once it is, the message says how to follow it again.
@@ -40,7 +46,8 @@ def register(subparsers: Any) -> None:
         description=(
             "Show an execution's progress: each state as it is entered, with the time since the start, and the "
             "training job's status. Follows it until it ends unless --no-follow. EXECUTION is an execution ARN, "
-            "an execution name, or a run name (its newest execution); default: the newest execution."
+            "an execution name, or a run name (its newest execution); default: the newest execution. A run waiting "
+            "for a slot shows as QUEUED with its position in the queue, and is followed until it starts."
         ),
         epilog=EXIT_CODES_HELP,
     )
@@ -53,7 +60,7 @@ def register(subparsers: Any) -> None:
         metavar="SECONDS",
         help=f"poll interval, 0-{MAX_INTERVAL_SECONDS:.0f} (15)",
     )
-    add_aws_arguments(parser, "state_machine_arn")
+    add_aws_arguments(parser, "state_machine_arn", "admission_table")
     parser.set_defaults(func=run)
 
 
@@ -61,8 +68,10 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.interval <= MAX_INTERVAL_SECONDS:  # written so that NaN fails too
         raise OperatorError(f"--interval must be from 0 to {MAX_INTERVAL_SECONDS:.0f} seconds, got {args.interval:g}")
     aws = connect(args)
-    pipeline = discover(aws, args, "state_machine_arn")
-    arn = find_execution(aws, pipeline.state_machine_arn, args.execution)
+    pipeline = discover(aws, args, "state_machine_arn", optional=("admission_table",))
+    arn = _wait_in_queue(aws, args, pipeline.state_machine_arn, pipeline.admission_table)
+    if arn is None:
+        return EXIT_OK
     description = describe(aws, arn)
     name = str(description["name"])
     print(f"run {run_of(description)}: execution {name}", flush=True)
@@ -83,3 +92,37 @@ def run(args: argparse.Namespace) -> int:
         line += f" (in {progress.current})"
     print(line)
     return EXIT_FAILED if failed(description) else EXIT_OK
+
+
+def _wait_in_queue(aws: Aws, args: argparse.Namespace, state_machine_arn: str, table: str) -> str | None:
+    """The execution to follow. A queued run (no execution yet) is shown with its position and followed until the
+    dispatcher starts it; None when it is still queued and not followed."""
+    ref = args.execution
+    queued = None if ref and ref.startswith("arn:") else find_queued(queued_runs(aws, table), ref)
+    if queued is None:
+        return find_execution(aws, state_machine_arn, ref)
+    arn = execution_arn(state_machine_arn, queued.execution_name)
+    if _exists(aws, arn):  # started since the queue was read
+        return arn
+    print(f"run {queued.run_name}: execution {queued.execution_name}", flush=True)
+    leaving(args, f"stopped following; the run stays queued; follow it again with `finetune status {queued.run_name}`")
+    shown = ""
+    name = queued.execution_name
+    while queued is not None:
+        line = f"QUEUED: {queued.describe()}, waiting for a slot since {when(queued.arrived)} UTC"
+        if line != shown:
+            print(line, flush=True)
+            shown = line
+        if args.no_follow:
+            return None
+        time.sleep(args.interval)
+        queued = next((q for q in queued_runs(aws, table) if q.execution_name == name), None)
+    return arn
+
+
+def _exists(aws: Aws, arn: str) -> bool:
+    try:
+        describe(aws, arn)
+    except OperatorError:
+        return False
+    return True

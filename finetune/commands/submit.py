@@ -29,6 +29,7 @@ from finetune.operator import (
     discover,
     execution_arn,
     executions,
+    queued_runs,
     run_name_for,
 )
 from pipeline_core import contracts
@@ -71,7 +72,7 @@ def register(subparsers: Any) -> None:
         help=f"how long to wait for the run to start, 0-{MAX_WAIT_SECONDS:.0f} (60)",
     )
     parser.add_argument("--no-wait", action="store_true", help="upload and return without waiting for the run")
-    add_aws_arguments(parser, "data_bucket", "key_arn", "state_machine_arn")
+    add_aws_arguments(parser, "data_bucket", "key_arn", "state_machine_arn", "admission_table")
     parser.set_defaults(func=run)
 
 
@@ -218,9 +219,13 @@ def expected_execution_name(plan_: Plan, etags: dict[str, str]) -> str:
 
 
 def wait_for_execution(
-    aws: Aws, state_machine_arn: str, run_name: str, expected: str, since: datetime, timeout: float
+    aws: Aws, state_machine_arn: str, run_name: str, expected: str, since: datetime, timeout: float, table: str = ""
 ) -> dict[str, Any] | None:
-    """The execution this upload started: by its expected name, else the newest one of this run since the upload."""
+    """The execution this upload started: by its expected name, else the newest one of this run since the upload.
+
+    A run the trigger queued (admission control: every run slot taken) has no execution yet: it is returned as
+    ``{"name", "status": "QUEUED", "position", "of"}`` from the queue ``table``.
+    """
     from botocore.exceptions import ClientError
 
     client = aws.client("stepfunctions")
@@ -236,6 +241,9 @@ def wait_for_execution(
             return found
         except ClientError:
             pass  # not started yet, or started under another name (an earlier upload of the same data)
+        waiting = next((q for q in queued_runs(aws, table) if q.execution_name == expected), None)
+        if waiting is not None:
+            return {"name": expected, "status": "QUEUED", "position": waiting.position, "of": waiting.of}
         for item in executions(aws, state_machine_arn, limit=100):
             start = item.get("startDate")
             if str(item["name"]).startswith(run_name + "-") and isinstance(start, datetime) and start >= since:
@@ -250,7 +258,7 @@ def run(args: argparse.Namespace) -> int:
         raise OperatorError(f"--wait must be from 0 to {MAX_WAIT_SECONDS:.0f} seconds, got {args.wait:g}")
     plan_ = plan(args.path, args.name, args.base_model)
     aws = connect(args)
-    pipeline = discover(aws, args, "data_bucket", "key_arn", "state_machine_arn")
+    pipeline = discover(aws, args, "data_bucket", "key_arn", "state_machine_arn", optional=("admission_table",))
     # A little slack for clock skew between this machine and Step Functions.
     since = datetime.now(UTC) - timedelta(seconds=30)
     etags = upload(aws, pipeline, plan_, note=lambda state: leaving(args, state))
@@ -264,7 +272,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     expected = expected_execution_name(plan_, etags)
     print(f"waiting up to {args.wait:.0f} s for the run to start...", file=sys.stderr)
-    found = wait_for_execution(aws, pipeline.state_machine_arn, plan_.run_name, expected, since, args.wait)
+    found = wait_for_execution(
+        aws, pipeline.state_machine_arn, plan_.run_name, expected, since, args.wait, pipeline.admission_table
+    )
     if found is None:
         print(
             f"finetune submit: uploaded, but no execution of run {plan_.run_name} started within {args.wait:.0f} s; "
@@ -272,6 +282,13 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
+    if found["status"] == "QUEUED":
+        print(
+            f"run {plan_.run_name}: execution {expected} QUEUED (position {found['position']} of {found['of']}): "
+            "it starts when a run slot frees"
+        )
+        print(f"follow it with: finetune status {plan_.run_name}", file=sys.stderr)
+        return EXIT_OK
     start = found.get("startDate")
     again = " (this data was submitted before: no new run)" if isinstance(start, datetime) and start < since else ""
     print(f"run {plan_.run_name}: execution {found['name']} {found.get('status', '')}{again}")

@@ -150,6 +150,16 @@ class BedrockStandIn:
         """Jobs still InProgress or Stopping."""
         return [job for job in self.jobs() if job["status"] in (IN_PROGRESS, STOPPING)]
 
+    def peaks(self) -> dict[str, int]:
+        """The most customization jobs running, and throughputs plus deployments existing, at any one moment."""
+        with self._control.lock:
+            return {"jobs": self._control.peak_jobs, "serving": self._control.peak_serving}
+
+    def quota_refusals(self) -> dict[str, int]:
+        """Creating calls the quota-exceeded fault refused, by operation."""
+        with self._control.lock:
+            return dict(self._control.quota_refused)
+
     def provisioned_throughputs(self) -> list[dict[str, Any]]:
         """Existing (not deleted) Provisioned Throughputs, as GetProvisionedModelThroughput describes them."""
         with self._control.lock:

@@ -32,6 +32,7 @@ from pipeline_core.contracts import SERVING_ON_DEMAND, SERVING_PROVISIONED, run_
 from pipeline_core.models import CATALOGUE, DEFAULT_BASE_MODEL_ID, DataFormat
 
 from . import demo_data
+from .admission import EndRelay, create_tables
 from .approval import Approver
 from .bedrock_standin import BedrockStandIn, SimulationConfig
 from .champion import FAULT as CHAMPION_FAULT
@@ -62,6 +63,8 @@ REHEARSAL_FAULTS: Mapping[str, str] = {
     "duplicate-event": "the upload's event is delivered twice (one execution, one job)",
     "base-model-eol": "Bedrock says the base model reached end of life (the run stops before any job)",
     "base-model-legacy": "Bedrock says the base model is Legacy, end of life in 90 days (the run warns, completes)",
+    "quota-exceeded": "Bedrock refuses the first creation of the job and of the throughput or deployment with "
+    "ServiceQuotaExceededException (the workflow waits and retries; the run completes)",
 }
 STANDIN_FAULTS = frozenset(
     {
@@ -77,6 +80,7 @@ STANDIN_FAULTS = frozenset(
         "weaker-than-champion",
         "base-model-eol",
         "base-model-legacy",
+        "quota-exceeded",
     }
 )
 #: Faults that act on one way of serving the candidate: asked for in a rehearsal that serves it the other way, they
@@ -95,6 +99,9 @@ THROUGHPUT_MAX_WAIT_MINUTES = 0.1
 DEPLOYMENT_MAX_WAIT_MINUTES = 0.1
 #: How long a run waits for approval (settings approval "required") on the compressed clock.
 APPROVAL_TIMEOUT_SECONDS = 30
+#: Settings every rehearsal synthesizes with, under the caller's overrides: a quota refusal is waited out for one
+#: minute at most, so the QuotaExceeded retry's first wait is 3 seconds, not a minute (pipeline_core.admission).
+REHEARSAL_SETTINGS: Mapping[str, Any] = {"admission": {"quotaWaitMinutes": 1}}
 #: How often the execution's status is checked, and the bounds of the pause between history reads (_Follower).
 STATUS_POLL_SECONDS = 0.2
 HISTORY_POLL_MIN_SECONDS = 0.2
@@ -184,7 +191,8 @@ def synthesize(settings_overrides: Mapping[str, Any] | None = None, outdir: str 
         context = project_context()
     except (OSError, ValueError, KeyError) as err:
         raise RehearsalError(f"cannot read the settings in {ROOT / 'cdk.json'}: {err}") from None
-    pipeline_settings = apply_overrides(context.get(CONTEXT_KEY) or {}, settings_overrides or {})
+    configured = _merge(context.get(CONTEXT_KEY) or {}, REHEARSAL_SETTINGS)
+    pipeline_settings = apply_overrides(configured, settings_overrides or {})
     context[CONTEXT_KEY] = pipeline_settings
     context["aws:cdk:bundling-stacks"] = []  # no asset is deployed, so none is built
     with tempfile.TemporaryDirectory(prefix="rehearsal-synth-") as tmp:
@@ -390,6 +398,9 @@ def provision(app: SynthesizedApp, region: str) -> LocalCloud:
         ssm.put_parameter(Name=name, Value=value, Type=properties.get("Type", "String"))
         res.set(pipeline, logical_id, name)
 
+    # The admission queue table; the functions' environment names it by Ref, which resolves to this name.
+    for logical_id, name in create_tables(res.resolver, template, pipeline, region).items():
+        res.set(pipeline, logical_id, name, Arn=f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{name}")
     functions: dict[str, LocalFunction] = {}
     environment: dict[str, str] = {}
     owners: dict[str, str] = {}
@@ -568,10 +579,14 @@ class RehearsalResult:
     #: CreateProvisionedModelThroughput and CreateCustomModelDeployment requests the run made (retries included).
     throughputs_created: int = 0
     deployments_created: int = 0
-    #: The decisions the rehearsal sent (finetune.approval.Decided), with RehearsalOptions.approval.
-    approvals: list[Any] = field(default_factory=list)
     #: The promoted first run of the weaker-than-champion fault (finetune.rehearsal.champion).
     champion_run: ChampionRun | None = None
+    #: The decisions the rehearsal sent (finetune.approval.Decided), with RehearsalOptions.approval.
+    approvals: list[Any] = field(default_factory=list)
+    #: The most customization jobs running, and throughputs plus deployments existing, at once (BedrockStandIn.peaks);
+    #: and the creating calls the quota-exceeded fault refused, by operation.
+    peaks: dict[str, int] = field(default_factory=dict)
+    quota_refusals: dict[str, int] = field(default_factory=dict)
 
     @property
     def promoted(self) -> bool:
@@ -758,6 +773,7 @@ def rehearse(
         account_id=ACCOUNT_ID,
         today=options.today,
         base_model_id=base_model.model_id,
+        customization_job_quota=options.customization_job_quota,
     )
     base_env = {
         "AWS_REGION": region,
@@ -842,6 +858,8 @@ def rehearse(
         execution_arn = next((r["execution_arn"] for r in trigger_results if r.get("execution_arn")), None)
         follower = _Follower(sfn, progress)
         approver = Approver(options.approval, region, cloud.state_machine_arn, cloud.artifacts_bucket)
+        relay = EndRelay(sfn, lambda_client, cloud.functions["dispatcher"].arn, cloud.state_machine_arn, region,
+                         ACCOUNT_ID)  # fmt: skip
         status, error, cause = "NOT_STARTED", None, None
         if execution_arn is not None:
             deadline = time.monotonic() + options.timeout_seconds
@@ -851,6 +869,7 @@ def rehearse(
                 described = sfn.describe_execution(executionArn=execution_arn)
                 status = described["status"]
                 if status != "RUNNING":
+                    relay.poll()  # the end reaches the dispatcher, as EventBridge's status-change rule delivers it
                     follower.poll(execution_arn, force=True)
                     error, cause = described.get("error"), described.get("cause")
                     break
@@ -895,8 +914,10 @@ def rehearse(
             history=follower.events,
             evaluation_records=records,
             after_run_result=after_run_result,
-            approvals=list(approver.decided),
             champion_run=champion,
+            approvals=list(approver.decided),
+            peaks=standin.peaks(),
+            quota_refusals=standin.quota_refusals(),
         )
     return result
 

@@ -88,6 +88,7 @@ class PromoteInput:
             approval=_approval(event.get("approval")),
         )
 
+
 def _approval(raw: object) -> dict[str, Any] | None:
     """The decision `Record approval` returned, as the promotion record keeps it; None without approval."""
     if not isinstance(raw, Mapping) or not raw.get("decision"):

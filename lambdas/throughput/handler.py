@@ -21,7 +21,7 @@ from typing import Any
 
 from pipeline_aws.bedrock import client_token, delete_serving, serving_kind, tag_list
 from pipeline_aws.clients import CLIENTS
-from pipeline_aws.errors import DeploymentNotReady, ThroughputNotReady, transient_errors
+from pipeline_aws.errors import DeploymentNotReady, ThroughputNotReady, quota_errors, transient_errors
 from pipeline_aws.logs import bind, log, setup_logging
 from pipeline_aws.observability import instrumented
 from pipeline_aws.ssm import read_parameter
@@ -117,7 +117,7 @@ def _waited_minutes(created_at: str) -> float:
 def create(run: Run, job: Mapping[str, Any]) -> Throughput:
     created_at = _now().isoformat(timespec="seconds")
     tags = _tags(run, created_at)
-    with transient_errors():
+    with quota_errors("CreateProvisionedModelThroughput"):  # model units in use elsewhere: waited out
         response = CLIENTS.bedrock.create_provisioned_model_throughput(
             modelUnits=run.model_units,
             provisionedModelName=run.throughput_name,
@@ -140,7 +140,7 @@ def create(run: Run, job: Mapping[str, Any]) -> Throughput:
 def deploy(run: Run, job: Mapping[str, Any]) -> Throughput:
     """Create the custom model deployment that serves the candidate on demand (billed per token, not by the hour)."""
     created_at = _now().isoformat(timespec="seconds")
-    with transient_errors():
+    with quota_errors("CreateCustomModelDeployment"):
         response = CLIENTS.bedrock.create_custom_model_deployment(
             modelDeploymentName=run.throughput_name,
             modelArn=str(job["custom_model_arn"]),

@@ -17,7 +17,7 @@ from typing import Any
 
 from pipeline_aws.bedrock import client_token, tag_list
 from pipeline_aws.clients import CLIENTS
-from pipeline_aws.errors import TrainingTimedOut, is_code, transient_errors
+from pipeline_aws.errors import TrainingTimedOut, is_code, quota_errors, transient_errors
 from pipeline_aws.logs import bind, log, setup_logging
 from pipeline_aws.observability import instrumented
 from pipeline_aws.s3 import list_keys, read_text
@@ -133,7 +133,8 @@ def start(run: Run, validation: Mapping[str, Any]) -> Job:
     if subnets and groups:
         # docs.aws.amazon.com/bedrock/latest/userguide/vpc-model-customization.html
         request["vpcConfig"] = {"subnetIds": subnets, "securityGroupIds": groups}
-    with transient_errors():
+    # A full job quota is waited out by the workflow (QuotaExceeded), not failed at once.
+    with quota_errors("CreateModelCustomizationJob"):
         response = CLIENTS.bedrock.create_model_customization_job(**request)
     log(LOGGER, "training job started", job_arn=response["jobArn"], job_name=name)
     return Job(job_arn=str(response["jobArn"]), job_name=name, status="InProgress")

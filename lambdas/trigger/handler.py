@@ -4,19 +4,20 @@ The execution name is derived from the key and the ETags of what the run reads, 
 same event twice, or a user re-uploading identical bytes, finds the existing execution (ExecutionAlreadyExists)
 instead of starting and paying for a second run; new data under the same manifest changes an ETag and starts a
 new one. Step Functions keeps execution names unique per state machine for 90 days
-(docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html).
+(docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html). The upload is queued under that
+name in the admission table first (written only if absent, so a repeated event queues nothing), and its execution
+starts at once only if fewer than the admission limit are running; otherwise the dispatcher starts it later.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from pipeline_aws.clients import CLIENTS
-from pipeline_aws.errors import is_code, transient_errors
+from pipeline_aws import metrics
+from pipeline_aws.admission import Dispatcher, enqueue, execution_arn_of, position
 from pipeline_aws.logs import bind, log, setup_logging
 from pipeline_aws.observability import instrumented
 from pipeline_aws.s3 import ObjectTooLarge, head, read_text
@@ -76,20 +77,34 @@ def start(upload: Upload, state_machine_arn: str) -> dict[str, Any]:
     name = contracts.execution_name(run_name, *_fingerprints(upload))
     bind(run=run_name, execution=name)
     source = asdict(upload) | {"run_name": run_name}
+    table = os.environ[contracts.ENV_ADMISSION_TABLE]
+    # Queued first, started only while a slot is free (pipeline_aws.admission): a burst of uploads waits its turn
+    # instead of racing for the account's Bedrock quotas. A failed enqueue raises, so EventBridge delivers again.
+    if not enqueue(table, name, {"source": source}):
+        log(LOGGER, "duplicate upload", key=upload.key)
+        return {"started": False, "reason": "duplicate", "execution_name": name}
+    dispatcher = Dispatcher(table, state_machine_arn, int(os.environ[contracts.ENV_MAX_CONCURRENT_RUNS]))
     try:
-        with transient_errors():
-            response = CLIENTS.sfn.start_execution(
-                stateMachineArn=state_machine_arn, name=name, input=json.dumps({"source": source})
-            )
-    except Exception as err:
-        # StartExecution with an existing name and different input fails with ExecutionAlreadyExists; with the
-        # same input it returns the running execution. Either way this upload already has its run.
-        if is_code(err, "ExecutionAlreadyExists"):
-            log(LOGGER, "duplicate upload", key=upload.key)
-            return {"started": False, "reason": "duplicate", "execution_name": name}
-        raise
-    log(LOGGER, "execution started", key=upload.key, execution_arn=response["executionArn"])
-    return {"started": True, "execution_arn": response["executionArn"], "execution_name": name}
+        outcome = dispatcher.dispatch()
+    except Exception as err:  # the run is queued; the dispatcher's next event or schedule starts it
+        log(LOGGER, "dispatch failed; the run stays queued", key=upload.key, error=f"{type(err).__name__}: {err}")
+        outcome = None
+    if outcome is not None:
+        metrics.dispatched(started=len(outcome.started), waiting=outcome.waiting)
+    if outcome is not None and name in outcome.already_started:
+        # StartExecution refused the name (an execution of the same upload ran before the queue existed).
+        log(LOGGER, "duplicate upload", key=upload.key)
+        return {"started": False, "reason": "duplicate", "execution_name": name}
+    if outcome is not None and name in outcome.started:
+        arn = execution_arn_of(state_machine_arn, name)
+        log(LOGGER, "execution started", key=upload.key, execution_arn=arn)
+        return {"started": True, "execution_arn": arn, "execution_name": name}
+    where = position(table, name)
+    log(LOGGER, "run queued", key=upload.key, position=where[0] if where else None)
+    result: dict[str, Any] = {"started": False, "reason": "queued", "execution_name": name}
+    if where:
+        result |= {"position": where[0], "queued": where[1]}
+    return result
 
 
 @instrumented

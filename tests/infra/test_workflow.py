@@ -207,7 +207,9 @@ def test_every_task_retries_transient_errors_with_backoff(asl: dict[str, Any]) -
     tasks = [(n, s) for n, s in all_states(asl) if s["Type"] == "Task"]
     assert len(tasks) >= 15
     for name, state in tasks:
-        (retry,) = state["Retry"]
+        # The one policy's entries: transient errors, then a Bedrock quota refusal (tests/infra/test_admission.py).
+        retry, *quota = state["Retry"]
+        assert [q["ErrorEquals"] for q in quota] == [[contracts.ERROR_QUOTA]], name
         assert set(wf.LAMBDA_TRANSIENT_ERRORS) <= set(retry["ErrorEquals"]), name
         assert retry["BackoffRate"] >= 2 and retry["MaxAttempts"] >= 3 and retry["JitterStrategy"] == "FULL", name
 
@@ -261,7 +263,11 @@ def test_asl_validator_rejects_a_broken_definition(tmp_path: Path) -> None:
 
 
 def _upload_rule(template: dict[str, Any]) -> dict[str, Any]:
-    rules = [r for r in resources(template, "AWS::Events::Rule").values() if "EventPattern" in r["Properties"]]
+    rules = [
+        r
+        for r in resources(template, "AWS::Events::Rule").values()
+        if r["Properties"].get("EventPattern", {}).get("source") == ["aws.s3"]
+    ]
     (rule,) = rules
     pattern: dict[str, Any] = rule["Properties"]["EventPattern"]
     return pattern

@@ -27,6 +27,7 @@ from pipeline_core import contracts
 
 REGION, ACCOUNT = "us-west-2", "123456789012"
 DATA, ARTIFACTS = "finetune-data-123456789012-us-west-2", "finetune-artifacts-123456789012-us-west-2"
+QUEUE_TABLE = "finetune-admission-queue"
 ROOT = Path(__file__).resolve().parents[2]
 RECORD = b'{"prompt": "2+2?", "completion": "4"}\n'
 COMMANDS = (submit_cmd, status_cmd, report_cmd, runs_cmd)
@@ -129,6 +130,15 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
             definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/sfn",
         )["stateMachineArn"]
+        session.client("dynamodb").create_table(  # the admission queue as stacks/admission.py declares it
+            TableName=QUEUE_TABLE,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
         handle = Aws(session)
         handle.set(
             "cloudformation",
@@ -139,13 +149,15 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
                         "ArtifactsBucketName": ARTIFACTS,
                         "PipelineKeyArn": key_arn,
                     },
-                    "FinetunePipeline": {"StateMachineArn": machine},
+                    "FinetunePipeline": {"StateMachineArn": machine, "AdmissionQueueTableName": QUEUE_TABLE},
                 }
             ),
         )
         for module in COMMANDS:
             monkeypatch.setattr(module, "connect", lambda args: handle)
         monkeypatch.setenv(contracts.ENV_STATE_MACHINE_ARN, machine)
+        monkeypatch.setenv(contracts.ENV_ADMISSION_TABLE, QUEUE_TABLE)  # the trigger queues before it starts
+        monkeypatch.setenv(contracts.ENV_MAX_CONCURRENT_RUNS, "2")
         yield handle
     CLIENTS.reset()
 
@@ -743,3 +755,176 @@ def test_run_json_at_the_size_limit_is_read(tmp_path: Path) -> None:
     (folder / "run.json").write_text(text + " " * (MAX_MANIFEST_BYTES - len(text)))
     body = json.loads(submit_cmd.plan(folder, "r", None).uploads[-1].body)
     assert body["keepThroughput"] is False
+
+
+# ---- the admission queue -------------------------------------------------------------------------------------
+def _queue(*names: str, start: float = 1_764_000_000.0) -> None:
+    """Queue runs as the trigger does when no slot is free, one second apart, in the order given."""
+    from pipeline_aws.admission import enqueue
+
+    for offset, name in enumerate(names):
+        source = {"run_name": run_name_of_test(name), "key": f"inbox/{run_name_of_test(name)}.jsonl"}
+        assert enqueue(QUEUE_TABLE, name, {"source": source}, now=lambda o=offset: start + o)
+
+
+def _cells(line: str) -> list[str]:
+    """A row's words, the start date and time as one (a queued run has "-" there)."""
+    words = line.split()
+    return words if words[0] == "-" else [" ".join(words[:2]), *words[2:]]
+
+
+def run_name_of_test(name: str) -> str:
+    return name.rsplit("-", 1)[0]
+
+
+QUEUED_NAMES = ("zulu-0000000000000001", "alpha-0000000000000002", "mike-0000000000000003")  # in arrival order
+
+
+def test_runs_lists_queued_runs_first_by_position_in_arrival_order(
+    states: FakeStates, capsys: pytest.CaptureFixture[str]
+) -> None:
+    states.add("busy-00000000000000aa", "RUNNING")
+    _queue(*QUEUED_NAMES)
+    assert main(["runs"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    queued = [line.split() for line in lines[1:4]]
+    assert [row[2] for row in queued] == list(QUEUED_NAMES)  # arrival order, not name order
+    assert [row[3] for row in queued] == ["QUEUED"] * 3
+    assert [" ".join(row[4:8]) for row in queued] == ["position 1 of 3", "position 2 of 3", "position 3 of 3"]
+    assert all(row[0] == "-" and "waiting for a slot since 2025-11-24" in " ".join(row) for row in queued)
+    assert _cells(lines[4])[2:5] == ["busy-00000000000000aa", "RUNNING", "running"]
+    assert len(lines) == 5
+
+
+def test_a_run_started_while_runs_reads_the_queue_is_listed_once(
+    states: FakeStates, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _queue(*QUEUED_NAMES)
+    states.add("zulu-0000000000000001", "RUNNING")  # started, not yet taken off the queue
+    assert main(["runs"]) == 0
+    rows = [_cells(line) for line in capsys.readouterr().out.splitlines()[1:]]
+    assert [(row[2], row[3]) for row in rows] == [
+        ("alpha-0000000000000002", "QUEUED"),
+        ("mike-0000000000000003", "QUEUED"),
+        ("zulu-0000000000000001", "RUNNING"),
+    ]
+
+
+@pytest.mark.parametrize(("limit", "shown"), [("1", 1), ("2", 2), ("3", 3), ("4", 3)])
+def test_runs_limit_bounds_the_queued_rows_too(
+    states: FakeStates, capsys: pytest.CaptureFixture[str], limit: str, shown: int
+) -> None:
+    _queue(*QUEUED_NAMES)
+    assert main(["runs", "--limit", limit]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert [row.split()[2] for row in rows] == list(QUEUED_NAMES[:shown])
+
+
+def test_runs_without_the_queue_output_lists_executions_only(
+    aws: Aws, states: FakeStates, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pipeline deployed before admission control has no AdmissionQueueTableName output: nothing is queued."""
+    del aws.client("cloudformation").stacks["FinetunePipeline"]["AdmissionQueueTableName"]
+    _queue(*QUEUED_NAMES)
+    states.add("a-0000000000000001", "SUCCEEDED")
+    assert main(["runs"]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert [_cells(row)[2] for row in rows] == ["a-0000000000000001"]
+
+
+def test_runs_reads_the_queue_table_the_flag_names(
+    aws: Aws, states: FakeStates, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _queue(*QUEUED_NAMES)
+    assert main(["runs", "--queue-table", "no-such-table"]) == 2
+    err = _one_line(capsys.readouterr().err, "runs")
+    assert "reading the admission queue no-such-table" in err and "ResourceNotFoundException" in err
+
+
+@pytest.mark.parametrize(
+    ("ref", "position"),
+    [("zulu", 1), ("alpha-0000000000000002", 2), ("mike-00000", 3), (None, 3)],
+)
+def test_status_of_a_queued_run_says_queued_and_its_position(
+    states: FakeStates, capsys: pytest.CaptureFixture[str], ref: str | None, position: int
+) -> None:
+    states.add("zulu-00000000000000ff", "SUCCEEDED")  # an earlier run of the same name: the queued one is newer
+    _queue(*QUEUED_NAMES)
+    assert main(["status", *([ref] if ref else []), "--no-follow"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    name = QUEUED_NAMES[position - 1]
+    assert out == [
+        f"run {run_name_of_test(name)}: execution {name}",
+        f"QUEUED: position {position} of 3, waiting for a slot since 2025-11-24 16:00:0{position - 1} UTC",
+    ]
+
+
+def test_status_follows_a_queued_run_until_it_starts_then_follows_the_execution(
+    states: FakeStates, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipeline_aws.admission import queued
+
+    _queue(*QUEUED_NAMES)
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    sleeps: list[float] = []
+
+    def a_slot_frees(seconds: float) -> None:
+        """Each poll, the oldest queued run starts (the dispatcher's work); then the followed run's execution ends."""
+        sleeps.append(seconds)
+        followed = execution_arn(states.machine, "alpha-0000000000000002")
+        if followed in states.executions:
+            states.executions[followed].update(status="SUCCEEDED", output=json.dumps({"promotion": {"x": 1}}))
+            return
+        oldest = queued(QUEUE_TABLE)[0]
+        states.add(oldest.execution_name, "RUNNING", HISTORY[:2])
+        dynamodb.delete_item(TableName=QUEUE_TABLE, Key={"pk": {"S": "QUEUE"}, "sk": {"S": oldest.arrival}})
+
+    monkeypatch.setattr("finetune.commands.status.time.sleep", a_slot_frees)
+    assert main(["status", "alpha", "--interval", "7"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "run alpha: execution alpha-0000000000000002"
+    assert out[1].startswith("QUEUED: position 2 of 3")
+    assert out[2].startswith("QUEUED: position 1 of 2")
+    assert out[3:] == [
+        "run alpha: execution alpha-0000000000000002",
+        "[0:00:01] Resolve run",
+        "SUCCEEDED: promoted",
+    ]
+    assert sleeps == [7, 7, 7]
+
+
+def test_status_interrupted_while_queued_says_the_run_stays_queued(
+    states: FakeStates, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _queue(*QUEUED_NAMES)
+
+    def interrupt(_: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("finetune.commands.status.time.sleep", interrupt)
+    assert main(["status", "zulu"]) == 130
+    err = capsys.readouterr().err
+    assert err == (
+        "finetune status: stopped following; the run stays queued; follow it again with `finetune status zulu`\n"
+    )
+
+
+def test_submit_of_a_run_the_trigger_queues_says_queued_and_its_position(
+    aws: Aws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every run slot taken: the trigger queues the upload, and submit says so instead of 'no execution started'."""
+    monkeypatch.setenv(contracts.ENV_MAX_CONCURRENT_RUNS, "1")
+    aws.client("stepfunctions").start_execution(stateMachineArn=machine_arn(aws), name="busy-00000000000000aa")
+    data = tmp_path / "waits.jsonl"
+    data.write_bytes(RECORD)
+    fire_trigger_on_wait(aws, monkeypatch, "inbox/waits.jsonl")
+    assert main(["submit", str(data)]) == 0
+    out, err = capsys.readouterr()
+    (queued,) = [line for line in out.splitlines() if "QUEUED" in line]
+    assert queued.startswith("run waits: execution waits-") and queued.endswith(
+        "QUEUED (position 1 of 1): it starts when a run slot frees"
+    )
+    assert "follow it with: finetune status waits" in err
+    assert [
+        e["name"] for e in aws.client("stepfunctions").list_executions(stateMachineArn=machine_arn(aws))["executions"]
+    ] == ["busy-00000000000000aa"]

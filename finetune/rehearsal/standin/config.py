@@ -39,6 +39,10 @@ FAULTS: Mapping[str, str] = MappingProxyType(
         "base-model-legacy": "The base model (as for base-model-eol) is LEGACY: its modelLifecycle carries a "
         "legacyTime of the simulated date and an endOfLifeTime legacy_days_left (default 90) days after it; jobs "
         "still run.",
+        "quota-exceeded": "The account's quotas are held by other work for a while: the first quota_refusals "
+        "(default 1) calls of each of CreateModelCustomizationJob, CreateProvisionedModelThroughput and "
+        "CreateCustomModelDeployment answer ServiceQuotaExceededException (400) and create nothing; later calls "
+        "succeed (within the quotas).",
     }
 )
 
@@ -124,6 +128,8 @@ class SimulationConfig:
     #: Customization jobs that may be InProgress or Stopping at once (ServiceQuotaExceededException past it);
     #: Service Quotas reports it under the stand-in's own CUSTOMIZATION_JOBS_QUOTA_CODE.
     customization_job_quota: int = 4
+    #: With the quota-exceeded fault: how many calls of each creating operation are refused before one succeeds.
+    quota_refusals: int = 1
     customizable_models: frozenset[str] = DEFAULT_CUSTOMIZABLE_MODELS
     #: The simulated date: decides each catalogued model's documented lifecycle status (None: today, in UTC).
     today: dt.date | None = None
@@ -166,7 +172,7 @@ class SimulationConfig:
                 raise ValueError(f"{name} must not be negative")
         if self.tick_seconds <= 0:
             raise ValueError("tick_seconds must be positive")
-        for name in ("model_unit_quota", "customization_job_quota", "legacy_days_left"):
+        for name in ("model_unit_quota", "customization_job_quota", "legacy_days_left", "quota_refusals"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
         allowed = {

@@ -138,6 +138,11 @@ class ControlPlane:
         self.deleted_throughputs: list[Throughput] = []
         self.deployments: dict[str, Deployment] = {}  # by ARN, existing only
         self.deleted_deployments: list[Deployment] = []
+        #: The most jobs InProgress or Stopping, and the most throughputs and deployments existing, at one moment.
+        self.peak_jobs = 0
+        self.peak_serving = 0
+        #: Creating calls the quota-exceeded fault refused so far, by operation.
+        self.quota_refused: dict[str, int] = {}
 
     # ---- ARNs and lookups -------------------------------------------------------------------------------------
     def _arn(self, resource: str) -> str:
@@ -225,6 +230,7 @@ class ControlPlane:
                     "ValidationException", f"The stand-in simulates FINE_TUNING only, not {customization_type}."
                 )
             _check_hyperparameters(CATALOGUE[base_model], params.get("hyperParameters", {}))
+            self._quota_fault("CreateModelCustomizationJob", "customization jobs")
             running = sum(1 for job in self.jobs.values() if job.status in (IN_PROGRESS, STOPPING))
             if running >= self.config.customization_job_quota:
                 raise ApiError(
@@ -248,6 +254,7 @@ class ControlPlane:
                 tags={tag["key"]: tag["value"] for tag in params.get("jobTags", [])},
             )
             self.jobs[job.arn] = job
+            self.peak_jobs = max(self.peak_jobs, running + 1)
             return {"jobArn": job.arn}
 
     def get_job(self, identifier: str) -> dict[str, Any]:
@@ -439,6 +446,7 @@ class ControlPlane:
                 raise ApiError(
                     "ValidationException", f"A Provisioned Throughput named {params['provisionedModelName']} exists."
                 )
+            self._quota_fault("CreateProvisionedModelThroughput", "model units")
             in_use = sum(throughput.model_units for throughput in self.throughputs.values())
             if in_use + params["modelUnits"] > self.config.model_unit_quota:
                 raise ApiError(
@@ -461,7 +469,23 @@ class ControlPlane:
                 tags={tag["key"]: tag["value"] for tag in params.get("tags", [])},
             )
             self.throughputs[throughput.arn] = throughput
+            self._count_serving()
             return {"provisionedModelArn": throughput.arn}
+
+    def _count_serving(self) -> None:
+        self.peak_serving = max(self.peak_serving, len(self.throughputs) + len(self.deployments))
+
+    def _quota_fault(self, operation: str, what: str) -> None:
+        """The quota-exceeded fault: refuse the first ``quota_refusals`` calls of a creating operation."""
+        if "quota-exceeded" not in self.config.faults:
+            return
+        refused = self.quota_refused.get(operation, 0)
+        if refused < self.config.quota_refusals:
+            self.quota_refused[operation] = refused + 1
+            raise ApiError(
+                "ServiceQuotaExceededException",
+                f"Simulated refusal (fault quota-exceeded): the account's quota of {what} is in use by other work.",
+            )
 
     def _require_throughput(self, identifier: str) -> Throughput:
         throughput = self.find_throughput(identifier)
@@ -545,6 +569,7 @@ class ControlPlane:
                     f"Custom model {model.name} was customized before {ON_DEMAND_CUSTOMIZED_SINCE.isoformat()}; "
                     "only models customized since then can be deployed for on-demand inference.",
                 )
+            self._quota_fault("CreateCustomModelDeployment", "custom model deployments")
             # Kept at the millisecond the API reports, so createdAfter/createdBefore given a reported createdAt
             # compare as they would against Bedrock's own record.
             created = now_utc()
@@ -561,6 +586,7 @@ class ControlPlane:
                 tags={tag["key"]: tag["value"] for tag in params.get("tags", [])},
             )
             self.deployments[deployment.arn] = deployment
+            self._count_serving()
             return {"customModelDeploymentArn": deployment.arn}
 
     def _require_deployment(self, identifier: str) -> Deployment:

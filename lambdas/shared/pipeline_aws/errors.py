@@ -7,6 +7,7 @@ that name, so each class name here equals a constant in `pipeline_core.contracts
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
@@ -20,6 +21,9 @@ from botocore.exceptions import (
     ReadTimeoutError,
     ResponseStreamingError,
 )
+
+from pipeline_core import contracts
+from pipeline_core.quotas import QUOTA_ERROR_CODES, quota_message
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -55,6 +59,10 @@ _NETWORK_ERRORS = (
 
 class TransientServiceError(Exception):
     """An AWS API throttled or failed on its side; the workflow retries it with backoff (contracts.ERROR_TRANSIENT)."""
+
+
+class QuotaExceeded(Exception):
+    """A creating call met a Bedrock quota or was throttled; the workflow waits it out (contracts.ERROR_QUOTA)."""
 
 
 class ThroughputNotReady(Exception):
@@ -102,6 +110,23 @@ def retryable(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
 
     return wrapper
+
+
+@contextmanager
+def quota_errors(operation: str) -> Iterator[None]:
+    """Around a creating Bedrock call: a quota or throttling refusal becomes QuotaExceeded, whose message names the
+    quota and its code (pipeline_core.quotas); other transient failures become TransientServiceError as usual."""
+    with transient_errors():
+        try:
+            yield
+        except ClientError as err:
+            code = error_code(err)
+            if code in QUOTA_ERROR_CODES:
+                detail = str(err.response.get("Error", {}).get("Message") or code)
+                region = os.environ.get("AWS_REGION", "us-west-2")
+                wait = float(os.environ.get(contracts.ENV_QUOTA_WAIT_MINUTES) or 0)
+                raise QuotaExceeded(quota_message(operation, code, detail, region, wait)) from err
+            raise
 
 
 def is_code(err: Any, *codes: str) -> bool:

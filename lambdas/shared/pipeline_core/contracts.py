@@ -46,6 +46,9 @@ ENV_THROUGHPUT_POLL_SECONDS = "THROUGHPUT_POLL_SECONDS"
 ENV_SIMULATION = "FINETUNE_SIMULATION"  # "1" in the local rehearsal: every report is labelled simulated
 ENV_BASE_MODEL_ID = "BASE_MODEL_ID"  # the configured base model (settings baseModelId), for the janitor
 ENV_LIFECYCLE_WARNING_DAYS = "LIFECYCLE_WARNING_DAYS"
+ENV_ADMISSION_TABLE = "ADMISSION_TABLE"  # the DynamoDB table runs wait in for a slot (trigger, dispatcher)
+ENV_MAX_CONCURRENT_RUNS = "MAX_CONCURRENT_RUNS"  # executions admitted at once (settings admission, run_slots)
+ENV_QUOTA_WAIT_MINUTES = "QUOTA_WAIT_MINUTES"  # how long a quota refusal is retried (named in the failure message)
 
 # ---- Errors the state machine routes on (raised by handlers; Lambda reports the class name) -----------
 ERROR_TRANSIENT = "TransientServiceError"  # throttling / 5xx from an AWS API: retried with backoff
@@ -54,6 +57,8 @@ ERROR_THROUGHPUT_TIMEOUT = "ThroughputNotReady"
 ERROR_DEPLOYMENT_TIMEOUT = "DeploymentNotReady"  # an on-demand deployment still Creating: retried until its bound
 ERROR_TRAINING_TIMEOUT = "TrainingTimedOut"
 ERROR_EVALUATION = "EvaluationFailed"
+# A creating call met a Bedrock quota (or was throttled): retried on its own bounded schedule (admission.quotaWait...).
+ERROR_QUOTA = "QuotaExceeded"
 
 # ---- How the candidate is served (settings `serving`, run.json `serving`, `$.throughput.kind`) -------------
 SERVING_PROVISIONED = "provisionedThroughput"  # Provisioned Throughput: model units billed by the hour

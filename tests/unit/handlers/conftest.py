@@ -74,3 +74,28 @@ def defaults_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setenv(contracts.ENV_ARTIFACTS_BUCKET, ARTIFACTS)
     monkeypatch.setenv(contracts.ENV_PROMOTION_PARAMETER, PROMOTION_PARAMETER)  # Resolve run reads the champion
     return dict(DEFAULTS)
+
+
+ADMISSION_TABLE = "admission"
+
+
+def create_admission_table(name: str = ADMISSION_TABLE) -> str:
+    """The admission queue table as stacks/admission.py declares it (pk/sk strings)."""
+    boto3.client("dynamodb").create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return name
+
+
+@pytest.fixture
+def admission_table(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The queue table, named in the trigger's and dispatcher's environment, with two run slots."""
+    monkeypatch.setenv(contracts.ENV_ADMISSION_TABLE, create_admission_table())
+    monkeypatch.setenv(contracts.ENV_MAX_CONCURRENT_RUNS, "2")
+    return ADMISSION_TABLE

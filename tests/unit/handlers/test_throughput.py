@@ -464,3 +464,23 @@ def test_a_deployment_delete_waits_when_the_record_cannot_be_read(
 def test_an_unknown_action_names_the_choices(bedrock: Stubber) -> None:
     with pytest.raises(ValueError, match="expected create, deploy, describe or delete"):
         throughput.handler({"action": "provision", "run": RUN}, None)
+
+
+@pytest.mark.parametrize("code", ["ServiceQuotaExceededException", "ThrottlingException"])
+def test_model_units_in_use_are_waited_out_and_named(bedrock: Stubber, code: str) -> None:
+    from pipeline_aws.errors import QuotaExceeded
+    from pipeline_core.quotas import CUSTOM_MODEL_UNITS_CODE
+
+    bedrock.add_client_error("create_provisioned_model_throughput", service_error_code=code, http_status_code=400)
+    with pytest.raises(QuotaExceeded, match=CUSTOM_MODEL_UNITS_CODE):
+        throughput.handler({"action": "create", "run": RUN, "job": {"custom_model_arn": MODEL_ARN}}, None)
+
+
+def test_a_deployment_quota_refusal_is_waited_out(bedrock: Stubber) -> None:
+    from pipeline_aws.errors import QuotaExceeded
+
+    bedrock.add_client_error(
+        "create_custom_model_deployment", service_error_code="ServiceQuotaExceededException", http_status_code=400
+    )
+    with pytest.raises(QuotaExceeded, match="Custom model deployments"):
+        throughput.handler({"action": "deploy", "run": ON_DEMAND_RUN, "job": {"custom_model_arn": MODEL_ARN}}, None)

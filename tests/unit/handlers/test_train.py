@@ -264,3 +264,32 @@ def test_the_job_never_reads_or_writes_the_upload_bucket(env: str) -> None:
     assert f"s3://{DATA}/" not in json.dumps(request)
     assert request["trainingDataConfig"]["s3Uri"] == VALIDATION["train_uri"]
     assert request["outputDataConfig"]["s3Uri"].startswith(f"s3://{ARTIFACTS}/{PREFIX}")
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [("ServiceQuotaExceededException", 400), ("ThrottlingException", 429), ("TooManyRequestsException", 429)],
+)
+def test_a_full_job_quota_is_waited_out_and_named(
+    env: str, bedrock: Stubber, code: str, status: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QuotaExceeded (its own bounded Retry), not TransientServiceError; the message names the quota and its code."""
+    from pipeline_aws.errors import QuotaExceeded
+    from pipeline_core.quotas import CUSTOMIZATION_JOBS_CODE
+
+    monkeypatch.setenv(contracts.ENV_QUOTA_WAIT_MINUTES, "45")
+    bedrock.add_client_error("create_model_customization_job", **client_error(code, status))
+    with pytest.raises(QuotaExceeded) as raised:
+        train.handler({"action": "start", "run": RUN, "validation": VALIDATION}, None)
+    assert type(raised.value).__name__ == contracts.ERROR_QUOTA
+    message = str(raised.value)
+    assert CUSTOMIZATION_JOBS_CODE in message and code in message and "45 minutes" in message
+
+
+def test_other_creation_errors_are_not_quota_waits(env: str, bedrock: Stubber) -> None:
+    from pipeline_aws.errors import QuotaExceeded
+
+    bedrock.add_client_error("create_model_customization_job", **client_error("InternalServerException", 500))
+    with pytest.raises(TransientServiceError) as raised:
+        train.handler({"action": "start", "run": RUN, "validation": VALIDATION}, None)
+    assert not isinstance(raised.value, QuotaExceeded)

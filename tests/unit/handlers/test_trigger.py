@@ -16,7 +16,7 @@ trigger = load_handler("trigger")
 
 
 @pytest.fixture
-def state_machine(aws_env: None, buckets: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+def state_machine(aws_env: None, buckets: Any, admission_table: str, monkeypatch: pytest.MonkeyPatch) -> str:
     arn: str = boto3.client("stepfunctions").create_state_machine(
         name="finetune",
         definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
@@ -118,7 +118,8 @@ def test_existing_execution_name_is_reported_as_duplicate(state_machine: str, mo
     assert result == {"started": False, "reason": "duplicate", "execution_name": first["execution_name"]}
 
 
-def test_throttling_becomes_transient(state_machine: str) -> None:
+def test_throttled_start_leaves_the_run_queued(state_machine: str, admission_table: str) -> None:
+    """StartExecution throttled: the upload is not lost, it waits in the queue for the dispatcher."""
     from botocore.stub import Stubber
 
     from pipeline_aws.clients import CLIENTS
@@ -126,6 +127,23 @@ def test_throttling_becomes_transient(state_machine: str) -> None:
     sfn = boto3.client("stepfunctions")
     CLIENTS.set("stepfunctions", sfn)
     with Stubber(sfn) as stub:
+        stub.add_response("list_executions", {"executions": []})
         stub.add_client_error("start_execution", "ThrottlingException", http_status_code=400)
+        result = trigger.handler(upload("inbox/demo.jsonl", b"x\n"), None)
+    assert result["started"] is False and result["reason"] == "queued" and result["position"] == 1
+    CLIENTS.reset()
+    assert executions(state_machine) == []
+
+
+def test_enqueue_failing_raises_so_eventbridge_delivers_again(state_machine: str) -> None:
+    from botocore.stub import Stubber
+
+    from pipeline_aws.clients import CLIENTS
+
+    dynamodb = boto3.client("dynamodb")
+    CLIENTS.set("dynamodb", dynamodb)
+    with Stubber(dynamodb) as stub:
+        stub.add_client_error("transact_write_items", "ThrottlingException", http_status_code=400)
         with pytest.raises(TransientServiceError):
             trigger.handler(upload("inbox/demo.jsonl", b"x\n"), None)
+    assert executions(state_machine) == []

@@ -68,7 +68,7 @@ def test_a_fresh_interpreter_with_another_hash_seed_derives_the_same_names(seed:
 
 
 @pytest.fixture
-def state_machine(aws_env: None, buckets: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+def state_machine(aws_env: None, buckets: Any, admission_table: str, monkeypatch: pytest.MonkeyPatch) -> str:
     arn: str = boto3.client("stepfunctions").create_state_machine(
         name="finetune",
         definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
