@@ -45,14 +45,21 @@ def billing_line(
     state: Mapping[str, Any],
     model: str,
     trained: bool,
+    recorded: Mapping[str, Any] | None = None,
 ) -> str:
     """One line: what still bills and why, or that nothing does but storage.
 
     ``throughputs`` and ``deployments``: what Bedrock still holds (Get* descriptions); ``state``: the execution's
-    final state ({} when it failed); ``model``: the base model's name; ``trained``: a custom model exists.
+    final state ({} when it failed); ``model``: the base model's name; ``trained``: a custom model exists;
+    ``recorded``: what the promotion parameter names now, so an earlier run's promoted model (the champion this run
+    was measured against) counts as kept after promotion, not as left behind.
     """
-    promotion = _mapping(state.get("promotion"))
-    promoted = {str(promotion.get(key)) for key in ("provisioned_model_arn", "invoke_model_id") if promotion.get(key)}
+    promoted = {
+        str(source.get(key))
+        for source in (_mapping(state.get("promotion")), _mapping(recorded))
+        for key in ("provisioned_model_arn", "invoke_model_id")
+        if source.get(key)
+    }
     per_hour = _mapping(_mapping(state.get("run")).get("pricing")).get("model_unit_per_hour")
     fine_tuned = f"the fine-tuned {model}" if model else "the fine-tuned model"
     storage = "storage: the run's files in S3" + (

@@ -28,7 +28,7 @@ from typing import Any
 from unittest import mock
 
 from finetune.atomic import atomic_write
-from pipeline_core.contracts import SERVING_ON_DEMAND, SERVING_PROVISIONED, run_name_from_key
+from pipeline_core.contracts import ENV_PROMOTION_PARAMETER, SERVING_ON_DEMAND, SERVING_PROVISIONED, run_name_from_key
 from pipeline_core.models import CATALOGUE, DEFAULT_BASE_MODEL_ID, DataFormat
 
 from . import demo_data
@@ -587,6 +587,8 @@ class RehearsalResult:
     #: and the creating calls the quota-exceeded fault refused, by operation.
     peaks: dict[str, int] = field(default_factory=dict)
     quota_refusals: dict[str, int] = field(default_factory=dict)
+    #: The promotion parameter's record once the run ended (the model in production, whichever run promoted it).
+    promotion_record: dict[str, Any] = field(default_factory=dict)
 
     @property
     def promoted(self) -> bool:
@@ -918,8 +920,25 @@ def rehearse(
             approvals=list(approver.decided),
             peaks=standin.peaks(),
             quota_refusals=standin.quota_refusals(),
+            promotion_record=_promotion_record(cloud, region),
         )
     return result
+
+
+def _promotion_record(cloud: LocalCloud, region: str) -> dict[str, Any]:
+    """What the promotion parameter names once the run has ended ({} when nothing is promoted): the model in
+    production, whichever run promoted it."""
+    import boto3
+
+    name = cloud.environment.get(ENV_PROMOTION_PARAMETER)
+    if not name:
+        return {}
+    try:
+        value = boto3.client("ssm", region_name=region).get_parameter(Name=name)["Parameter"]["Value"]
+        record = json.loads(value)
+    except Exception:  # absent, the placeholder, or not JSON: nothing promoted
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def _describe_trigger(payload: Mapping[str, Any]) -> str:
@@ -1020,6 +1039,7 @@ def still_billing(result: RehearsalResult) -> str:
         throughputs=result.provisioned_throughputs,
         deployments=result.custom_model_deployments,
         state=final_state(result.history),
+        recorded=result.promotion_record,
         model=result.base_model.split(" (", 1)[0],
         trained=any(job.get("status") == "Completed" for job in result.jobs),
     )

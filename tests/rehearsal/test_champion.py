@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from finetune.rehearsal.runner import LocalCloud, RehearsalResult, SynthesizedApp, exit_code, synthesize
+from finetune.rehearsal.runner import LocalCloud, RehearsalResult, SynthesizedApp, exit_code, still_billing, synthesize
 from pipeline_core import contracts
 
 Run = Callable[..., RehearsalResult]
@@ -74,6 +74,10 @@ def test_a_second_run_that_loses_to_the_champion_is_rejected_and_the_champion_ke
     assert result.provisioned_throughputs[0]["status"] == "InService"
     assert roles["champion"]["model_arn"] == record["invoke_model_id"]
     assert result.running_jobs == [] and len(result.jobs) == 2
+    # The closing line calls the champion's throughput the model in production, not a leftover to delete.
+    assert result.promotion_record["invoke_model_id"] == record["invoke_model_id"]
+    billing = still_billing(result)
+    assert "kept after promotion" in billing and "not promoted" not in billing, billing
 
 
 @pytest.fixture(scope="module")

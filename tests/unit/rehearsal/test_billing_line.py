@@ -110,3 +110,33 @@ def test_summary_lines_say_what_bills_right_after_the_reason() -> None:
         PREFIX + f"1 model unit of Provisioned Throughput demo-1 serving the fine-tuned {MODEL},"
     )
     assert "kept after promotion" in lines[2]
+
+
+CHAMPION_ARN = "arn:aws:bedrock:us-west-2:123456789012:provisioned-model/champion0000"
+
+
+def test_an_earlier_runs_promoted_throughput_is_kept_after_promotion_not_left_behind() -> None:
+    """Catches the champion's throughput (named by the promotion parameter, not by this rejected run's state) being
+    called "not promoted, yet not deleted", which would tell the user to delete the model in production."""
+    line = billing_line(
+        throughputs=[throughput(arn=CHAMPION_ARN)],
+        deployments=[],
+        state={},
+        model=MODEL,
+        trained=True,
+        recorded={"provisioned_model_arn": CHAMPION_ARN, "invoke_model_id": CHAMPION_ARN},
+    )
+    assert "kept after promotion" in line and "not promoted" not in line
+
+
+def test_a_record_naming_another_throughput_does_not_excuse_a_leftover() -> None:
+    """Catches any record at all excusing every throughput Bedrock still holds."""
+    line = billing_line(
+        throughputs=[throughput()],
+        deployments=[],
+        state={},
+        model=MODEL,
+        trained=True,
+        recorded={"provisioned_model_arn": CHAMPION_ARN, "invoke_model_id": CHAMPION_ARN},
+    )
+    assert "not promoted, yet not deleted" in line
