@@ -34,3 +34,30 @@ def policy_statements(template: dict[str, Any]) -> Iterator[tuple[str, str, dict
             if doc:
                 for statement in doc["Statement"]:
                     yield lid, kind, statement
+
+
+def parameter_id(template: dict[str, Any], name: str) -> str:
+    """The logical id of the template's one AWS::SSM::Parameter named ``name``."""
+    (found,) = [lid for lid, r in resources(template, "AWS::SSM::Parameter").items() if r["Properties"]["Name"] == name]
+    return found
+
+
+def is_parameter_arn(resource: Any, template: dict[str, Any], name: str) -> bool:
+    """Whether an IAM Resource is exactly the ARN of the stack's parameter named ``name``, in this account.
+
+    CDK builds it as ``arn:<partition>:ssm:<region>:<account>:parameter`` followed by the parameter's Ref (its name,
+    which starts with "/"), so a grant on the stack's parameter names no other and holds no wildcard.
+    """
+    join = resource.get("Fn::Join") if isinstance(resource, dict) else None
+    if not join or join[0] != "":
+        return False
+    parts = join[1]
+    literal = "".join(p for p in parts if isinstance(p, str))
+    return (
+        parts[-1] == {"Ref": parameter_id(template, name)}
+        and isinstance(parts[-2], str)
+        and parts[-2].endswith(":parameter")
+        and {"Ref": "AWS::AccountId"} in parts
+        and ":ssm:" in literal
+        and "*" not in literal
+    )

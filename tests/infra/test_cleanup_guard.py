@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from cfn import as_list, resources
+from cfn import as_list, is_parameter_arn, resources
 from pipeline_core import contracts
 
 PIPELINE = "FinetunePipeline"
@@ -41,4 +40,4 @@ def test_it_may_read_that_record_only_and_never_write_it(template_json: dict[str
     ssm = [s for s in statements if any(str(a).startswith("ssm:") for a in as_list(s["Action"]))]
     assert [as_list(s["Action"]) for s in ssm] == [["ssm:GetParameter"]]
     (resource,) = as_list(ssm[0]["Resource"])
-    assert ":parameter/finetune/promoted-model" in json.dumps(resource)
+    assert is_parameter_arn(resource, template, "/finetune/promoted-model"), resource

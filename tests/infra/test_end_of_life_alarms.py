@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from cfn import as_list, resources
+from cfn import as_list, is_parameter_arn, resources
 from pipeline_core import contracts
 from stacks.settings import SettingsError, load_settings
 
@@ -132,7 +132,7 @@ def test_janitor_reads_lifecycles_and_the_promotion_and_nothing_wider(pipeline: 
     (custom,) = _granted(statements, "bedrock:GetCustomModel")
     assert ":custom-model/*" in custom and "AWS::AccountId" in custom and "AWS::Region" in custom
     (parameter,) = _granted(statements, "ssm:GetParameter")
-    assert ":parameter/finetune/promoted-model" in parameter and "AWS::AccountId" in parameter
+    assert is_parameter_arn(json.loads(parameter), pipeline, "/finetune/promoted-model"), parameter
     for action in ("bedrock:GetFoundationModel", "bedrock:GetCustomModel", "ssm:GetParameter"):
         granting = [s for s in statements if action in as_list(s["Action"])]
         assert all(as_list(s["Action"]) == [action] for s in granting), f"{action} is granted alone"

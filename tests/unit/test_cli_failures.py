@@ -114,6 +114,21 @@ COMMANDS: dict[str, Case] = {
         aws=True,
         interrupted="interrupted; nothing was changed in AWS",
     ),
+    "approve": Case(
+        argv=("approve", "demo", *WHERE, "--state-machine", MACHINE, "--artifacts-bucket", "artifacts"),
+        bad_input=("approve", "demo", *WHERE, "--state-machine", "garbage", "--artifacts-bucket", "artifacts"),
+        bad_input_says="InvalidArn",
+        aws=True,
+        interrupted="interrupted; if the decision was sent, `finetune status RUN` shows it",
+    ),
+    "reject": Case(
+        argv=("reject", "demo", "--reason", "too terse", *WHERE, "--state-machine", MACHINE, "--artifacts-bucket", "a"),
+        # Refused before any AWS call: a rejection's reason is recorded in the report and the notification.
+        bad_input=("reject", "demo", "--reason", "   ", *WHERE, "--state-machine", MACHINE, "--artifacts-bucket", "a"),
+        bad_input_says="--reason must say why",
+        aws=True,
+        interrupted="interrupted; if the decision was sent, `finetune status RUN` shows it",
+    ),
 }
 
 

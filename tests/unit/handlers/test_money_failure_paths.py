@@ -572,6 +572,12 @@ def approvals(bedrock: Stubber) -> None:
     bedrock.add_response("tag_resource", {}, {"resourceARN": PT_ARN, "tags": APPROVED})
 
 
+def ours(bedrock: Stubber, arn: str = OLD_PT) -> None:
+    """ListTagsForResource for the replaced throughput, tagged with this pipeline's name, as Promote checks it before
+    deleting."""
+    bedrock.add_response("list_tags_for_resource", tags(PREVIOUS["execution_name"]), {"resourceARN": arn})
+
+
 def test_promote_writes_the_new_record_before_deleting_the_previous_throughput(
     promote_env: None, bedrock: Stubber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -580,16 +586,23 @@ def test_promote_writes_the_new_record_before_deleting_the_previous_throughput(
     events: list[tuple[str, str | None]] = []
     CLIENTS.set("ssm", RecordingSsm(events))
     approvals(bedrock)
+    ours(bedrock)
     bedrock.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": OLD_PT})
+    real_tags = CLIENTS.bedrock.list_tags_for_resource
     real_delete = CLIENTS.bedrock.delete_provisioned_model_throughput
+
+    def read_tags(**kwargs: Any) -> Any:
+        events.append(("tags", kwargs["resourceARN"]))
+        return real_tags(**kwargs)
 
     def delete(**kwargs: Any) -> Any:
         events.append(("delete", kwargs["provisionedModelId"]))
         return real_delete(**kwargs)
 
+    monkeypatch.setattr(CLIENTS.bedrock, "list_tags_for_resource", read_tags)
     monkeypatch.setattr(CLIENTS.bedrock, "delete_provisioned_model_throughput", delete)
     promote.handler(promote_event(), None)
-    assert events == [("put", PT_ARN), ("delete", OLD_PT), ("put", PT_ARN)]
+    assert events == [("put", PT_ARN), ("tags", OLD_PT), ("delete", OLD_PT), ("put", PT_ARN)]
 
 
 @pytest.mark.parametrize(("kind", "raised"), [("access-denied", ClientError), ("network", TransientServiceError)])
@@ -637,14 +650,46 @@ def test_promote_replaced_delete_failing_on_the_network_is_retried_with_the_reco
     refusal (left pending with no retry) or the replacement dropped from the record (its bill never stops)."""
     publish_previous()
     approvals(bedrock)
-    fail_first(monkeypatch, CLIENTS.bedrock, "delete_provisioned_model_throughput", network(""))
+    ours(bedrock)
+    calls = fail_first(monkeypatch, CLIENTS.bedrock, "delete_provisioned_model_throughput", network(""))
     with pytest.raises(TransientServiceError):
         promote.handler(promote_event(), None)
+    assert calls == [{"provisionedModelId": OLD_PT}]
+    assert_replaced_still_recorded()
+
+
+def assert_replaced_still_recorded() -> None:
+    """The record names the new model and still lists the previous throughput as owed a delete."""
     value = parameter()
     assert value["provisioned_model_arn"] == PT_ARN
     (entry,) = value["replaces"]
     assert entry["kind"] == contracts.SERVING_PROVISIONED and entry["invoke_model_id"] == OLD_PT
     assert entry["provisioned_model_arn"] == OLD_PT and entry["execution_name"] == PREVIOUS["execution_name"]
+
+
+def test_promote_tag_read_failing_on_the_network_deletes_nothing_and_is_retried_with_the_record_kept(
+    promote_env: None, bedrock: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ownership check before the delete fails on the network: the handler raises TransientServiceError (the
+    workflow retries), nothing is deleted, and the record keeps the replaced throughput listed; the retry reads the
+    tags again and deletes it. Catches a network error read as "not ours" or "unverified" (the replacement would be
+    refused or left pending with no retry), or a delete made without the check.
+
+    No delete is queued on the Stubber for the first call: a delete would fail with a Stubber error instead."""
+    publish_previous()
+    approvals(bedrock)
+    calls = fail_first(monkeypatch, CLIENTS.bedrock, "list_tags_for_resource", network(""))
+    with pytest.raises(TransientServiceError):
+        promote.handler(promote_event(), None)
+    assert calls == [{"resourceARN": OLD_PT}]
+    assert_replaced_still_recorded()
+
+    approvals(bedrock)
+    ours(bedrock)
+    bedrock.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": OLD_PT})
+    result = promote.handler(promote_event(), None)
+    assert result["replaced_throughputs"] == [OLD_PT] and result["pending_replacements"] == []
+    assert parameter()["replaces"] == [] and parameter()["provisioned_model_arn"] == PT_ARN
 
 
 # ================================================================================================================
