@@ -94,6 +94,24 @@ class Invocation:
     seconds: float
 
 
+_INVOKING = threading.local()
+
+
+def in_handler() -> bool:
+    """Whether this thread is running a handler invocation (``LocalLambda.invoke``): what it prints belongs to the
+    function's log stream, not to whoever started the rehearsal (``runner._handler_logs`` routes it)."""
+    return bool(getattr(_INVOKING, "depth", 0))
+
+
+@contextlib.contextmanager
+def _invoking() -> Iterator[None]:
+    _INVOKING.depth = getattr(_INVOKING, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _INVOKING.depth -= 1
+
+
 class LocalLambda:
     """Routes Lambda invocations (by function name or ARN) to in-process handlers."""
 
@@ -131,7 +149,8 @@ class LocalLambda:
                 raise SimulatedHandlerCrash(
                     f"simulated crash of the {function.folder} handler (fault handler-crash); it raises only once"
                 )
-            result = function.handler(event, context)
+            with _invoking():
+                result = function.handler(event, context)
         except Exception as exc:  # an unhandled error, as the Lambda runtime reports it
             with self._lock:
                 self.invocations.append(Invocation(function.folder, action, type(exc).__name__, 0.0))

@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -24,7 +25,7 @@ from contextlib import ExitStack, contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, cast
 from unittest import mock
 
 from finetune.atomic import atomic_write
@@ -37,7 +38,7 @@ from .approval import Approver
 from .bedrock_standin import BedrockStandIn, SimulationConfig
 from .champion import FAULT as CHAMPION_FAULT
 from .champion import ChampionRun, run_champion
-from .moto_patches import LocalFunction, LocalLambda, patched_moto
+from .moto_patches import LocalFunction, LocalLambda, in_handler, patched_moto
 from .moto_support import moto_with_passthrough
 from .progress import Progress
 from .template import TemplateResolver, find_resources
@@ -595,20 +596,60 @@ class RehearsalResult:
         return self.status == "SUCCEEDED"
 
 
+class _HandlerStdout:
+    """``sys.stdout`` while the rehearsal runs: what a handler invocation prints (its metrics, EMF documents) goes
+    to the handler log, as in Lambda, where stdout is the function's log stream; everything else (the caller's
+    own prints, an ``after_run`` hook running ``finetune`` commands, the stand-in's threads) goes to the stdout it
+    had. Routed per thread (``moto_patches.in_handler``): moto runs states on threads of its own, concurrently with
+    the caller and with each other. A handler's output reaches the log a whole line at a time, so two invocations
+    printing at once never interleave within a line."""
+
+    def __init__(self, caller: TextIO, handlers: TextIO, lock: threading.Lock) -> None:
+        self._caller, self._handlers, self._lock = caller, handlers, lock
+        self._pending = threading.local()
+
+    def write(self, text: str) -> int:
+        if not in_handler():
+            return self._caller.write(text)
+        buffered = getattr(self._pending, "text", "") + text
+        complete, newline, rest = buffered.rpartition("\n")
+        self._pending.text = rest
+        if newline:
+            with self._lock:
+                self._handlers.write(complete + newline)
+        return len(text)
+
+    def flush(self) -> None:
+        if not in_handler():
+            self._caller.flush()
+            return
+        rest, self._pending.text = getattr(self._pending, "text", ""), ""
+        with self._lock:
+            if rest:
+                self._handlers.write(rest)
+            self._handlers.flush()
+
+    def __getattr__(self, name: str) -> Any:  # encoding, isatty, fileno...: the caller's stream
+        return getattr(self._caller, name)
+
+
 @contextmanager
 def _handler_logs(path: Path) -> Iterator[None]:
-    """Send the handlers' JSON logs to a file so stderr shows only the progress lines. What they print goes there
-    too: in Lambda both land in the function's log stream, and the metrics (EMF documents) are printed."""
+    """Send the handlers' JSON logs to a file so stderr shows only the progress lines. What the handlers print goes
+    there too (in Lambda both land in the function's log stream, and the metrics are printed), but only what they
+    print: the caller's stdout stays the caller's (``_HandlerStdout``)."""
     root = logging.getLogger()
     saved, level = list(root.handlers), root.level
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as stream, redirect_stdout(stream):
+    with path.open("a", encoding="utf-8") as stream:
+        routed = _HandlerStdout(sys.stdout, stream, threading.Lock())
         root.handlers = [logging.StreamHandler(stream)]
-        try:
-            yield
-        finally:
-            root.handlers = saved
-            root.setLevel(level)
+        with redirect_stdout(cast(TextIO, routed)):
+            try:
+                yield
+            finally:
+                root.handlers = saved
+                root.setLevel(level)
 
 
 def _s3_event(bucket: str, key: str, head: Mapping[str, Any], region: str) -> dict[str, Any]:
