@@ -55,6 +55,7 @@ def status_change_event(
             "stateMachineArn": state_machine_arn,
             "name": execution["name"],
             "status": execution["status"],
+            **({"input": execution["input"]} if "input" in execution else {}),
         },
     }
 
@@ -77,6 +78,9 @@ class EndRelay:
         for execution in (e for page in pages for e in page["executions"]):
             if execution["status"] in ENDED and execution["executionArn"] not in self.delivered:
                 self.delivered.add(execution["executionArn"])
+                # The event carries the execution's input (ListExecutions does not): DescribeExecution has it.
+                described = self.sfn.describe_execution(executionArn=execution["executionArn"])
+                execution = {**execution, "input": described.get("input")}
                 self.deliver(status_change_event(execution, self.state_machine_arn, self.region, self.account))
                 count += 1
         return count

@@ -9,6 +9,7 @@ without an event, or without reaching its Catch (stopped, timed out), is found n
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import asdict
@@ -33,11 +34,32 @@ def ended_execution(event: Mapping[str, Any], state_machine_arn: str) -> str | N
     return str(name) if name else None
 
 
+def ended_run(event: Mapping[str, Any]) -> str | None:
+    """The run name of the ended execution, from the execution input Step Functions puts in the event
+    (``detail.input``, a JSON string: ``{"source": {..., "run_name"}}``; left out only past 248 KB, per
+    docs.aws.amazon.com/step-functions/latest/dg/cw-events.html, read 2026-12-01); None when absent or unreadable."""
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping):
+        return None
+    try:
+        source = json.loads(str(detail.get("input") or "{}")).get("source")
+    except (ValueError, AttributeError):
+        return None
+    name = source.get("run_name") if isinstance(source, Mapping) else None
+    return str(name) if name else None
+
+
 @instrumented
 def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
-    bind()
     state_machine_arn = os.environ[contracts.ENV_STATE_MACHINE_ARN]
     ended = ended_execution(event, state_machine_arn)
+    # A dispatch on an execution's end belongs to that run: its lines and metrics carry the run and execution
+    # whose end freed the slot, so filtering on them shows what that end started. The scheduled sweep ends no run
+    # and binds nothing; its line names the runs it started.
+    if ended:
+        bind(run=ended_run(event), execution=ended)
+    else:
+        bind()
     dispatcher = Dispatcher(
         os.environ[contracts.ENV_ADMISSION_TABLE],
         state_machine_arn,

@@ -22,9 +22,12 @@ LOGGER = setup_logging("explain")
 def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
     state = event.get("state")
     state = state if isinstance(state, Mapping) else {}
-    source = state.get("source")
-    if isinstance(source, Mapping):
-        bind(run=source.get("run_name"))
+    # The run's name is in the execution input ($.source); the execution's in the run spec, once Resolve run wrote it.
+    source, run = state.get("source"), state.get("run")
+    bind(
+        run=source.get("run_name") if isinstance(source, Mapping) else None,
+        execution=run.get("execution_name") if isinstance(run, Mapping) else None,
+    )
     notice = failure_notice(state)
     error = state.get("error")
     log(
