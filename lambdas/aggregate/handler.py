@@ -23,6 +23,7 @@ from pipeline_aws.s3 import list_keys, put_bytes
 from pipeline_core import contracts
 from pipeline_core.dataset.lines import LineReader
 from pipeline_core.evaluation import EvaluationFailed, EvaluationSpec, PriceTable, SpecError, is_blank
+from pipeline_core.explain import REASON_SEPARATOR
 from pipeline_core.metrics import TokenPrice, get_metric
 from pipeline_core.models import UnsupportedModelError, get_base_model
 from pipeline_core.report import (
@@ -255,8 +256,9 @@ def aggregate(
         "verdict": report.gate.verdict.value,
         "reasons": list(report.gate.reasons),
         # The same reasons as one sentence for the notification (the workflow's Cause), so no client has to
-        # decode a JSON array from a message.
-        "reasons_text": " | ".join(report.gate.reasons),  # a reason may itself hold "; "
+        # decode a JSON array from a message. A reason may itself hold "; ", hence the separator; the failure's
+        # sentence cuts between reasons (pipeline_core.explain).
+        "reasons_text": REASON_SEPARATOR.join(report.gate.reasons),
         **uris,
         "table_md": _first_table(markdown),
     }

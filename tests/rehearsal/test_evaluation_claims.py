@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from finetune.rehearsal.runner import RehearsalResult
+from pipeline_core.explain import ELLIPSIS, MAX_CHARS, REASON_SEPARATOR
 
 Run = Callable[..., RehearsalResult]
 
@@ -88,9 +89,22 @@ def test_worse_candidate_is_rejected_because_it_is_below_base(run_rehearsal: Run
     assert not improvement["passed"]
     assert re.search(rf"candidate {PRIMARY_METRIC} [\d.]+ is below base [\d.]+", improvement["reason"])
     assert improvement["reason"] in gate["reasons"]
-    # The execution's cause (and so the notification) carries the gate's reasons as readable text.
+    # The execution's cause (and so the notification) is one sentence naming why: the gate's reasons, each whole
+    # (cut between reasons, never inside one, to fit the sentence's limit), the first being that it is below base;
+    # the report, which the notification points at, lists every reason.
     cause = result.cause or ""
-    assert f"quality gate: {' | '.join(gate['reasons'])}. Report: s3://" in cause
+    prefix = "The fine-tuned model did not pass the quality gate: "
+    assert cause.startswith(prefix + improvement["reason"]), cause
+    said = cause.removeprefix(prefix).split(REASON_SEPARATOR)
+    omitted = len(gate["reasons"]) - (len(said) - 1)
+    if said[-1].startswith("and "):
+        assert said[:-1] == gate["reasons"][: len(said) - 1]
+        assert said[-1] == f"and {omitted} more reason{'s' if omitted > 1 else ''} in the report"
+    else:
+        assert said == gate["reasons"]
+    assert len(cause) <= MAX_CHARS and ELLIPSIS not in cause
     assert "\\u" not in cause, "no JSON escapes in what a person reads"
+    (notice,) = result.notifications
+    assert notice["message"]["reason"] == cause and notice["message"]["report"].endswith("/report.json")
     assert "Delete throughput" in result.states and "Promote" not in result.states
     assert result.provisioned_throughputs == []

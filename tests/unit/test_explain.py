@@ -12,6 +12,7 @@ from pipeline_core.explain import (
     KNOWN_ERRORS,
     MAX_CHARS,
     MAX_PART_CHARS,
+    REASON_SEPARATOR,
     failure_notice,
     report_uri,
     sentence,
@@ -221,3 +222,58 @@ def test_a_cleanup_failure_with_long_causes_stays_bounded() -> None:
     reason = failure_notice(state)["reason"]
     assert len(reason) <= 2 * MAX_CHARS and "stackTrace" not in reason
     assert reason.count(ELLIPSIS) == 2 and len("b " * 1000) > MAX_PART_CHARS
+
+
+# ---- the quality gate's reasons are cut between reasons, never inside one --------------------------------------
+GATE = "The fine-tuned model did not pass the quality gate: "
+
+
+def _gate_cause(reasons: list[str]) -> str:
+    return f"{GATE}{REASON_SEPARATOR.join(reasons)}. Report: {REPORT}"
+
+
+def test_gate_reasons_that_fit_are_kept_whole_without_the_report() -> None:
+    reasons = ["candidate token_f1 0.0 is below base 23.1 (\u221223.1 points); required improvement ≥ 1.0 point", "b"]
+    notice = failure_notice(
+        {"error": {"Error": "CandidateRejected", "Cause": _gate_cause(reasons)}, "evaluation": {"report_uri": REPORT}}
+    )
+    assert notice == {"reason": GATE + REASON_SEPARATOR.join(reasons), "report": REPORT}
+
+
+@pytest.mark.parametrize("slack", [-1, 0, 1])
+def test_gate_reasons_past_the_limit_drop_whole_reasons_and_say_how_many(slack: int) -> None:
+    first = "candidate token_f1 0.0 is below base 23.1 (\u221223.1 points); required improvement ≥ 1.0 point"
+    second = "x" * 40
+    kept = f"{GATE}{first}{REASON_SEPARATOR}{second}{REASON_SEPARATOR}and 1 more reason in the report"
+    # The limit at, one below and one above the length of the first two reasons and the count.
+    text = sentence(
+        "CandidateRejected",
+        f"{GATE}{first}{REASON_SEPARATOR}{second}{REASON_SEPARATOR}{'y ' * 200}",
+        limit=len(kept) + slack,
+    )
+    if slack >= 0:
+        assert text == kept
+    else:
+        assert text == f"{GATE}{first}{REASON_SEPARATOR}and 2 more reasons in the report"
+    assert len(text) <= len(kept) + slack and ELLIPSIS not in text
+
+
+def test_gate_reasons_whose_first_does_not_fit_are_cut_at_a_word() -> None:
+    text = sentence("CandidateRejected", f"{GATE}{'long ' * 80}{REASON_SEPARATOR}second", limit=MAX_CHARS)
+    assert text.endswith(ELLIPSIS) and len(text) <= MAX_CHARS and "more reason" not in text
+
+
+def test_a_rehearsed_rejection_keeps_why_in_full() -> None:
+    reasons = [
+        "candidate token_f1 0.0 is below base 23.1 (\u221223.1 points); required improvement ≥ 1.0 point",
+        "candidate improves token_f1 by \u2212100.0% relative to base; required ≥ 0.0%",
+        "candidate is not better than base on token_f1 (p = 0.267); significance cannot count for it",
+    ]
+    notice = failure_notice(
+        {"error": {"Error": "CandidateRejected", "Cause": _gate_cause(reasons)}, "evaluation": {"report_uri": REPORT}}
+    )
+    assert (
+        notice["reason"]
+        == f"{GATE}{reasons[0]}{REASON_SEPARATOR}{reasons[1]}{REASON_SEPARATOR}and 1 more reason in the report"
+    )
+    assert len(notice["reason"]) <= MAX_CHARS and notice["report"] == REPORT

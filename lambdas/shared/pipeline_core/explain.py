@@ -21,6 +21,8 @@ MAX_CHARS = 300
 #: Each half of a cleanup failure's sentence (what the cleanup met, and why the run had failed).
 MAX_PART_CHARS = 150
 ELLIPSIS = "…"
+#: What joins the quality gate's reasons in a rejection's cause (the aggregate handler's ``reasons_text``).
+REASON_SEPARATOR = " | "
 
 NOTICE_REASON = "reason"
 NOTICE_REPORT = "report"
@@ -75,7 +77,7 @@ def sentence(error: str | None, cause: str | None, *, limit: int = MAX_CHARS) ->
         text = f"A pipeline function failed unexpectedly ({kind}: {message}); its log has the stack trace"
     else:
         text = message
-    return truncate(text, limit)
+    return _fit_reasons(text, limit) or truncate(text, limit)
 
 
 def truncate(text: str, limit: int = MAX_CHARS) -> str:
@@ -86,6 +88,23 @@ def truncate(text: str, limit: int = MAX_CHARS) -> str:
     if " " in cut[1:]:
         cut = cut[: cut.rindex(" ")]
     return cut.rstrip(" ,;:.-(") + ELLIPSIS
+
+
+def _fit_reasons(text: str, limit: int) -> str | None:
+    """A list of reasons (the quality gate's, joined by REASON_SEPARATOR) that does not fit, cut between reasons
+    rather than inside one: as many whole reasons as fit, then how many more the report lists. None when ``text``
+    fits, is not such a list, or not even its first reason fits whole (then ``truncate`` cuts it at a word)."""
+    reasons = text.split(REASON_SEPARATOR)
+    if len(text) <= limit or len(reasons) < 2:
+        return None
+    for kept in range(len(reasons) - 1, 0, -1):
+        more = len(reasons) - kept
+        fitted = REASON_SEPARATOR.join(
+            [*reasons[:kept], f"and {more} more reason{'s' if more > 1 else ''} in the report"]
+        )
+        if len(fitted) <= limit:
+            return fitted
+    return None
 
 
 def failure_notice(state: Mapping[str, Any]) -> dict[str, Any]:
