@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipeline_core import contracts
-from pipeline_core.explain import sentence
+from pipeline_core.explain import NOTICE_REPORT, sentence
 
 DEFAULT_STACK_PREFIX = "Finetune"
 # Stack outputs the data plane and pipeline stacks publish (stacks/data_plane_stack.py, stacks/pipeline_stack.py).
@@ -462,6 +462,27 @@ def reason(description: Mapping[str, Any]) -> str:
         return ""
     error, cause = description.get("error"), description.get("cause")
     return sentence(str(error) if error else None, str(cause) if cause else None)
+
+
+#: Where "Explain failure" puts {reason, report} in the state document (stacks/workflow.py NOTICE_PATH).
+NOTICE_KEY = "notice"
+
+
+def failure_report(events: list[dict[str, Any]]) -> str | None:
+    """The report a failed run's notification named (``$.notice.report``): the validation report of a refused
+    dataset, the evaluation report of a rejected candidate. Read from the execution history, the newest state
+    that holds the notice (the Fail state's input); None when the run ended without one, e.g. before any report
+    was written, or stopped by hand."""
+    for event in reversed(events):
+        entered, exited = event.get("stateEnteredEventDetails"), event.get("stateExitedEventDetails")
+        document = _json(entered.get("input")) if isinstance(entered, Mapping) else None
+        if document is None and isinstance(exited, Mapping):
+            document = _json(exited.get("output"))
+        notice = document.get(NOTICE_KEY) if isinstance(document, dict) else None
+        if isinstance(notice, dict):
+            report = notice.get(NOTICE_REPORT)
+            return report if isinstance(report, str) and report.startswith("s3://") else None
+    return None
 
 
 def failed(description: Mapping[str, Any]) -> bool:

@@ -23,6 +23,7 @@ from finetune.operator import (
     discover,
     execution_arn,
     failed,
+    failure_report,
     find_execution,
     find_queued,
     history,
@@ -78,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
     leaving(args, f"stopped following; the run goes on in AWS; follow it again with `finetune status {name}`")
     progress = Progress()
     while True:
-        for line in progress.feed(history(aws, arn)):
+        events = history(aws, arn)
+        for line in progress.feed(events):
             print(line, flush=True)
         if description["status"] != "RUNNING" or args.no_follow:
             break
@@ -91,6 +93,9 @@ def run(args: argparse.Namespace) -> int:
     elif description["status"] == "RUNNING" and progress.current:
         line += f" (in {progress.current})"
     print(line)
+    report = failure_report(events) if failed(description) else None
+    if report:  # where the run's evidence is: the validation report of a refused dataset, or the evaluation's
+        print(f"report: {report}")
     return EXIT_FAILED if failed(description) else EXIT_OK
 
 

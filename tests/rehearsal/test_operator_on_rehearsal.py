@@ -66,5 +66,6 @@ def test_operator_commands_report_a_rejected_run_with_exit_status_1(
     out: dict[str, tuple[int, str, str]] = result.after_run_result
     code, text, _ = out["status"]
     assert code == 1 and "rejected" in text and "is below base" in text
+    assert text.splitlines()[-1].startswith("report: s3://") and text.endswith("/report.json\n")  # the evidence
     code, text, _ = out["report"]
     assert code == 1 and "reject" in text.lower()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from finetune.cli import main
+from finetune.operator import failure_report
 from finetune.rehearsal.bedrock_standin import FAULTS as STANDIN_FAULT_NAMES
 from finetune.rehearsal.runner import (
     REHEARSAL_FAULTS,
@@ -75,7 +76,15 @@ def test_invalid_dataset_stops_before_any_job(run_rehearsal: Run, tmp_path: Path
     assert not stale.exists(), "the folder shows this run's outcome only"
     assert result.status == "FAILED" and exit_code(result) == 1
     assert result.error == "InvalidDataset"
-    assert "validation/report.json" in (result.cause or "")
+    # Where the line-numbered report is: the notification's `report` (the sentence no longer repeats it), what
+    # `finetune status` prints from the execution history, and the local copy the rehearsal's summary names.
+    (note,) = result.notifications
+    uri = note["message"]["report"]
+    assert uri.startswith("s3://") and uri.endswith(
+        f"/{str(result.execution_arn).rsplit(':', 1)[-1]}/validation/report.json"
+    )
+    assert failure_report(result.history) == uri
+    assert f"Report: {result.output_dir / 'validation-report.json'} " in summary_lines(result)[3]
     assert result.jobs == []  # nothing was paid for
     assert result.provisioned_throughputs == []
     assert _statuses(result) == ["FAILED"]
