@@ -58,6 +58,8 @@ def _after_run(cloud: LocalCloud, execution_arn: str | None) -> dict[str, Any]:
         raw = ssm.get_parameter(Name=os.environ[contracts.ENV_PROMOTION_PARAMETER])["Parameter"]["Value"]
     except ssm.exceptions.ParameterNotFound:
         return {"record": None, "tags": {}}
+    if raw.strip() == contracts.PROMOTION_PLACEHOLDER:  # what the stack creates the parameter with: nothing promoted
+        return {"record": None, "tags": {}}
     record = json.loads(raw)
     if not record.get("invoke_model_id"):  # nothing kept serving it
         return {"record": record, "tags": {}}
