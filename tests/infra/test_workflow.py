@@ -207,7 +207,7 @@ def test_every_task_retries_transient_errors_with_backoff(asl: dict[str, Any]) -
     tasks = [(n, s) for n, s in all_states(asl) if s["Type"] == "Task"]
     assert len(tasks) >= 15
     for name, state in tasks:
-        # The one policy's entries: transient errors, then a Bedrock quota refusal (tests/infra/test_admission_stack.py).
+        # The one policy's entries: transient errors, then a Bedrock quota refusal (test_admission_stack.py).
         retry, *quota = state["Retry"]
         assert [q["ErrorEquals"] for q in quota] == [[contracts.ERROR_QUOTA]], name
         assert set(wf.LAMBDA_TRANSIENT_ERRORS) <= set(retry["ErrorEquals"]), name
