@@ -30,7 +30,6 @@ from . import demo_data
 from .admission import EndRelay
 from .bedrock_standin import BedrockStandIn, SimulationConfig
 from .moto_patches import LocalLambda, patched_moto
-from .moto_support import moto_with_passthrough
 from .progress import Progress
 from .runner import (
     ACCOUNT_ID,
@@ -38,9 +37,10 @@ from .runner import (
     SynthesizedApp,
     _handler_logs,
     _s3_event,
+    enter_local_aws,
+    handler_environment,
     load_handler,
     provision,
-    rehearsal_defaults,
     synthesize,
 )
 
@@ -129,35 +129,15 @@ def run_load(options: LoadOptions, app: SynthesizedApp | None = None, progress: 
         customization_job_quota=options.job_quota,
         model_unit_quota=options.model_unit_quota,
     )
-    base_env = {
-        "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": region,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "FINETUNE_SIMULATION": "1",
-    }
-    extra = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
-    from pipeline_aws.clients import CLIENTS
-
     with ExitStack() as stack:
-        stack.enter_context(mock.patch.dict(os.environ, base_env))
-        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-            os.environ.pop(name, None)
-        stack.enter_context(moto_with_passthrough(extra=extra))
-        CLIENTS.reset()
-        stack.callback(CLIENTS.reset)
+        enter_local_aws(stack, region)
         import boto3
 
         s3 = boto3.client("s3", region_name=region)
         standin = stack.enter_context(BedrockStandIn(config, s3_client=s3))
         standin.learn(records)
         cloud = provision(app, region)
-        env = dict(cloud.environment)
-        env.update(standin.env())
-        env["FINETUNE_SIMULATION"] = "1"
-        if "PIPELINE_DEFAULTS" in env:
-            env["PIPELINE_DEFAULTS"] = rehearsal_defaults(env["PIPELINE_DEFAULTS"])
+        env = handler_environment(cloud, standin.env())
         stack.enter_context(mock.patch.dict(os.environ, env))
         stack.enter_context(_handler_logs(output_dir / "handlers.log"))
         tag = uuid.uuid4().hex[:8]

@@ -492,6 +492,38 @@ def load_handler(folder: str, tag: str) -> Callable[[Any, Any], Any]:
     return handler
 
 
+def enter_local_aws(stack: ExitStack, region: str) -> None:
+    """Make every AWS call of this process local: test credentials, no profile or endpoint of the user's, moto with
+    its Step Functions interpreter, and the pipeline's client cache emptied on the way in and out."""
+    from pipeline_aws.clients import CLIENTS
+
+    local = {
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "FINETUNE_SIMULATION": "1",
+    }
+    stack.enter_context(mock.patch.dict(os.environ, local))
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        os.environ.pop(name, None)
+    extra = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+    stack.enter_context(moto_with_passthrough(extra=extra))
+    CLIENTS.reset()
+    stack.callback(CLIENTS.reset)
+
+
+def handler_environment(cloud: LocalCloud, standin_env: Mapping[str, str]) -> dict[str, str]:
+    """The functions' environment as the template sets it, pointed at the stand-in, with rehearsal-sized waits."""
+    env = dict(cloud.environment)
+    env.update(standin_env)
+    env["FINETUNE_SIMULATION"] = "1"
+    if "PIPELINE_DEFAULTS" in env:
+        env["PIPELINE_DEFAULTS"] = rehearsal_defaults(env["PIPELINE_DEFAULTS"])
+    return env
+
+
 def rehearsal_defaults(defaults_json: str) -> str:
     """PIPELINE_DEFAULTS with the compressed clock: 1-second polls and short throughput and deployment waits."""
     defaults = json.loads(defaults_json)
@@ -818,24 +850,8 @@ def rehearse(
         base_model_id=base_model.model_id,
         customization_job_quota=options.customization_job_quota,
     )
-    base_env = {
-        "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": region,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "FINETUNE_SIMULATION": "1",
-    }
-    extra = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
-    from pipeline_aws.clients import CLIENTS
-
     with ExitStack() as stack:
-        stack.enter_context(mock.patch.dict(os.environ, base_env))
-        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-            os.environ.pop(name, None)
-        stack.enter_context(moto_with_passthrough(extra=extra))
-        CLIENTS.reset()
-        stack.callback(CLIENTS.reset)
+        enter_local_aws(stack, region)
         import boto3
 
         s3 = boto3.client("s3", region_name=region)
@@ -843,15 +859,11 @@ def rehearse(
         standin.learn(learned)
         progress.step("Creating the template's resources in moto; starting the simulated Bedrock stand-in")
         cloud = provision(app, region)
-        env = dict(cloud.environment)
-        env.update(standin.env())
-        env["FINETUNE_SIMULATION"] = "1"
-        if "PIPELINE_DEFAULTS" in env:
-            env["PIPELINE_DEFAULTS"] = rehearsal_defaults(env["PIPELINE_DEFAULTS"])
-            if options.approval_timeout_seconds is not None:
-                defaults = json.loads(env["PIPELINE_DEFAULTS"])
-                defaults.setdefault("approval", {})["timeout_seconds"] = options.approval_timeout_seconds
-                env["PIPELINE_DEFAULTS"] = json.dumps(defaults)
+        env = handler_environment(cloud, standin.env())
+        if "PIPELINE_DEFAULTS" in env and options.approval_timeout_seconds is not None:
+            defaults = json.loads(env["PIPELINE_DEFAULTS"])
+            defaults.setdefault("approval", {})["timeout_seconds"] = options.approval_timeout_seconds
+            env["PIPELINE_DEFAULTS"] = json.dumps(defaults)
         stack.enter_context(mock.patch.dict(os.environ, env))
         stack.enter_context(_handler_logs(output_dir / "handlers.log"))
         tag = uuid.uuid4().hex[:8]
