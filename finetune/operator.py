@@ -550,6 +550,48 @@ def queued_runs(aws: Aws, table: str) -> list[QueuedRun]:
     return runs
 
 
+@dataclass(frozen=True)
+class FailedStart:
+    """A queued run StartExecution refused for good (pipeline_aws.admission): it left the queue with this error."""
+
+    execution_name: str
+    run_name: str
+    arrived: datetime
+    error: str
+
+
+def failed_starts(aws: Aws, table: str) -> list[FailedStart]:
+    """The runs that could not start, oldest first; [] when the pipeline has no queue table."""
+    from pipeline_core.admission import FAILED_PK, arrived_at
+
+    if not table:
+        return []
+    client = aws.client("dynamodb")
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :f",
+        "ExpressionAttributeValues": {":f": {"S": FAILED_PK}},
+        "ProjectionExpression": "sk, execution_name, run_name, #error",
+        "ExpressionAttributeNames": {"#error": "error"},
+    }
+    runs: list[FailedStart] = []
+    while True:
+        page = call(f"reading the admission queue {table}", client.query, hint="check --queue-table", **kwargs)
+        for item in page.get("Items", []):
+            name = str(item["execution_name"]["S"])
+            runs.append(
+                FailedStart(
+                    name,
+                    str(item.get("run_name", {}).get("S") or run_name_of(name)),
+                    datetime.fromtimestamp(arrived_at(str(item["sk"]["S"])), tz=UTC),
+                    str(item.get("error", {}).get("S", "")),
+                )
+            )
+        if not page.get("LastEvaluatedKey"):
+            return runs
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 def find_queued(runs: list[QueuedRun], ref: str | None) -> QueuedRun | None:
     """The queued run an execution name, run name or name prefix refers to (the newest of a run's); None: the
     newest arrival."""

@@ -1,5 +1,5 @@
-"""`finetune runs`: the runs waiting in the admission queue, then the pipeline's recent executions, with their
-status and verdict."""
+"""`finetune runs`: the runs waiting in the admission queue, the queued runs that could not start
+(FAILED_TO_START, with the error), then the pipeline's recent executions, with their status and verdict."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from finetune.operator import (
     discover,
     elapsed,
     executions,
+    failed_starts,
     queued_runs,
     reason,
     run_name_of,
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     # The queue is read before the executions: a run started in between is then listed as both, and its queued
     # row is dropped below; read the other way round it would be listed as neither.
     waiting = queued_runs(aws, pipeline.admission_table)
+    refused = failed_starts(aws, pipeline.admission_table)
     rows = []
     for item in executions(aws, pipeline.state_machine_arn, limit=args.limit):
         description = describe(aws, str(item["executionArn"]))
@@ -77,7 +79,13 @@ def run(args: argparse.Namespace) -> int:
         for q in waiting
         if q.execution_name not in listed
     ][: args.limit]
-    rows = queued + rows
+    # Runs StartExecution refused for good (no execution exists), newest first, after the waiting ones.
+    failed = [
+        ("-", f.run_name, f.execution_name, "FAILED_TO_START", "", "", f"could not start: {f.error}")
+        for f in reversed(refused)
+        if f.execution_name not in listed
+    ][: args.limit]
+    rows = queued + failed + rows
     if not rows:
         print("no runs yet", file=sys.stderr)
         return EXIT_OK

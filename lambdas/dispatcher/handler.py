@@ -10,6 +10,7 @@ without an event, or without reaching its Catch (stopped, timed out), is found n
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import asdict
@@ -66,8 +67,12 @@ def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
         int(os.environ[contracts.ENV_MAX_CONCURRENT_RUNS]),
     )
     outcome = dispatcher.dispatch(ended=ended)
-    metrics.dispatched(started=len(outcome.started), waiting=outcome.waiting)
+    metrics.dispatched(started=len(outcome.started), waiting=outcome.waiting, failed=len(outcome.failed))
     log(LOGGER, "dispatched", ended=ended, **asdict(outcome))
+    for refused in outcome.failed:
+        # Not retried: the run left the queue (the runs behind it went on) and `finetune runs` lists it as
+        # FAILED_TO_START with this error; once the cause is fixed, the same upload queues it again.
+        log(LOGGER, "queued run failed to start", level=logging.ERROR, **refused)
     if outcome.error:
         # Raised so the invocation counts as failed (the alarm on errors sees it); the runs stay queued.
         raise RuntimeError(f"could not start a queued run: {outcome.error}")

@@ -11,6 +11,7 @@ starts at once only if fewer than the admission limit are running; otherwise the
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -90,11 +91,16 @@ def start(upload: Upload, state_machine_arn: str) -> dict[str, Any]:
         log(LOGGER, "dispatch failed; the run stays queued", key=upload.key, error=f"{type(err).__name__}: {err}")
         outcome = None
     if outcome is not None:
-        metrics.dispatched(started=len(outcome.started), waiting=outcome.waiting)
+        metrics.dispatched(started=len(outcome.started), waiting=outcome.waiting, failed=len(outcome.failed))
+        for failure in outcome.failed:  # out of the queue for good: `finetune runs` lists it as FAILED_TO_START
+            log(LOGGER, "queued run failed to start", level=logging.ERROR, **failure)
     if outcome is not None and name in outcome.already_started:
         # StartExecution refused the name (an execution of the same upload ran before the queue existed).
         log(LOGGER, "duplicate upload", key=upload.key)
         return {"started": False, "reason": "duplicate", "execution_name": name}
+    refused = next((f for f in outcome.failed if f["execution_name"] == name), None) if outcome else None
+    if refused is not None:
+        return {"started": False, "reason": "failed to start", "execution_name": name, "error": refused["error"]}
     if outcome is not None and name in outcome.started:
         arn = execution_arn_of(state_machine_arn, name)
         log(LOGGER, "execution started", key=upload.key, execution_arn=arn)

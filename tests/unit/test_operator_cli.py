@@ -820,6 +820,29 @@ def test_runs_limit_bounds_the_queued_rows_too(
     assert [row.split()[2] for row in rows] == list(QUEUED_NAMES[:shown])
 
 
+def test_runs_lists_a_queued_run_that_failed_to_start_with_its_error(
+    states: FakeStates, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """StartExecution refused it for good (pipeline_aws.admission): out of the queue, shown with the error."""
+    from botocore.exceptions import ClientError
+
+    from pipeline_aws import admission
+
+    _queue(*QUEUED_NAMES)
+    head = admission.queued(QUEUE_TABLE)[0]
+    refusal = ClientError({"Error": {"Code": "ValidationException", "Message": "bad input"}}, "StartExecution")
+    admission.Dispatcher(QUEUE_TABLE, "arn:aws:states:us-west-2:1:stateMachine:m", 2)._fail(head, refusal)
+    assert main(["runs"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[1:]]
+    assert [(row[2], row[3]) for row in rows] == [
+        ("alpha-0000000000000002", "QUEUED"),
+        ("mike-0000000000000003", "QUEUED"),
+        ("zulu-0000000000000001", "FAILED_TO_START"),
+    ]
+    assert " ".join(rows[0][4:8]) == "position 1 of 2"
+    assert " ".join(rows[2][4:]) == "could not start: ValidationException: bad input"
+
+
 def test_runs_without_the_queue_output_lists_executions_only(
     aws: Aws, states: FakeStates, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -4,6 +4,10 @@ One table holds three kinds of item (partition key `pk`, sort key `sk`):
 - `RUN#<execution name>` / `RUN`: one per upload, written only if absent, so a repeated upload event queues
   nothing new (the idempotent start); `state` QUEUED or STARTED.
 - `QUEUE` / `<arrival>#<execution name>`: the waiting runs, read in key order, so the oldest starts first.
+  A run StartExecution refuses with a non-transient error (a validation error, a key the role may not use) moves
+  to `FAILED_TO_START` / `<arrival>#<execution name>` with the error, its marker's `state` FAILED_TO_START, and
+  the runs behind it go on: retrying it would fail the same way and hold the whole queue behind it. Throttling and
+  5xx end the round with the run still first in line, for the next event or the schedule to retry.
 - `LEASE` / `dispatcher`: a lease (owner, expiry) held by whoever dispatches, and `holders`, the executions it
   started, each with its start time. A slot is a RUNNING execution: `holders` only covers the seconds in which a
   new execution may not be listed yet (ListExecutions is eventually consistent), and each is released once
@@ -23,14 +27,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ParamValidationError
 
 from pipeline_aws.clients import CLIENTS
 from pipeline_aws.errors import error_code, is_code, transient_errors
-from pipeline_core.admission import QUEUE_PK, arrival_key, free_slots, name_of
+from pipeline_core.admission import FAILED_PK, QUEUE_PK, arrival_key, free_slots, name_of
 
 LEASE_KEY = {"pk": {"S": "LEASE"}, "sk": {"S": "dispatcher"}}
-STATE_QUEUED, STATE_STARTED = "QUEUED", "STARTED"
+STATE_QUEUED, STATE_STARTED, STATE_FAILED = "QUEUED", "STARTED", "FAILED_TO_START"
 # Longer than the trigger's and the dispatcher's Lambda timeout (1 minute), so a lease never expires while its
 # holder can still be running.
 LEASE_SECONDS = 90
@@ -67,10 +71,12 @@ class Queued:
 
 @dataclass
 class Outcome:
-    """What one dispatch did: executions started, runs left waiting, and why it stopped early if it did."""
+    """What one dispatch did: executions started, runs it could not start (taken out of the queue, each with
+    `execution_name`, `run_name` and `error`), runs left waiting, and why it stopped early if it did."""
 
     started: list[str] = field(default_factory=list)
     already_started: list[str] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)
     waiting: int = 0
     running: int = 0
     released: list[str] = field(default_factory=list)
@@ -79,7 +85,8 @@ class Outcome:
 
 
 def enqueue(table: str, name: str, execution_input: Mapping[str, Any], *, now: Callable[[], float] = _clock) -> bool:
-    """Queue a run; False when this execution name was queued (or started) before: a duplicate upload event."""
+    """Queue a run; False when this execution name was queued (or started) before: a duplicate upload event. A run
+    that failed to start (FAILED_TO_START) queues again."""
     arrived = now()
     arrival = arrival_key(int(arrived * 1_000_000), name)
     source = execution_input.get("source") or {}
@@ -97,7 +104,10 @@ def enqueue(table: str, name: str, execution_input: Mapping[str, Any], *, now: C
                                 "arrival": {"S": arrival},
                                 "expires_at": {"N": str(expires)},
                             },
-                            "ConditionExpression": "attribute_not_exists(pk)",
+                            # A run that failed to start may queue again (its cause fixed, the upload repeated).
+                            "ConditionExpression": "attribute_not_exists(pk) OR #state = :failed",
+                            "ExpressionAttributeNames": {"#state": "state"},
+                            "ExpressionAttributeValues": {":failed": {"S": STATE_FAILED}},
                         }
                     },
                     {
@@ -337,17 +347,25 @@ class Dispatcher:
         holding = running | set(holders)
         outcome.running = len(holding)
         free = free_slots(self.limit, len(holding))
-        waiting = queued(self.table, limit=free) if free else []
         try:
-            for entry in waiting:
-                self._start(entry, holders, outcome)
-        except Exception as err:  # the run stays queued; the next event or the schedule retries
+            # A run that failed to start left the queue without taking its slot: read again for the next in line.
+            # Each pass starts or removes every run it read, so this ends.
+            while free:
+                waiting = queued(self.table, limit=free)
+                if not waiting:
+                    break
+                for entry in waiting:
+                    if self._start(entry, holders, outcome):
+                        free -= 1
+        except Exception as err:  # throttling, 5xx, a failed write: the run stays queued; the next round retries
             outcome.error = f"{type(err).__name__}: {err}"
         finally:
             self._save_holders(holders)
         outcome.waiting = len(queued(self.table))
 
-    def _start(self, entry: Queued, holders: dict[str, float], outcome: Outcome) -> None:
+    def _start(self, entry: Queued, holders: dict[str, float], outcome: Outcome) -> bool:
+        """Start one queued run; False when StartExecution refused it for good (it left the queue, no slot taken).
+        A transient failure raises (TransientServiceError) with the run still queued."""
         # Recorded before the call: a dispatcher that dies right after starting still leaves the slot counted
         # (a holder that never started is released once its grace is over and DescribeExecution finds nothing).
         holders[entry.execution_name] = self.now()
@@ -360,17 +378,64 @@ class Dispatcher:
                 )
             arn = str(response["executionArn"])
             outcome.started.append(entry.execution_name)
-        except ClientError as err:
-            # StartExecution with a name in use and another input (a closed execution): this upload had its run.
-            if not is_code(err, "ExecutionAlreadyExists"):
-                del holders[entry.execution_name]
-                raise
+        except (ClientError, ParamValidationError) as err:
             del holders[entry.execution_name]
+            # StartExecution with a name in use and another input (a closed execution): this upload had its run.
+            if not isinstance(err, ClientError) or not is_code(err, "ExecutionAlreadyExists"):
+                # Not transient (transient_errors turned those into TransientServiceError): the same call would
+                # fail the same way on every round.
+                self._fail(entry, err)
+                outcome.failed.append(
+                    {"execution_name": entry.execution_name, "run_name": entry.run_name, "error": _describe(err)}
+                )
+                return False
             outcome.already_started.append(entry.execution_name)
         except Exception:
             del holders[entry.execution_name]
             raise
         self._dequeue(entry, arn)
+        return True
+
+    def _fail(self, entry: Queued, err: Exception) -> None:
+        """Move a run out of the queue into FAILED_TO_START with its error, in one transaction (a failed write
+        leaves it queued, and the next round meets the same refusal and tries again)."""
+        now = self.now()
+        error = _describe(err)
+        with transient_errors():
+            _dynamodb().transact_write_items(
+                TransactItems=[
+                    {"Delete": {"TableName": self.table, "Key": {"pk": {"S": QUEUE_PK}, "sk": {"S": entry.arrival}}}},
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": {
+                                "pk": {"S": FAILED_PK},
+                                "sk": {"S": entry.arrival},
+                                "execution_name": {"S": entry.execution_name},
+                                "run_name": {"S": entry.run_name},
+                                "key": {"S": entry.key},
+                                "input": {"S": entry.input},
+                                "error": {"S": error},
+                                "failed_at": {"N": repr(now)},
+                                "expires_at": {"N": str(int(now + MARKER_DAYS * 86_400))},
+                            },
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": _run_key(entry.execution_name),
+                            "UpdateExpression": "SET #state = :failed, #error = :error, failed_at = :at",
+                            "ExpressionAttributeNames": {"#state": "state", "#error": "error"},
+                            "ExpressionAttributeValues": {
+                                ":failed": {"S": STATE_FAILED},
+                                ":error": {"S": error},
+                                ":at": {"N": repr(now)},
+                            },
+                        }
+                    },
+                ]
+            )
 
     def _dequeue(self, entry: Queued, execution_arn: str | None) -> None:
         started: dict[str, Any] = {":started": {"S": STATE_STARTED}, ":at": {"N": repr(self.now())}}
@@ -395,8 +460,54 @@ class Dispatcher:
             )
 
 
+def _describe(err: Exception) -> str:
+    """`Code: message` of a refused call, cut to fit a table item and a log line."""
+    if isinstance(err, ClientError):
+        message = str(err.response.get("Error", {}).get("Message") or "")
+        text = f"{error_code(err)}: {message}" if message else error_code(err)
+    else:
+        text = f"{type(err).__name__}: {err}"
+    return text[:1000]
+
+
+def failed(table: str) -> list[dict[str, str]]:
+    """The runs StartExecution refused for good, oldest first: execution_name, run_name, arrival, error."""
+    items: list[dict[str, str]] = []
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :f",
+        "ExpressionAttributeValues": {":f": {"S": FAILED_PK}},
+        "ConsistentRead": True,
+    }
+    while True:
+        with transient_errors():
+            page = _dynamodb().query(**kwargs)
+        for item in page.get("Items", []):
+            items.append(
+                {
+                    "execution_name": item["execution_name"]["S"],
+                    "run_name": item.get("run_name", {}).get("S", ""),
+                    "arrival": item["sk"]["S"],
+                    "error": item.get("error", {}).get("S", ""),
+                }
+            )
+        if not page.get("LastEvaluatedKey"):
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 def execution_arn_of(state_machine_arn: str, name: str) -> str:
     return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":" + name
 
 
-__all__ = ["Dispatcher", "Outcome", "Queued", "enqueue", "execution_arn_of", "name_of", "position", "queued"]
+__all__ = [
+    "Dispatcher",
+    "Outcome",
+    "Queued",
+    "enqueue",
+    "execution_arn_of",
+    "failed",
+    "name_of",
+    "position",
+    "queued",
+]

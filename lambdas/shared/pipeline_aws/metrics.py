@@ -66,9 +66,17 @@ def queue_depth(depth: int) -> None:
     _gauge(telemetry.METRIC_QUEUE_DEPTH, depth)
 
 
-def dispatched(started: int, waiting: int) -> None:
-    """One dispatch of the admission queue: the runs it started and the runs still waiting after it."""
+def runs_failed_to_start(count: int = 1) -> None:
+    """Queued runs StartExecution refused with a non-transient error: taken out of the queue, not retried."""
+    _count(telemetry.METRIC_RUNS_FAILED_TO_START, count)
+
+
+def dispatched(started: int, waiting: int, failed: int = 0) -> None:
+    """One dispatch of the admission queue: the runs it started, the runs it could not start (only when some),
+    and the runs still waiting after it."""
     runs_admitted(started)
+    if failed:
+        runs_failed_to_start(failed)
     queue_depth(waiting)
 
 

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 #: The partition of the waiting runs in the admission table (pipeline_aws.admission); `finetune runs` reads it too.
 QUEUE_PK = "QUEUE"
+#: The partition of the runs StartExecution refused for good (a non-transient error): out of the queue, listed by
+#: `finetune runs` as FAILED_TO_START with the error, kept as long as the run marker.
+FAILED_PK = "FAILED_TO_START"
 
 # Queue keys sort by arrival: microseconds since the epoch, zero-padded so that string order is time order, then the
 # execution name to break a tie.

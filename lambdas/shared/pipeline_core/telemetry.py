@@ -24,6 +24,7 @@ METRIC_EVALUATION_THROTTLES = "EvaluationThrottles"  # calls Bedrock throttled, 
 METRIC_QUOTA_WAITS = "QuotaWaits"  # creating calls refused by a quota: the workflow waits, then tries again
 METRIC_RUNS_ADMITTED = "RunsAdmitted"  # queued runs the admission control started
 METRIC_QUEUE_DEPTH = "QueueDepth"  # runs waiting in the admission queue when it was last read
+METRIC_RUNS_FAILED_TO_START = "RunsFailedToStart"  # queued runs StartExecution refused for good
 
 
 def metric_namespace(pipeline_name: str) -> str:

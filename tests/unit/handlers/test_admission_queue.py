@@ -7,6 +7,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from handler_fixtures import ACCOUNT, DATA, load_handler
 
@@ -133,10 +134,180 @@ def test_the_dispatcher_handler_fails_loudly_when_a_start_fails(machine: str) ->
     CLIENTS.set("stepfunctions", sfn)
     with Stubber(sfn) as stub:
         stub.add_response("list_executions", {"executions": []})
-        stub.add_client_error("start_execution", "AccessDeniedException", http_status_code=400)
+        stub.add_client_error("start_execution", "ThrottlingException", http_status_code=400)
         event = {"detail": {"stateMachineArn": machine, "name": results[0]["execution_name"], "status": "FAILED"}}
         with pytest.raises(RuntimeError, match="could not start a queued run"):
             dispatcher.handler(event, None)
+
+
+def _queue(machine: str, count: int, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """`count` runs queued behind two started ones, both stopped and past their grace: two slots free. The queued
+    names in order."""
+    results = [trigger.handler(upload(f"run-{i}"), None) for i in range(count + 2)]
+    for result in results[:2]:
+        boto3.client("stepfunctions").stop_execution(executionArn=result["execution_arn"])
+    clock = admission.time.time() + admission.GRACE_SECONDS + 1
+    monkeypatch.setattr(admission.time, "time", lambda: clock)
+    return names(results[2:])
+
+
+class Refusing:
+    """The moto Step Functions client, but StartExecution of the named executions fails with the given error code
+    (HTTP 400, or 503 for a server fault); records every StartExecution name tried."""
+
+    def __init__(self, refusals: dict[str, str]) -> None:
+        self.real = boto3.client("stepfunctions")
+        self.refusals = refusals
+        self.tried: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def start_execution(self, **kwargs: Any) -> Any:
+        self.tried.append(kwargs["name"])
+        code = self.refusals.get(kwargs["name"])
+        if code:
+            status = 503 if code == "ServiceUnavailable" else 400
+            error = {"Error": {"Code": code, "Message": "no"}, "ResponseMetadata": {"HTTPStatusCode": status}}
+            raise ClientError(error, "StartExecution")  # type: ignore[arg-type]
+        return self.real.start_execution(**kwargs)
+
+
+def refusing(refusals: dict[str, str]) -> Refusing:
+    client = Refusing(refusals)
+    CLIENTS.set("stepfunctions", client)
+    return client
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["ValidationException", "AccessDeniedException", "KMSAccessDeniedException", "InvalidExecutionInput"],
+)
+def test_a_run_refused_for_good_leaves_the_queue_and_the_next_starts(
+    machine: str, admission_table: str, code: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    poisoned, second, third = _queue(machine, 3, monkeypatch)
+    sfn = refusing({poisoned: code})
+    outcome = admission.Dispatcher(admission_table, machine, 2).dispatch()
+    assert outcome.error is None
+    assert outcome.failed == [{"execution_name": poisoned, "run_name": "run-2", "error": f"{code}: no"}]
+    assert outcome.started == [second, third]  # the two free slots went to the runs behind it
+    assert admission.queued(admission_table) == []
+    assert [f["execution_name"] for f in admission.failed(admission_table)] == [poisoned]
+    assert admission.failed(admission_table)[0]["error"] == f"{code}: no"
+    marker = boto3.client("dynamodb").get_item(TableName=admission_table, Key=admission._run_key(poisoned))["Item"]
+    assert marker["state"] == {"S": "FAILED_TO_START"} and marker["error"] == {"S": f"{code}: no"}
+    # Not retried: the next round tries nothing more.
+    sfn.tried.clear()
+    assert admission.Dispatcher(admission_table, machine, 2).dispatch().failed == [] and sfn.tried == []
+
+
+def test_a_poisoned_head_with_one_slot_free_does_not_block_the_run_behind_it(
+    machine: str, admission_table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    poisoned, second, third = _queue(machine, 3, monkeypatch)
+    sfn = refusing({poisoned: "ValidationException"})
+    outcome = admission.Dispatcher(admission_table, machine, 1).dispatch()
+    assert names(outcome.failed) == [poisoned] and outcome.started == [second]
+    assert sfn.tried == [poisoned, second]  # the one slot is used once, by the run behind the refused one
+    assert [q.execution_name for q in admission.queued(admission_table)] == [third]
+
+
+def test_every_run_refused_empties_the_queue_and_starts_nothing(
+    machine: str, admission_table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order = _queue(machine, 3, monkeypatch)
+    refusing(dict.fromkeys(order, "ValidationException"))
+    outcome = admission.Dispatcher(admission_table, machine, 2).dispatch()
+    assert names(outcome.failed) == order and outcome.started == [] and outcome.waiting == 0
+    assert [f["execution_name"] for f in admission.failed(admission_table)] == order
+
+
+@pytest.mark.parametrize("code", ["ThrottlingException", "ServiceUnavailable"])
+def test_a_transient_start_failure_keeps_the_queue_order(
+    machine: str, admission_table: str, monkeypatch: pytest.MonkeyPatch, code: str
+) -> None:
+    order = _queue(machine, 3, monkeypatch)
+    sfn = refusing({order[0]: code})
+    outcome = admission.Dispatcher(admission_table, machine, 2).dispatch()
+    assert sfn.tried == [order[0]]  # the round ended at the refused head: nothing behind it was tried
+    assert outcome.failed == [] and outcome.started == [] and "TransientServiceError" in str(outcome.error)
+    assert [q.execution_name for q in admission.queued(admission_table)] == order
+    assert admission.failed(admission_table) == []
+    refusing({})
+    assert admission.Dispatcher(admission_table, machine, 2).dispatch().started == order[:2]
+
+
+def test_a_refused_run_whose_move_fails_stays_queued(
+    machine: str, admission_table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The move out of the queue is one transaction: when it fails the run stays first, and the next round, meeting
+    the same refusal, moves it."""
+    order = _queue(machine, 2, monkeypatch)
+    refusing({order[0]: "ValidationException"})
+    dispatch = admission.Dispatcher(admission_table, machine, 2)
+
+    def failing(entry: admission.Queued, err: Exception) -> None:
+        raise admission.TransientServiceError("ServiceUnavailable")
+
+    monkeypatch.setattr(dispatch, "_fail", failing)
+    outcome = dispatch.dispatch()
+    assert outcome.failed == [] and outcome.started == [] and outcome.error
+    assert [q.execution_name for q in admission.queued(admission_table)] == order
+    assert admission.failed(admission_table) == []
+    again = admission.Dispatcher(admission_table, machine, 2).dispatch()
+    assert names(again.failed) == [order[0]] and again.started == [order[1]]
+
+
+def test_the_dispatcher_handler_reports_a_run_that_failed_to_start(
+    machine: str,
+    admission_table: str,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    poisoned, second = _queue(machine, 2, monkeypatch)
+    refusing({poisoned: "AccessDeniedException"})
+    capsys.readouterr()
+    with caplog.at_level("ERROR"):
+        result = dispatcher.handler({"detail": {}}, None)  # does not raise: nothing is left to retry
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    assert [d.get("RunsFailedToStart") for d in emf] == [[1.0]]
+    assert names(result["failed"]) == [poisoned] and result["started"] == [second]
+    errors = [r for r in caplog.records if r.levelname == "ERROR" and r.getMessage() == "queued run failed to start"]
+    assert [getattr(r, "execution_name", None) for r in errors] == [poisoned]
+
+
+def test_the_trigger_reports_its_own_run_refused_for_good(
+    machine: str, admission_table: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    event = upload("run-0")
+    obj = event["detail"]["object"]
+    name = contracts.execution_name("run-0", obj["key"], obj["etag"])
+    refusing({name: "ValidationException"})
+    with caplog.at_level("ERROR"):
+        result = trigger.handler(event, None)
+    assert result == {
+        "started": False,
+        "reason": "failed to start",
+        "execution_name": name,
+        "error": "ValidationException: no",
+    }
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == ["queued run failed to start"]
+    assert admission.queued(admission_table) == [] and running(machine) == []
+    # The control: the next upload, not refused, starts in the free slot.
+    assert trigger.handler(upload("run-1"), None)["started"] is True
+
+
+def test_a_run_that_failed_to_start_queues_again_when_uploaded_again(
+    machine: str, admission_table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    poisoned, second = _queue(machine, 2, monkeypatch)
+    refusing({poisoned: "ValidationException"})
+    admission.Dispatcher(admission_table, machine, 1).dispatch()
+    assert admission.enqueue(admission_table, poisoned, {"source": {"run_name": "run-2"}}) is True
+    assert admission.enqueue(admission_table, second, {"source": {"run_name": "run-3"}}) is False  # started: no
+    assert [q.execution_name for q in admission.queued(admission_table)] == [poisoned]
 
 
 def test_two_dispatchers_racing_start_one_run_per_slot(machine: str, admission_table: str) -> None:
