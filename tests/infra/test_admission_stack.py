@@ -121,11 +121,27 @@ def test_no_other_function_may_start_executions(template_json: dict[str, dict[st
     template = _pipeline(template_json)
     allowed = {_function(template, TRIGGER)[1]["Properties"]["Role"]["Fn::GetAtt"][0]}
     allowed.add(_function(template, DISPATCHER)[1]["Properties"]["Role"]["Fn::GetAtt"][0])
+    # The state machine's own role starts its Distributed Map's child executions: named by the machine's RoleArn,
+    # not by a pattern on role names, so any other role (whatever it is called) granted StartExecution fails here.
+    allowed.add(
+        _of_type(template, "AWS::StepFunctions::StateMachine")[_machine(template)]["Properties"]["RoleArn"][
+            "Fn::GetAtt"
+        ][0]
+    )
+    granted: set[str] = set()
     for policy in _of_type(template, "AWS::IAM::Policy").values():
         statements = policy["Properties"]["PolicyDocument"]["Statement"]
         if any("states:StartExecution" in _actions(s) for s in statements):
-            roles = {r["Ref"] for r in policy["Properties"]["Roles"]}
-            assert roles <= allowed | {r for r in roles if "StateMachine" in r or "Workflow" in r}, roles
+            granted |= {r["Ref"] for r in policy["Properties"]["Roles"]}
+    assert granted == allowed, granted ^ allowed
+    # Nor through a managed policy or a role's inline policies, which the loop above does not read.
+    for managed in _of_type(template, "AWS::IAM::ManagedPolicy").values():
+        statements = managed["Properties"]["PolicyDocument"]["Statement"]
+        assert not any("states:StartExecution" in _actions(s) for s in statements), managed
+    for role in _of_type(template, "AWS::IAM::Role").values():
+        for inline in role["Properties"].get("Policies", []):
+            statements = inline["PolicyDocument"]["Statement"]
+            assert not any("states:StartExecution" in _actions(s) for s in statements), inline
 
 
 def _dispatcher_targets(template: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -33,9 +33,10 @@ def test_a_refused_creation_is_retried_and_the_run_completes(run_rehearsal: Run)
     assert all("ServiceQuotaExceededException" in failure["cause"] for failure in failures)
     assert "Concurrent model customization jobs" in failures[0]["cause"]
     assert len(result.jobs) == 1 and result.throughputs_created == 2  # one refused, one created
-    assert result.provisioned_throughputs == [] or all(
-        pt["status"] == "InService" for pt in result.provisioned_throughputs
-    )
+    # Exactly the one throughput created is left, serving the run's model (the run kept it), one model unit.
+    assert [(pt["status"], pt["modelUnits"], pt["modelArn"]) for pt in result.provisioned_throughputs] == [
+        ("InService", 1, result.jobs[0]["outputModelArn"])
+    ]
     assert result.peaks["jobs"] == 1
     # The wait is the rehearsal's: quotaWaitMinutes 1 (REHEARSAL_SETTINGS) makes the first retry come after 3 s.
     schedule = quota_retry(REHEARSAL_SETTINGS["admission"]["quotaWaitMinutes"] * 60)
