@@ -420,6 +420,8 @@ class PipelineStack(Stack):
             "promote",
             "Records the promoted model where applications read it",
             {**common_env, contracts.ENV_PROMOTION_PARAMETER: self.promotion_parameter_name},
+            # pipeline_aws.lock.PROMOTE_TIMEOUT_SECONDS: the promotion lock's lease outlasts it.
+            timeout=Duration.minutes(5),
         )
         approval = self._approval_function(common_env) if settings.approval.required else None
         # No grant: it reads only the state it is given and calls nothing.
@@ -509,6 +511,13 @@ class PipelineStack(Stack):
             run_slots=settings.admission.run_slots(settings.throughput.model_units, provisioned=provisioned_possible),
         )  # fmt: skip
         self.admission.admit(trigger)
+        # The promotion lock (pipeline_aws.lock): one item of the admission table, taken and released by Promote.
+        promote.function.add_environment(contracts.ENV_ADMISSION_TABLE, self.admission.table.table_name)
+        promote.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:PutItem", "dynamodb:DeleteItem"], resources=[self.admission.table.table_arn]
+            )
+        )
         for creating in (train, throughput):  # named in the message of a quota refusal (pipeline_core.quotas)
             creating.function.add_environment(
                 contracts.ENV_QUOTA_WAIT_MINUTES, str(settings.admission.quota_wait_minutes)
@@ -843,7 +852,7 @@ class PipelineStack(Stack):
             "throughput": [],
             "evaluate": [(write, s3(artifacts))],
             "aggregate": [(write, s3(artifacts))],
-            "promote": [],  # SSM String parameter and Bedrock: nothing encrypted with the pipeline key
+            "promote": [(table_use, table)],  # the promotion lock; SSM String parameter and Bedrock unencrypted
             "explain": [],
             "approval": [(write, s3(artifacts)), (write, ("sns", None))],
             "trigger": [(read, s3(data)), (write, workflow), (table_use, table)],

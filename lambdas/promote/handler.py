@@ -18,6 +18,12 @@ or tagged with another pipeline's name, is logged, listed under `refused_replace
 from the record; the promotion itself still succeeds (the new model is published and serving). When the tags
 cannot be read (a refusal such as AccessDenied), the entry stays recorded, like a refused delete, for the next
 promotion to check again; throttling and 5xx raise, so the workflow retries.
+
+Two promotions never interleave: read-decide-write runs under the promotion lock (pipeline_aws.lock) in the
+admission table. Under it, the record must still name the champion this run was evaluated against
+(`run.evaluation.champion`, read by Resolve run): if another run promoted meanwhile, this candidate was never
+compared with what now serves, and ChampionChanged stops the run before anything is tagged or written (the
+workflow's catch deletes this run's throughput and notifies).
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from botocore.exceptions import ClientError
 from pipeline_aws.bedrock import delete_serving, serving_kind, tag_list, tag_map
 from pipeline_aws.clients import CLIENTS
 from pipeline_aws.errors import is_code, transient_errors
+from pipeline_aws.lock import acquire, release
 from pipeline_aws.logs import bind, log, setup_logging
 from pipeline_aws.observability import instrumented
 from pipeline_aws.ssm import read_parameter
@@ -69,6 +76,10 @@ class PromoteInput:
     pipeline_name: str = ""  # the tag value that marks what this pipeline may delete
     # Who approved, when (settings pipeline.approval "required"): {decided_by, decided_at, decision}; else None.
     approval: dict[str, Any] | None = None
+    # `run.evaluation.champion` as Resolve run found it; `compared` False when the spec does not say (resolved
+    # before the champion existed) or the champion comparison was switched off: then nothing is checked.
+    champion: dict[str, Any] | None = None
+    compared: bool = False
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> PromoteInput:
@@ -86,7 +97,44 @@ class PromoteInput:
             serving_kind=_kind(run, throughput),
             pipeline_name=str(run.get("pipeline_name") or os.environ.get(contracts.ENV_PIPELINE_NAME, "")),
             approval=_approval(event.get("approval")),
+            champion=(run.get("evaluation") or {}).get("champion") or None,
+            compared=_compared(run),
         )
+
+
+def _compared(run: Mapping[str, Any]) -> bool:
+    """Whether this run was judged against the champion Resolve run recorded (so it must still be the champion)."""
+    evaluation = run.get("evaluation") or {}
+    gate = evaluation.get("gate") or {}
+    return "champion" in evaluation and bool((gate.get("champion") or {}).get("enabled", True))
+
+
+class ChampionChanged(Exception):
+    """Another run promoted while this one was evaluated: it was compared with a model that no longer serves."""
+
+
+def _identity(record: Mapping[str, Any] | None) -> tuple[str | None, str | None] | None:
+    """(run name, invoke id) of a champion entry or a promotion record; None for "no champion"."""
+    if not record:
+        return None
+    model = record.get("model_id") or record.get("invoke_model_id") or record.get("provisioned_model_arn") or None
+    run_name = record.get("run_name")
+    return (None if run_name is None else str(run_name), None if model is None else str(model))
+
+
+def check_champion(request: PromoteInput, current: Mapping[str, Any] | None) -> None:
+    """Raise ChampionChanged unless the record still names the champion this run was compared with."""
+    if not request.compared:
+        return
+    before, now = _identity(request.champion), _identity(current)
+    if before == now:
+        return
+    winner = f"run {current.get('run_name')} promoted {current.get('custom_model_arn')}" if current else "the record"
+    old = f"{before[1] or 'an unserved model'} (run {before[0]})" if before else "no champion (the base model only)"
+    raise ChampionChanged(
+        f"{winner} while run {request.run_name} was being evaluated; this candidate was compared with {old}: "
+        "re-run to compare with the new champion"
+    )
 
 
 def _approval(raw: object) -> dict[str, Any] | None:
@@ -256,6 +304,14 @@ def _delete_replaced(kind: str, arn: str) -> bool:
 
 
 def promote(request: PromoteInput, parameter_name: str) -> Promotion:
+    current = _read(parameter_name)
+    retry = (
+        current is not None
+        and current["execution_name"] == request.execution_name
+        and current["custom_model_arn"] == request.custom_model_arn
+    )
+    if not retry:
+        check_champion(request, current)  # before anything is tagged, deleted or written
     _approve(request.custom_model_arn)
     kind = request.serving_kind
     serving: str | None = request.throughput_arn
@@ -266,12 +322,7 @@ def promote(request: PromoteInput, parameter_name: str) -> Promotion:
         delete_serving(kind, serving or request.throughput_name)
         serving = None
     provisioned = serving if kind == contracts.SERVING_PROVISIONED else None
-    current = _read(parameter_name)
-    if (
-        current is not None
-        and current["execution_name"] == request.execution_name
-        and current["custom_model_arn"] == request.custom_model_arn
-    ):
+    if retry and current is not None:
         # A retry: the value is already published, and what it replaces is recorded in it.
         value = current
         replaces = _replacements(current)
@@ -327,7 +378,21 @@ def promote(request: PromoteInput, parameter_name: str) -> Promotion:
 def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
     request = PromoteInput.from_event(event)
     bind(run=request.run_name, execution=request.execution_name)
-    result = promote(request, os.environ[contracts.ENV_PROMOTION_PARAMETER])
+    parameter = os.environ[contracts.ENV_PROMOTION_PARAMETER]
+    table = os.environ.get(contracts.ENV_ADMISSION_TABLE)
+    if not table:  # a stack deployed before the lock: it has no table to lock in
+        result = promote(request, parameter)
+    else:
+        # Wait for another promotion while this invocation has time to spare, then let the workflow retry.
+        remaining = (
+            context.get_remaining_time_in_millis() / 1000 if hasattr(context, "get_remaining_time_in_millis") else 0
+        )
+        acquire(table, request.execution_name, wait_seconds=max(0.0, remaining - 90))
+        try:
+            result = promote(request, parameter)
+        finally:
+            if not release(table, request.execution_name):
+                log(LOGGER, "promotion lock not released; its lease expires", level=30, table=table)
     output = asdict(result)
     if output["approval"] is None:  # `$.promotion.approval` only where approval is required
         del output["approval"]
