@@ -236,7 +236,12 @@ def run_defaults(settings: PipelineSettings) -> dict[str, Any]:
         # Without it, Resolve run refuses a run.json that loosens the gate (pipeline_core.manifest).
         "allow_loosening_overrides": settings.allow_loosening_overrides,
         # The workflow waits for a decision (Request approval) only when required, at most this long.
-        "approval": {"mode": settings.approval.mode, "timeout_seconds": settings.approval.timeout_hours * 3600},
+        # The execution's timeout bounds each wait (Bound approval wait, lambdas/approval).
+        "approval": {
+            "mode": settings.approval.mode,
+            "timeout_seconds": settings.approval.timeout_hours * 3600,
+            "execution_timeout_seconds": settings.execution_timeout_hours * 3600,
+        },
         "price_per_1k_training_tokens": settings.pricing.training_per_1k_tokens,
         "pricing": {
             "models": {

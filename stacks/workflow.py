@@ -114,6 +114,7 @@ STOP_TRAINING = "Stop training"
 NOTIFY_SUCCESS = "Notify promotion"
 NOTIFY_FAILURE = "Notify failure"
 NOTIFY_CLEANUP_FAILURE = "Notify cleanup failure"
+BOUND_APPROVAL_WAIT = "Bound approval wait"
 REQUEST_APPROVAL = "Request approval"
 APPROVAL_TIMED_OUT = "Approval timed out"
 RECORD_APPROVAL = "Record approval"
@@ -561,7 +562,15 @@ class Workflow(Construct):
         `$.run.approval.timeout_seconds`; record it in the report; promote, or reject and delete the throughput.
 
         Every way out but approval reaches `cleanup`: a rejection, the timeout, and the request itself failing
-        (its token could not be stored or the notification not sent: nobody could answer it)."""
+        (its token could not be stored or the notification not sent: nobody could answer it).
+
+        `Bound approval wait` first cuts `$.run.approval.timeout_seconds` so the wait ends before the execution
+        times out with time left for cleanup (an execution that times out runs no Catch); TimeoutSecondsPath is
+        read when `Request approval` starts, so the value is computed in the state just before it."""
+        bound = self._invoke(
+            BOUND_APPROVAL_WAIT, function, {"action": "bound", "run.$": "$.run"}, result_path="$.run.approval"
+        )
+        bound.add_catch(cleanup, errors=["States.ALL"], result_path="$.error")
         request = tasks.LambdaInvoke(
             self,
             REQUEST_APPROVAL,
@@ -603,6 +612,7 @@ class Workflow(Construct):
         request.add_catch(timed_out, errors=["States.Timeout"], result_path="$.approval_error")
         request.add_catch(cleanup, errors=["States.ALL"], result_path="$.error")
         record.add_catch(cleanup, errors=["States.ALL"], result_path="$.error")
+        bound.next(request)
         request.next(record)
         timed_out.next(record)
         record.next(
@@ -610,7 +620,7 @@ class Workflow(Construct):
             .when(sfn.Condition.string_equals("$.approval.decision", "approve"), promote)
             .otherwise(rejected)
         )
-        return request
+        return bound
 
     def _ended_badly(self, name: str, error: str, noun: str, path: str, arn_field: str) -> sfn.Pass:
         """Turn a resource's terminal failure status into $.error, e.g. "Customization job X ended Failed: ..."."""

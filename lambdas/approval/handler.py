@@ -1,4 +1,8 @@
-"""Lambda handler for human approval (settings `pipeline.approval.mode: required`): `request` and `record`.
+"""Lambda handler for human approval (settings `pipeline.approval.mode: required`): `bound`, `request` and `record`.
+
+`bound` is invoked by `Bound approval wait` just before `Request approval`, whose TimeoutSecondsPath is read when
+that state starts: it returns `$.run.approval` with `timeout_seconds` cut so the wait ends CLEANUP_MARGIN_SECONDS
+before the execution times out (an execution that times out runs no Catch, so nothing would delete the throughput).
 
 `request` is invoked by `Request approval` with `.waitForTaskToken`: it stores the task token where `finetune
 approve`/`reject` find it (`runs/<run>/<execution>/approval/request.json`, SSE-KMS) and publishes the
@@ -25,6 +29,7 @@ from pipeline_core.approval import (
     APPROVAL_REQUEST,
     ENV_TOPIC_ARN,
     awaiting_message,
+    bounded_timeout,
     decision_from,
     request_document,
     with_approval_html,
@@ -39,6 +44,33 @@ DEFAULT_TIMEOUT_SECONDS = 72 * 3600
 
 def _timeout_seconds(run: Mapping[str, Any]) -> int:
     return int((run.get("approval") or {}).get("timeout_seconds") or DEFAULT_TIMEOUT_SECONDS)
+
+
+def _instant(text: str) -> datetime:
+    """`$$.Execution.StartTime`, an ISO 8601 instant such as 2026-12-01T20:58:53.123Z."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def bound(event: Mapping[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
+    """`$.run.approval` with the wait bounded by what is left of the execution (`configured_timeout_seconds` keeps
+    the setting)."""
+    run = event["run"]
+    approval = dict(run.get("approval") or {})
+    configured = int(approval.get("configured_timeout_seconds") or _timeout_seconds(run))
+    start = run.get("execution_start_time")
+    limit = approval.get("execution_timeout_seconds")
+    now = now or datetime.now(UTC)
+    timeout = configured
+    if start and limit:
+        timeout = bounded_timeout(
+            configured, execution_start=_instant(str(start)), execution_timeout_seconds=int(limit), now=now
+        )
+    else:
+        log(LOGGER, "execution start or timeout unknown; the approval wait is the setting", level=30)
+    if timeout < configured:
+        log(LOGGER, "approval wait cut to end before the execution times out", configured=configured, timeout=timeout)
+    return {**approval, "configured_timeout_seconds": configured, "timeout_seconds": timeout}
 
 
 def request(event: Mapping[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
@@ -90,8 +122,10 @@ def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
     run = event["run"]
     bind(run=run.get("run_name"), execution=run.get("execution_name"))
     action = event.get("action")
+    if action == "bound":
+        return bound(event)
     if action == "request":
         return request(event)
     if action == "record":
         return record(event)
-    raise ValueError(f"unknown action {action!r}: expected request or record")
+    raise ValueError(f"unknown action {action!r}: expected bound, request or record")

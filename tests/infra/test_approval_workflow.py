@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pipeline_core.approval import CLEANUP_MARGIN_SECONDS, bounded_timeout
 from stacks.settings import SettingsError, load_settings
 from stacks.workflow import (
     APPROVAL_REJECTED,
     APPROVAL_TIMED_OUT,
     APPROVED,
+    BOUND_APPROVAL_WAIT,
     DELETE_THROUGHPUT,
     GATE,
     PROMOTE,
@@ -47,7 +50,12 @@ def test_without_the_setting_the_gate_leads_straight_to_promote(template_json: d
 
 def test_approval_waits_on_a_task_token_bounded_by_the_run_spec(approval_template: dict[str, Any]) -> None:
     states = render_definition(approval_template)["States"]
-    assert {c["Next"] for c in states[GATE]["Choices"]} == {REQUEST_APPROVAL}
+    assert {c["Next"] for c in states[GATE]["Choices"]} == {BOUND_APPROVAL_WAIT}
+    # The bound is computed in the state just before the wait: TimeoutSecondsPath is read when the wait starts.
+    bound = states[BOUND_APPROVAL_WAIT]
+    assert bound["Parameters"] == {"action": "bound", "run.$": "$.run"}
+    assert bound["ResultPath"] == "$.run.approval" and bound["Next"] == REQUEST_APPROVAL
+    assert [(c["ErrorEquals"], c["Next"]) for c in bound["Catch"]] == [(["States.ALL"], DELETE_THROUGHPUT)]
     request = states[REQUEST_APPROVAL]
     assert request["Resource"].endswith(":states:::lambda:invoke.waitForTaskToken")
     assert request["Parameters"]["Payload"]["task_token.$"] == "$$.Task.Token"
@@ -70,7 +78,11 @@ def test_approval_waits_on_a_task_token_bounded_by_the_run_spec(approval_templat
 def test_the_run_spec_carries_the_timeout_in_seconds() -> None:
     from stacks.pipeline_stack import run_defaults
 
-    assert run_defaults(load_settings(REQUIRED))["approval"] == {"mode": "required", "timeout_seconds": 12 * 3600}
+    assert run_defaults(load_settings(REQUIRED))["approval"] == {
+        "mode": "required",
+        "timeout_seconds": 12 * 3600,
+        "execution_timeout_seconds": 36 * 3600,  # what Bound approval wait cuts each wait to
+    }
     assert run_defaults(load_settings({}))["approval"]["mode"] == "none"
 
 
@@ -140,7 +152,18 @@ def test_a_required_wait_ends_before_the_execution_times_out(hours: int, ok: boo
         "provisionedThroughput": {"timeToLiveHours": 100},
     }
     if ok:
-        assert load_settings(context).approval.timeout_hours == hours
+        settings = load_settings(context)
+        assert settings.approval.timeout_hours == hours
+        # Accepted as a setting, yet no run waits past its execution: each wait is cut to end 15 minutes before
+        # the execution times out (Bound approval wait). A run that reaches the wait 2 h in waits 33.75 h, not 35.
+        start = datetime(2026, 12, 1, tzinfo=UTC)
+        waited = bounded_timeout(
+            hours * 3600,
+            execution_start=start,
+            execution_timeout_seconds=settings.execution_timeout_hours * 3600,
+            now=start + timedelta(hours=2),
+        )
+        assert waited == (36 - 2) * 3600 - CLEANUP_MARGIN_SECONDS
     else:
         with pytest.raises(SettingsError, match=r"approval\.timeoutHours = \d+ is not allowed: expected less than"):
             load_settings(context)

@@ -104,11 +104,13 @@ def test_no_decision_in_time_rejects_and_cleans_up(run_approval: Callable[..., R
     assert approval["reason"] == "approval timed out: no decision within 2 seconds"
 
 
-def test_a_request_that_cannot_be_stored_is_cleaned_up(run_approval: Callable[..., RehearsalResult]) -> None:
-    # The approval handler's first call (the request: storing the token, notifying) fails: nobody could answer, so
-    # the throughput must not wait for the timeout.
+def test_a_wait_that_cannot_be_bounded_is_cleaned_up(run_approval: Callable[..., RehearsalResult]) -> None:
+    # The approval handler's first call (Bound approval wait: the wait cut to the execution's end) fails: no wait
+    # starts, and the throughput must not outlive the run. A failing request (token not stored, nobody notified)
+    # reaches the same cleanup through Request approval's own Catch (tests/infra/test_approval_workflow.py).
     result = run_approval(approval="approve", crash_handlers=frozenset({"approval"}))
     assert result.status == "FAILED" and result.error == "SimulatedHandlerCrash"
-    assert "Request approval" in result.states and "Delete throughput" in result.states
+    assert "Bound approval wait" in result.states and "Request approval" not in result.states
+    assert "Delete throughput" in result.states
     assert "Promote" not in result.states and result.approvals == []
     assert result.provisioned_throughputs == [] and result.custom_model_deployments == []

@@ -256,3 +256,25 @@ def test_a_misspelt_setting_is_an_error() -> None:
 
     with pytest.raises(SettingsError, match=r"pipeline\.allowLooseningOverride is not a known setting"):
         load_settings({"allowLooseningOverride": True})
+
+
+# ---- evaluation.metric: the gate's thresholds were set for the stack's metric --------------------------------------
+
+
+@pytest.mark.parametrize("allow", [False, True])
+def test_the_stacks_own_metric_is_accepted_whatever_the_setting(allow: bool) -> None:
+    assert _parse({"evaluation": {"metric": "token_f1"}}, _defaults(allow=allow)).evaluation["metric"] == "token_f1"
+
+
+def test_another_metric_loosens_the_gate_without_the_setting() -> None:
+    message = _refusal({"evaluation": {"metric": "exact_match"}}, _defaults(allow=False))
+    assert message == (
+        f"{SOURCE} line 4: evaluation.metric = exact_match loosens the gate (stack requires metric token_f1, the one "
+        f"its thresholds were set for); {LOOSENING_HINT}"
+    )
+
+
+def test_another_metric_is_used_where_the_stack_allows_loosening() -> None:
+    assert (
+        _parse({"evaluation": {"metric": "exact_match"}}, _defaults(allow=True)).evaluation["metric"] == "exact_match"
+    )

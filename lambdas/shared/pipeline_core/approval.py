@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 APPROVAL_REQUEST = "approval/request.json"  # under the run's prefix in the artifacts bucket
@@ -57,6 +58,29 @@ class Decision:
         if self.decision == APPROVE:
             return f"Approved by {self.decided_by} at {self.decided_at}."
         return f"Rejected at {self.decided_at}: {self.reason}."
+
+
+# What cleanup needs after the wait ends, before the execution's own timeout: Record approval, Delete throughput and
+# the failure notification, each with its retries. An execution that times out runs no Catch, so the wait stops here.
+CLEANUP_MARGIN_SECONDS = 15 * 60
+
+
+def bounded_timeout(
+    configured_seconds: int,
+    *,
+    execution_start: datetime,
+    execution_timeout_seconds: int | None,
+    now: datetime,
+    margin_seconds: int = CLEANUP_MARGIN_SECONDS,
+) -> int:
+    """How long `Request approval` may wait: the setting, cut to end `margin_seconds` before the execution times
+    out. At least 1 (a state timeout is a positive integer): with no time left the wait times out at once and the
+    run is cleaned up. Without a known execution timeout (defaults written before it), the setting."""
+    if not execution_timeout_seconds:
+        return configured_seconds
+    end = execution_start + timedelta(seconds=execution_timeout_seconds - margin_seconds)
+    left = int((end - now).total_seconds())
+    return max(1, min(configured_seconds, left))
 
 
 def timeout_reason(timeout_seconds: int) -> str:

@@ -62,7 +62,8 @@ class RunDefaults:
     # pipeline.allowLooseningOverrides: whether run.json may loosen the quality gate below these defaults. Defaults
     # written before the setting existed tighten only, the safe reading of an unknown stack.
     allow_loosening: bool = False
-    # pipeline.approval: {"mode": none|required, "timeout_seconds": int}; the run spec carries it (`$.run.approval`).
+    # pipeline.approval: {"mode": none|required, "timeout_seconds": int, "execution_timeout_seconds": int}; the run
+    # spec carries it (`$.run.approval`), and `Bound approval wait` cuts timeout_seconds to the execution's end.
     approval: dict[str, Any] = field(default_factory=lambda: {"mode": "none", "timeout_seconds": 72 * 3600})
 
     @property
@@ -209,7 +210,16 @@ def _evaluation(r: ConfigReader, defaults: Mapping[str, Any], *, allow_loosening
     gate = dict(defaults["gate"])
     result = {k: v for k, v in defaults.items() if k != "gate"}
     result.setdefault("system_prompt", None)
-    result["metric"] = r.choice("metric", str(defaults["metric"]), metric_names())
+    stack_metric = str(defaults["metric"])
+    result["metric"] = r.choice("metric", stack_metric, metric_names())
+    # The gate's thresholds were set for the stack's metric: another one (an easier score) loosens them all.
+    if result["metric"] != stack_metric and not allow_loosening:
+        where = r.where("metric")
+        raise ConfigError(
+            f"{where} = {result['metric']} loosens the gate (stack requires metric {stack_metric}, the one its "
+            f"thresholds were set for); {LOOSENING_HINT}",
+            key=where,
+        )
     if r.present("maxTokens"):
         result["max_tokens"] = r.number("maxTokens", 0, 1, 4096, integer=True)
     if r.present("concurrency"):

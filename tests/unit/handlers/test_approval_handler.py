@@ -4,7 +4,7 @@ the three reports. Every AWS write is also tried failing: the request then raise
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -15,6 +15,7 @@ from handler_fixtures import ARTIFACTS, load_handler, run_spec
 from pipeline_aws.clients import CLIENTS
 from pipeline_core import contracts
 from pipeline_core.approval import APPROVAL_REQUEST, ENV_TOPIC_ARN
+from pipeline_core.approval import CLEANUP_MARGIN_SECONDS as MARGIN
 
 approval = load_handler("approval")
 EXECUTION = "arn:aws:states:us-west-2:123456789012:execution:finetune-pipeline:demo-0123456789abcdef"
@@ -182,3 +183,63 @@ def test_record_refuses_a_decision_it_cannot_act_on(env: dict[str, str]) -> None
 def test_an_unknown_action_is_an_error() -> None:
     with pytest.raises(ValueError, match="unknown action 'start'"):
         approval.handler({"action": "start", "run": _run()})
+
+
+# ---- bound: the wait ends CLEANUP_MARGIN_SECONDS before the execution times out ------------------------------------
+START = "2026-12-01T08:00:00.123Z"  # $$.Execution.StartTime
+HOUR = 3600
+
+
+def _bound_event(configured: int, *, execution_hours: int | None = 36, start: str | None = START) -> dict[str, Any]:
+    spec = {"mode": "required", "timeout_seconds": configured}
+    if execution_hours is not None:
+        spec["execution_timeout_seconds"] = execution_hours * HOUR
+    return {"action": "bound", "run": run_spec(approval=spec, execution_start_time=start)}
+
+
+def _left(now: datetime) -> int:
+    """Seconds from `now` to 15 minutes before a 36 h execution that started at START ends."""
+    end = datetime(2026, 12, 1, 8, 0, 0, 123000, tzinfo=UTC) + timedelta(hours=36) - timedelta(seconds=MARGIN)
+    return int((end - now).total_seconds())
+
+
+@pytest.mark.parametrize(("offset", "cut"), [(-1, False), (0, False), (1, True)])
+def test_the_wait_is_the_setting_up_to_the_time_left_and_cut_above_it(offset: int, cut: bool) -> None:
+    now = NOW  # two hours into the execution
+    left = _left(now)
+    result = approval.bound(_bound_event(left + offset), now=now)
+    assert result["timeout_seconds"] == (left if cut else left + offset)
+    assert result["configured_timeout_seconds"] == left + offset
+    assert result["mode"] == "required" and result["execution_timeout_seconds"] == 36 * HOUR
+
+
+def test_a_wait_never_passes_the_executions_end() -> None:
+    start = datetime(2026, 12, 1, 8, 0, 0, 123000, tzinfo=UTC)
+    end = start + timedelta(hours=36)
+    for hours_in in (0, 1, 12, 30, 35, 35.75, 36, 40):
+        now = start + timedelta(hours=hours_in)
+        waited = approval.bound(_bound_event(168 * HOUR), now=now)["timeout_seconds"]
+        assert waited >= 1
+        if now + timedelta(seconds=MARGIN) < end:
+            assert now + timedelta(seconds=waited + MARGIN) <= end  # cleanup still has its margin
+        else:
+            assert waited == 1  # nothing left: the wait times out at once and the run is cleaned up
+
+
+def test_a_bound_is_taken_from_the_setting_again_on_a_retry() -> None:
+    """A retried bound reads the setting it kept, not the cut value an earlier attempt wrote."""
+    first = approval.bound(_bound_event(100 * HOUR), now=NOW)
+    again = approval.bound({"action": "bound", "run": run_spec(approval=first, execution_start_time=START)}, now=NOW)
+    assert again == first and first["configured_timeout_seconds"] == 100 * HOUR
+
+
+@pytest.mark.parametrize(("execution_hours", "start"), [(None, START), (36, None)])
+def test_without_the_executions_start_or_timeout_the_wait_is_the_setting(
+    execution_hours: int | None, start: str | None
+) -> None:
+    result = approval.bound(_bound_event(12 * HOUR, execution_hours=execution_hours, start=start), now=NOW)
+    assert result["timeout_seconds"] == 12 * HOUR
+
+
+def test_the_handler_routes_bound() -> None:
+    assert approval.handler(_bound_event(HOUR), None)["timeout_seconds"] >= 1
