@@ -65,6 +65,11 @@ def test_the_notification_and_status_name_what_went_wrong_without_a_trace(
         assert not [banned for banned in BANNED if banned in text], text
 
 
+class AccessDeniedException(Exception):  # named as botocore names the AWS error it stands for
+    """What a handler raises when AWS refuses a call; a Python built-in error would be a fault in the code, whose
+    message the sentence never shows (pipeline_core.explain)."""
+
+
 def _failing(monkeypatch: pytest.MonkeyPatch, folder: str, action: str | None, message: str) -> None:
     """Make the rehearsal's ``folder`` handler raise on ``action`` (None: on every call)."""
     real_load = runner.load_handler
@@ -76,7 +81,7 @@ def _failing(monkeypatch: pytest.MonkeyPatch, folder: str, action: str | None, m
 
         def broken(event: Any, context: Any) -> Any:
             if action is None or (isinstance(event, dict) and event.get("action") == action):
-                raise PermissionError(message)
+                raise AccessDeniedException(message)
             return handler(event, context)
 
         return broken

@@ -45,10 +45,76 @@ def test_a_lambda_error_says_its_message_without_the_stack_trace() -> None:
     assert_readable(text)
 
 
-def test_a_python_error_in_a_handler_is_named_as_a_fault_of_the_code() -> None:
-    text = sentence("KeyError", lambda_cause("'report_uri'", "KeyError"))
-    assert text == "A pipeline function failed unexpectedly (KeyError: 'report_uri'); its log has the stack trace"
-    assert_readable(text)
+INTERNAL = "An internal error ({}) in a pipeline function; see the execution history"
+
+
+@pytest.mark.parametrize("kind", ["KeyError", "ValueError", "TypeError", "UnicodeDecodeError", "RuntimeError"])
+def test_a_python_error_in_a_handler_is_named_as_a_fault_of_the_code_without_its_message(kind: str) -> None:
+    """A built-in exception's message may hold any value the code met (a record's text): it is never shown."""
+    for message in ("'report_uri'", "invalid literal for int() with base 10: 'jane.doe'"):
+        text = sentence(kind, lambda_cause(message, kind))
+        assert text == INTERNAL.format(kind)
+        assert "report_uri" not in text and "jane.doe" not in text
+        assert_readable(text)
+    # Step Functions names the Lambda's errorType as the Error too; either one marks the fault.
+    assert sentence("States.TaskFailed", lambda_cause("'x'", kind)) == INTERNAL.format(kind)
+
+
+def test_an_error_of_the_pipelines_own_keeps_its_message() -> None:
+    """Only Python's built-in exceptions lose their message: the pipeline's own errors are written to be read."""
+    assert (
+        sentence("KeyErrorLike", lambda_cause("'report_uri' is missing", "KeyErrorLike")) == "'report_uri' is missing"
+    )
+
+
+# ---- what the sentence must never quote: secrets and personal data -------------------------------------------
+CARD = "4111 1111 1111 1111"  # passes the Luhn check
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        (CARD, "card"),
+        ("4111-1111-1111-1111", "card, dashed"),
+        ("4111111111111111", "card, one run"),
+        ("jane.doe@example.com", "email"),
+        ("123-45-6789", "SSN"),
+        ("AKIAABCDEFGHIJKLMNOP", "AWS access key id"),
+        ("+14155550123", "phone"),
+    ],
+)
+def test_a_message_quoting_a_secret_or_personal_data_has_it_redacted(value: str, kind: str) -> None:
+    message = f"cannot score record 12: customer {value} asked about invoice 77"
+    for cause in (lambda_cause(message, "EvaluationFailed"), message):  # Lambda's JSON and plain text alike
+        text = sentence("EvaluationFailed", cause)
+        assert value not in text, kind
+        assert text == "cannot score record 12: customer [redacted] asked about invoice 77", kind
+
+
+def test_redaction_reaches_every_part_of_a_notice() -> None:
+    state = {
+        "error": {"Error": "EvaluationFailed", "Cause": lambda_cause(f"cannot score {CARD}", "EvaluationFailed")},
+        "cleanup_error": {"Error": "CleanupFailed", "Cause": "could not delete it for jane.doe@example.com"},
+    }
+    reason = failure_notice(state)["reason"]
+    assert CARD not in reason and "jane.doe" not in reason
+    assert reason.count("[redacted]") == 2
+
+
+def test_a_digit_run_that_is_no_card_number_and_ordinary_reasons_are_left_alone() -> None:
+    """Redaction follows the validator's finder exactly: what it would not report stays, so reasons stay readable."""
+    not_a_card = "4111 1111 1111 1112"  # fails the Luhn check
+    assert sentence("X", f"batch {not_a_card} failed") == f"batch {not_a_card} failed"
+    reasons = REASON_SEPARATOR.join(
+        ["accuracy 0.610 is below the minimum 0.700", "refusal rate 0.120 is above the maximum 0.050"]
+    )
+    assert sentence("QualityGateFailed", lambda_cause(reasons, "QualityGateFailed")) == reasons
+    quota = (
+        "Provisioned Throughput quota for amazon.nova-lite-v1:0:300k in us-east-1 is 1 model unit, 1 in use; "
+        "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abc123 still holds it (2026-12-01T10:00:00Z)"
+    )
+    assert sentence("ServiceQuotaExceededException", quota) == quota
+    assert sentence("ThroughputNotReady", lambda_cause(STUCK)) == STUCK
 
 
 def test_a_lambda_error_without_a_message_says_what_kind_of_error_it_was() -> None:

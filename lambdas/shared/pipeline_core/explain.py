@@ -6,6 +6,12 @@ the service's own ``States.*`` errors carry plain text, or nothing
 (docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html, read 2026-12-01). Step Functions also
 cuts a long cause short, so the JSON may be incomplete. :func:`sentence` accepts all of these and never returns a
 stack trace, a path to source code or JSON: the handler's log and the execution history keep those.
+
+A notification is plain-text email, and an error's message may quote the dataset (a record a check refused, a
+value it could not parse). So a message is shown only with every secret or personal-data value the dataset
+validator detects replaced by ``[redacted]`` (``pipeline_core.dataset.quality.redact_sensitive``), and the message
+of a Python built-in exception (``KeyError: 'x'``, ``ValueError: ...``: a fault in the code, whose message may
+hold any value the code met) is never shown: the sentence names only the exception's type.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from pipeline_core.dataset.quality import redact_sensitive
+
 #: A reason longer than this is cut at a word and ends with "…"; a stack trace is never needed to say what failed.
 MAX_CHARS = 300
 #: Each half of a cleanup failure's sentence (what the cleanup met, and why the run had failed).
@@ -23,6 +31,8 @@ MAX_PART_CHARS = 150
 ELLIPSIS = "…"
 #: What joins the quality gate's reasons in a rejection's cause (the aggregate handler's ``reasons_text``).
 REASON_SEPARATOR = " | "
+#: What stands in a sentence for a value the dataset validator would report as a secret or personal data.
+REDACTED = "[redacted]"
 
 NOTICE_REASON = "reason"
 NOTICE_REPORT = "report"
@@ -74,9 +84,10 @@ def sentence(error: str | None, cause: str | None, *, limit: int = MAX_CHARS) ->
     if not message:
         text = _describe(error)
     elif kind in _PYTHON_ERRORS:
-        text = f"A pipeline function failed unexpectedly ({kind}: {message}); its log has the stack trace"
+        # The Catch's {Error, Cause} does not say which step raised it; the execution history does.
+        text = f"An internal error ({kind}) in a pipeline function; see the execution history"
     else:
-        text = message
+        text = redact_sensitive(message, REDACTED)
     return _fit_reasons(text, limit) or truncate(text, limit)
 
 

@@ -26,10 +26,22 @@ def test_it_returns_the_sentence_and_the_report_and_logs_only_the_errors_name(
     }
     with caplog.at_level(logging.INFO):
         notice = module.handler({"state": state}, None)
-    assert notice == {"reason": f"cannot score {SECRET}", "report": "s3://a/runs/demo/e/report.json"}
+    # The notification is plain-text email: the card number the cause quotes is redacted, the rest of it kept.
+    assert notice == {
+        "reason": "cannot score customer [redacted] asked about invoice 77",
+        "report": "s3://a/runs/demo/e/report.json",
+    }
+    assert "4111" not in json.dumps(notice)
     logged = " ".join(record.getMessage() + json.dumps(vars(record), default=str) for record in caplog.records)
     assert "failure explained" in logged and "EvaluationFailed" in logged
     assert SECRET not in logged  # the cause may quote the dataset: only the error's name is logged
+
+
+def test_a_python_errors_message_never_reaches_the_notice() -> None:
+    cause = json.dumps({"errorMessage": f"'{SECRET}'", "errorType": "KeyError", "stackTrace": []})
+    notice = load_handler("explain").handler({"state": {"error": {"Error": "KeyError", "Cause": cause}}}, None)
+    assert notice["reason"] == "An internal error (KeyError) in a pipeline function; see the execution history"
+    assert "customer" not in notice["reason"] and "4111" not in notice["reason"]
 
 
 @pytest.mark.parametrize("event", [{}, {"state": None}, {"state": "text"}, {"state": {"error": None}}])

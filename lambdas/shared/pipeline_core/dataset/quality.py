@@ -190,6 +190,20 @@ def may_hold_sensitive(data: bytes) -> bool:
     )
 
 
+def redact_sensitive(text: str, replacement: str = "[redacted]") -> str:
+    """`text` with each value `find_sensitive` reports (the whole value, not its mask) replaced by `replacement`."""
+    if not needs_scan(text):
+        return text
+
+    def replace(match: re.Match[str]) -> str:
+        value = match.group()
+        if match.lastgroup == "card" and not luhn_valid(value.replace(" ", "").replace("-", "")):
+            return value  # as find_sensitive: a digit run failing the Luhn check is not a card number
+        return replacement
+
+    return _SCAN.sub(replace, text)
+
+
 def find_sensitive(text: str) -> Iterator[Sensitive]:
     """Yield the masked secrets and personal-data values found in `text`."""
     if not needs_scan(text):
