@@ -661,8 +661,14 @@ class PipelineStack(Stack):
         def tagged_at_creation(*, existing: bool) -> dict[str, Any]:
             """A creating call (or the tagging it implies) must tag with this pipeline's name and creation keys only.
 
-            ``existing``: the call may also meet an existing resource (TagResource); Bedrock authorizes tagging at
-            creation on the new, still untagged resource, so its tag is checked only where one exists.
+            ``existing``: the grant is TagResource, which Bedrock may (or may not) authorize when a create call
+            carries tags: whether tag-on-create needs bedrock:TagResource could not be confirmed from AWS's
+            documentation (read 2026-12-01), so Train and Throughput keep it, with the resource's tag checked only
+            where one exists. That leaves a gap, said plainly in the security digest: such a role can tag an
+            existing *untagged* resource (another team's) with this pipeline's name and creation keys, after which
+            the tag-bound Delete grants reach it. It can never add the approval key (aws:TagKeys), nor retag what
+            carries another pipeline's name. Verify on a real account; if creation works without TagResource,
+            drop these grants.
             """
             conditions: dict[str, Any] = {
                 "StringEquals": {f"aws:RequestTag/{contracts.TAG_PIPELINE}": self.settings.name},
@@ -833,8 +839,8 @@ class PipelineStack(Stack):
         otherwise (docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html#encryption-context), SQS the
         queue's ARN (docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html),
         Step Functions the state machine's ARN (docs.aws.amazon.com/step-functions/latest/dg/encryption-at-rest.html;
-        all read 2026-12-01). Lambda decrypts the functions' environment through the grant it creates for the
-        execution role, which needs no IAM permission for it
+        all read 2026-12-01), DynamoDB the table's name and SNS the topic's ARN (cited below). Lambda decrypts the
+        functions' environment through the grant it creates for the execution role, which needs no IAM permission for it
         (https://repost.aws/knowledge-center/lambda-kmsaccessdeniedexception-errors, read 2026-12-01). A function
         that reads and writes no encrypted data gets no key statement at all; one this table does not name fails
         synthesis, so a new function's key use is decided, not inherited.
@@ -847,8 +853,18 @@ class PipelineStack(Stack):
 
         workflow = ("states", {"aws:states:stateMachineArn": [self.workflow.state_machine.state_machine_arn]})
         # The admission table: DynamoDB authorizes the caller's key use through the service
-        # (docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.usagenotes.html, read 2026-12-01).
-        table: tuple[str, dict[str, list[str]] | None] = ("dynamodb", None)
+        # (docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.usagenotes.html) with an encryption
+        # context of the table's name and the account (aws:dynamodb:tableName, aws:dynamodb:subscriberId:
+        # docs.aws.amazon.com/kms/latest/developerguide/services-dynamodb.html, "Encryption context"; both read
+        # 2026-12-01), so the key serves this table only.
+        table: tuple[str, dict[str, list[str]] | None] = (
+            "dynamodb",
+            {"aws:dynamodb:tableName": [self.admission.table.table_name]},
+        )
+        # The notification topic: SNS encrypts a published message under the topic's ARN as encryption context
+        # (aws:sns:topicArn: the key policy in docs.aws.amazon.com/gamelift/latest/flexmatchguide/
+        # queue-notification-sns-sse.html, read 2026-12-01).
+        topic: tuple[str, dict[str, list[str]] | None] = ("sns", {"aws:sns:topicArn": [self.topic.topic_arn]})
         table_use = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
         uses: dict[str, list[tuple[list[str], tuple[str, dict[str, list[str]] | None]]]] = {
             "resolve_run": [(read, s3(data))],
@@ -859,7 +875,7 @@ class PipelineStack(Stack):
             "aggregate": [(write, s3(artifacts))],
             "promote": [(table_use, table)],  # the promotion lock; SSM String parameter and Bedrock unencrypted
             "explain": [],
-            "approval": [(write, s3(artifacts)), (write, ("sns", None))],
+            "approval": [(write, s3(artifacts)), (write, topic)],
             "trigger": [(read, s3(data)), (write, workflow), (table_use, table)],
             "dispatcher": [(write, workflow), (table_use, table)],
             "janitor": [(read, workflow)],

@@ -410,8 +410,10 @@ def boundary_lines(renderer: Renderer, stack: str, statements: list[Mapping[str,
             text = f"may {_verbs(actions)} only when tagging with {requested}{key_text}"
             if if_exists:
                 text += (
-                    f"; an existing resource only if tagged {if_exists} (Bedrock authorizes tagging at creation on the "
-                    "new, untagged resource, so the tag is checked where it exists)"
+                    f"; an existing resource tagged otherwise is refused ({if_exists} IfExists), but an untagged "
+                    "existing resource can be tagged by this role (Bedrock's tag-on-create authorization could not "
+                    "be confirmed; verify on a real account and drop TagResource from Train/Throughput if creation "
+                    "works without it)"
                 )
             lines.append(text)
         else:
@@ -801,6 +803,47 @@ def _alarm_metric(renderer: Renderer, stack: str, props: Mapping[str, Any]) -> s
     return " where ".join([parts[0], "; ".join(parts[1:])]) if len(parts) > 1 else "".join(parts)
 
 
+def _waits_for_a_task_token(renderer: Renderer) -> bool:
+    machines = renderer.of_type("AWS::StepFunctions::StateMachine")
+    return any(
+        "waitForTaskToken" in json.dumps(res.get("Properties", {}).get("DefinitionString")) for *_, res in machines
+    )
+
+
+def approval_section(renderer: Renderer) -> list[str]:
+    """Who can approve a promotion: no template lists approvers, so the digest says where the control lies."""
+    waits = _waits_for_a_task_token(renderer)
+    holders = sorted(
+        {
+            renderer.title(stack, lid)
+            for stack, lid, res in renderer.of_type(*IAM_POLICY_TYPES, "AWS::IAM::Role")
+            for statement in _statements({lid: res})
+            if statement.get("Effect", "Allow") == "Allow"
+            and any(str(a) in ("states:SendTaskSuccess", "states:*", "*") for a in as_list(statement.get("Action")))
+        }
+    )
+    granted = f"these templates grant it to {', '.join(holders)}" if holders else "these templates grant it to nobody"
+    state = (
+        "A state machine in these templates waits for a task token (approval required)."
+        if waits
+        else "No state machine in these templates waits for a task token (approval off); when it is required:"
+    )
+    return [
+        "## Approval",
+        "",
+        state,
+        "",
+        "- The task token is not a secret: it is in the execution history and in `approval/request.json`, readable "
+        "with `s3:GetObject` on the artifacts bucket's `runs/*` and `kms:Decrypt` on the pipeline key.",
+        "- The only control is who holds `states:SendTaskSuccess` (and `states:SendTaskFailure`) on the state "
+        f'machine; {granted}. Never grant it on `"*"`.',
+        "- `decided_by` is what the approver's own `finetune approve` reports (`sts:GetCallerIdentity`): anyone "
+        "holding SendTaskSuccess could record another name. CloudTrail's SendTaskSuccess event is the authoritative "
+        "record; uploaders must not hold SendTaskSuccess where separation of duties matters.",
+        "",
+    ]
+
+
 def summary_section(renderer: Renderer) -> list[str]:
     lines = [
         "## Summary",
@@ -862,6 +905,7 @@ def render_digest(templates: Mapping[str, Template]) -> str:
         resource_policies_section,
         network_section,
         triggers_section,
+        approval_section,
     ]
     lines = [HEADER, f"Stacks: {stacks}.", ""]
     for section in sections:

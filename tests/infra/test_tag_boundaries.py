@@ -71,7 +71,9 @@ def test_every_bedrock_call_on_a_taggable_wildcard_is_bound_to_the_pipelines_tag
         assert set(keys) == set(contracts.CREATION_TAG_KEYS), f"{role}: {actions} may set tags {keys}"
         assert contracts.TAG_APPROVED not in keys  # only Promote approves
         if "bedrock:TagResource" in actions:
-            assert conditions["StringEqualsIfExists"] == {RESOURCE_TAG: NAME}, f"{role} may retag another's"
+            # IfExists: an existing resource tagged with another pipeline's name cannot be retagged, but an
+            # untagged one (another team's) can be tagged with ours; the digest says so (tag-on-create).
+            assert conditions["StringEqualsIfExists"] == {RESOURCE_TAG: NAME}, f"{role} may retag another pipeline's"
     # The test looks at the calls that matter: each kind of delete, tag and invoke is in the template.
     assert {"bedrock:InvokeModel", "bedrock:TagResource", "bedrock:DeleteProvisionedModelThroughput"} <= seen
 
@@ -88,6 +90,48 @@ def test_only_promote_approves_and_only_with_the_approval_tag_on_what_is_ours(pi
         conditions = statement["Condition"]
         assert conditions["ForAllValues:StringEquals"]["aws:TagKeys"] == [contracts.TAG_APPROVED]
         assert conditions["StringEquals"] == {RESOURCE_TAG: NAME, f"aws:RequestTag/{contracts.TAG_APPROVED}": "true"}
+
+
+def creation_tagging_faults(role: str, statement: dict[str, Any]) -> list[str]:
+    """Why a Train or Throughput statement granting bedrock:TagResource is wider than tagging at creation ([] if not).
+
+    TagResource on an existing resource is bounded only IfExists (tools/security_digest.py says why), so what it may
+    write must be exactly our name under the creation keys: never the approval key, which only Promote sets.
+    """
+    if "bedrock:TagResource" not in as_list(statement["Action"]):
+        return []
+    conditions = statement.get("Condition", {})
+    keys = conditions.get("ForAllValues:StringEquals", {}).get("aws:TagKeys")
+    faults = []
+    if conditions.get("StringEquals", {}).get(REQUEST_TAG) != NAME:
+        faults.append(f"{role} may tag without {REQUEST_TAG}={NAME}")
+    if keys is None or not set(as_list(keys)) <= set(contracts.CREATION_TAG_KEYS):
+        faults.append(f"{role} may tag with keys {keys}")
+    if contracts.TAG_APPROVED in as_list(keys or []):
+        faults.append(f"{role} may approve")
+    return faults
+
+
+def test_train_and_throughput_tag_only_with_our_name_and_the_creation_keys(pipeline: dict[str, Any]) -> None:
+    tagging = [
+        (role, s)
+        for role, s in role_statements(pipeline)
+        if role.startswith(("TrainRole", "ThroughputRole")) and "bedrock:TagResource" in as_list(s["Action"])
+    ]
+    assert {role.split("Role")[0] for role, _ in tagging} == {"Train", "Throughput"}
+    for role, statement in tagging:
+        assert creation_tagging_faults(role, statement) == []
+    # The check bites: the same statements allowing the approval key, or any key, are each refused.
+    role, statement = tagging[0]
+    approving = json.loads(json.dumps(statement))
+    approving["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"].append(contracts.TAG_APPROVED)
+    assert f"{role} may approve" in creation_tagging_faults(role, approving)
+    unbounded = json.loads(json.dumps(statement))
+    del unbounded["Condition"]["ForAllValues:StringEquals"]
+    assert creation_tagging_faults(role, unbounded) == [f"{role} may tag with keys None"]
+    unnamed = json.loads(json.dumps(statement))
+    del unnamed["Condition"]["StringEquals"][REQUEST_TAG]
+    assert creation_tagging_faults(role, unnamed) == [f"{role} may tag without {REQUEST_TAG}={NAME}"]
 
 
 def test_deletes_and_invokes_are_tag_bound_in_every_role_that_has_them(pipeline: dict[str, Any]) -> None:
@@ -125,7 +169,54 @@ def test_lambda_roles_use_the_key_only_through_a_service(pipeline: dict[str, Any
                 assert "kms:EncryptionContext:aws:sqs:arn" in statement["Condition"]["StringLike"], role
 
 
-@pytest.mark.parametrize("function", ["Throughput", "Promote", "Explain"])
+def _key_contexts(used: dict[str, list[dict[str, Any]]], role_prefix: str, service: str) -> list[Any]:
+    contexts = []
+    for role, statements in used.items():
+        if not role.startswith(role_prefix):
+            continue
+        for statement in statements:
+            vias = as_list(statement.get("Condition", {}).get("StringEquals", {}).get("kms:ViaService", []))
+            if any(flatten_cfn_reference(via).startswith(f"{service}.") for via in vias):
+                contexts.append(statement["Condition"].get("StringLike", {}))
+    return contexts
+
+
+@pytest.mark.parametrize("function", ["Trigger", "Dispatcher"])
+def test_the_key_serves_dynamodb_only_for_the_admission_table(pipeline: dict[str, Any], function: str) -> None:
+    (table_id,) = resources(pipeline, "AWS::DynamoDB::Table")
+    contexts = _key_contexts(kms_statements(pipeline), f"{function}Role", "dynamodb")
+    assert contexts == [{"kms:EncryptionContext:aws:dynamodb:tableName": [{"Ref": table_id}]}], contexts
+
+
+def test_the_key_serves_sns_only_for_the_notification_topic(synth: Callable[..., dict[str, Any]]) -> None:
+    """The approval function (deployed only when approval is required) publishes the approval request."""
+    pipeline = _pipeline(
+        {name: t.to_json() for name, t in synth({"approval": {"mode": "required", "timeoutHours": 12}}).items()}
+    )
+    (topic_id,) = resources(pipeline, "AWS::SNS::Topic")
+    used = kms_statements(pipeline)
+    contexts = _key_contexts(used, "ApprovalRole", "sns")
+    assert contexts == [{"kms:EncryptionContext:aws:sns:topicArn": [{"Ref": topic_id}]}], contexts
+    # No Lambda role uses the key through SNS or DynamoDB without a context naming the pipeline's own resource.
+    function_roles = {
+        f["Properties"]["Role"]["Fn::GetAtt"][0] for f in resources(pipeline, "AWS::Lambda::Function").values()
+    }
+    for role in function_roles:
+        for service in ("sns", "dynamodb"):
+            assert all(_key_contexts({role: used.get(role, [])}, role, service)), (role, service)
+
+
+def test_promote_uses_the_key_at_most_for_the_admission_table(pipeline: dict[str, Any]) -> None:
+    """Its parameter is a String and Bedrock's calls carry no data; the promotion lock is an admission-table item."""
+    (table_id,) = resources(pipeline, "AWS::DynamoDB::Table")
+    used = {role: statements for role, statements in kms_statements(pipeline).items() if role.startswith("PromoteRole")}
+    statements = [s for ss in used.values() for s in ss]
+    assert len(_key_contexts(used, "PromoteRole", "dynamodb")) == len(statements), statements
+    assert all(c == {"kms:EncryptionContext:aws:dynamodb:tableName": [{"Ref": table_id}]} for c in
+               _key_contexts(used, "PromoteRole", "dynamodb"))  # fmt: skip
+
+
+@pytest.mark.parametrize("function", ["Throughput", "Explain"])
 def test_roles_that_touch_no_encrypted_data_have_no_key_at_all(pipeline: dict[str, Any], function: str) -> None:
     used = kms_statements(pipeline)
     roles = [role for role in used if role.startswith(f"{function}Role")]

@@ -266,3 +266,47 @@ def test_a_role_without_bedrock_grants_has_no_boundary_and_the_section_says_none
     digest = render_digest({"S": _bedrock_role({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "b/*"})})
     assert "Bedrock boundary" not in digest
     assert "## Bedrock actions without a tag condition\n\nNone." in digest
+
+
+def test_a_tag_grant_bounded_only_where_a_tag_exists_says_an_untagged_resource_can_be_tagged() -> None:
+    creating = {
+        "StringEquals": {"aws:RequestTag/finetune:pipeline": "finetune"},
+        "ForAllValues:StringEquals": {"aws:TagKeys": ["finetune:pipeline", "finetune:run"]},
+    }
+    if_exists = {**creating, "StringEqualsIfExists": {"aws:ResourceTag/finetune:pipeline": "finetune"}}
+    tag = {"Effect": "Allow", "Action": "bedrock:TagResource", "Resource": "pm/*"}
+    digest = render_digest({"S": _bedrock_role({**tag, "Condition": if_exists})})
+    assert "an untagged existing resource can be tagged by this role (Bedrock's tag-on-create authorization" in digest
+    assert "drop TagResource from Train/Throughput if creation works without it" in digest
+    # Without the IfExists grant (a create call only), nothing is said about existing resources.
+    create = {"Effect": "Allow", "Action": "bedrock:CreateProvisionedModelThroughput", "Resource": "pm/*"}
+    plain = render_digest({"S": _bedrock_role({**create, "Condition": creating})})
+    assert "untagged existing resource" not in plain and "may create only when tagging with" in plain
+
+
+def _approval_templates(*, waits: bool, approver: bool) -> dict[str, Any]:
+    template = _bedrock_role({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "b/*"})
+    resource = "arn:aws:states:::lambda:invoke" + (".waitForTaskToken" if waits else "")
+    template["Resources"]["Workflow"] = {
+        "Type": "AWS::StepFunctions::StateMachine",
+        "Properties": {"DefinitionString": {"Fn::Join": ["", ['{"Resource":"', resource, '"}']]}},
+    }
+    if approver:
+        statements = template["Resources"]["EvaluateRoleDefaultPolicy12345678"]["Properties"]["PolicyDocument"]
+        statements["Statement"].append({"Effect": "Allow", "Action": "states:SendTaskSuccess", "Resource": "sm"})
+    return {"S": template}
+
+
+@pytest.mark.parametrize("waits", [True, False])
+def test_the_approval_section_says_the_token_is_no_secret_and_who_holds_send_task_success(waits: bool) -> None:
+    digest = render_digest(_approval_templates(waits=waits, approver=False))
+    section = digest.split("## Approval\n", 1)[1].split("\n## ", 1)[0]
+    assert ("waits for a task token (approval required)" in section) is waits
+    assert ("(approval off)" in section) is not waits
+    assert "The task token is not a secret" in section and "execution history" in section
+    assert "these templates grant it to nobody" in section
+    assert "CloudTrail's SendTaskSuccess event is the authoritative record" in section
+    assert "uploaders must not hold SendTaskSuccess" in section
+    granted = render_digest(_approval_templates(waits=waits, approver=True))
+    assert "these templates grant it to S / EvaluateRoleDefaultPolicy. Never" in granted
+    assert "grant it to nobody" not in granted
