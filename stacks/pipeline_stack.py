@@ -18,7 +18,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from pipeline_core import contracts
+from pipeline_core import contracts, telemetry
 from pipeline_core.approval import APPROVAL_REQUEST, ENV_TOPIC_ARN
 from pipeline_core.models import CATALOGUE, INFERENCE_PROFILE_GEOGRAPHIES
 from stacks.admission import Admission
@@ -1003,6 +1003,17 @@ class PipelineStack(Stack):
                 "A queued run could not be started; it stays queued, and the next execution end or the schedule "
                 "tries again",
                 self.admission.dispatcher.function.metric_errors(period=Duration.minutes(5), statistic="Sum"),
+            ),
+            "RunsFailedToStartAlarm": (
+                "A queued run was refused by Step Functions for good and left the queue: finetune runs lists it as "
+                "FAILED_TO_START with the error; fix the cause and upload the file again",
+                cloudwatch.Metric(
+                    namespace=telemetry.metric_namespace(self.settings.name),
+                    metric_name=telemetry.METRIC_RUNS_FAILED_TO_START,
+                    dimensions_map={telemetry.DIMENSION_SERVICE: self.settings.name},
+                    period=Duration.minutes(5),
+                    statistic="Sum",
+                ),
             ),
             "DeadLettersAlarm": (
                 "Events that could not be delivered are waiting in a dead-letter queue",

@@ -269,3 +269,24 @@ def test_a_failed_dispatch_alarms_on_the_pipelines_topic(template_json: dict[str
     assert len(alarms) == 1
     assert alarms[0]["AlarmActions"] == [{"Ref": topic}]
     assert alarms[0]["Threshold"] == 1 and alarms[0]["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+def test_a_run_refused_for_good_alarms_on_the_pipelines_topic(template_json: dict[str, dict[str, Any]]) -> None:
+    """A run that leaves the queue as FAILED_TO_START must reach a person, not only a log line: catches the alarm
+    being dropped, watching another namespace or dimension (the dispatcher's EMF metric would never match it), or
+    publishing nowhere."""
+    template = _pipeline(template_json)
+    (topic,) = _of_type(template, "AWS::SNS::Topic")
+    alarms = [
+        a["Properties"]
+        for a in _of_type(template, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == "RunsFailedToStart"
+    ]
+    assert len(alarms) == 1
+    (alarm,) = alarms
+    assert alarm["Namespace"] == "BedrockFinetunePipeline/finetune"
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "finetune"}]
+    assert alarm["Statistic"] == "Sum" and alarm["Period"] == 300
+    assert alarm["AlarmActions"] == [{"Ref": topic}]
+    assert alarm["Threshold"] == 1 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["TreatMissingData"] == "notBreaching"
