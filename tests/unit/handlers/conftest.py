@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from handler_fixtures import ARTIFACTS, DATA, DEFAULTS, PROMOTION_PARAMETER, REGION, load_handler
+from handler_fixtures import ACCOUNT, ARTIFACTS, DATA, DEFAULTS, PROMOTION_PARAMETER, REGION, load_handler
 from moto import mock_aws
 
 from pipeline_aws.clients import CLIENTS
@@ -99,3 +99,15 @@ def admission_table(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv(contracts.ENV_ADMISSION_TABLE, create_admission_table())
     monkeypatch.setenv(contracts.ENV_MAX_CONCURRENT_RUNS, "2")
     return ADMISSION_TABLE
+
+
+@pytest.fixture
+def state_machine(aws_env: None, buckets: Any, admission_table: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An empty state machine, named in the trigger's and dispatcher's environment, over the queue table."""
+    arn: str = boto3.client("stepfunctions").create_state_machine(
+        name="finetune",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/sfn",
+    )["stateMachineArn"]
+    monkeypatch.setenv(contracts.ENV_STATE_MACHINE_ARN, arn)
+    return arn

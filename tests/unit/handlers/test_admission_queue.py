@@ -19,17 +19,6 @@ trigger = load_handler("trigger")
 dispatcher = load_handler("dispatcher")
 
 
-@pytest.fixture
-def machine(aws_env: None, buckets: Any, admission_table: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    arn: str = boto3.client("stepfunctions").create_state_machine(
-        name="finetune",
-        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
-        roleArn=f"arn:aws:iam::{ACCOUNT}:role/sfn",
-    )["stateMachineArn"]
-    monkeypatch.setenv(contracts.ENV_STATE_MACHINE_ARN, arn)
-    return arn
-
-
 def upload(name: str) -> dict[str, Any]:
     key = f"inbox/{name}.jsonl"
     put = boto3.client("s3").put_object(Bucket=DATA, Key=key, Body=name.encode())
@@ -44,21 +33,21 @@ def running(arn: str) -> list[str]:
     return sorted(e["name"] for e in listed["executions"])
 
 
-def end(machine: str, name: str, status: str) -> dict[str, Any]:
+def end(state_machine: str, name: str, status: str) -> dict[str, Any]:
     """End an execution with `status` (moto keeps them RUNNING) and deliver its event to the dispatcher."""
-    arn = admission.execution_arn_of(machine, name)
+    arn = admission.execution_arn_of(state_machine, name)
     if status == "ABORTED":
         boto3.client("stepfunctions").stop_execution(executionArn=arn)  # stopped from outside: no Catch runs
     else:
         from moto.stepfunctions.models import stepfunctions_backends
 
         backend = stepfunctions_backends[ACCOUNT]["us-west-2"]
-        executions = backend.describe_state_machine(machine).executions
+        executions = backend.describe_state_machine(state_machine).executions
         next(e for e in executions if e.execution_arn == arn).status = status
     event = {
         "detail-type": "Step Functions Execution Status Change",
         "source": "aws.states",
-        "detail": {"executionArn": arn, "stateMachineArn": machine, "name": name, "status": status},
+        "detail": {"executionArn": arn, "stateMachineArn": state_machine, "name": name, "status": status},
     }
     result: dict[str, Any] = dispatcher.handler(event, None)
     return result
@@ -68,25 +57,25 @@ def names(results: list[dict[str, Any]]) -> list[str]:
     return [r["execution_name"] for r in results]
 
 
-def test_two_start_and_the_rest_queue_in_arrival_order(machine: str, admission_table: str) -> None:
+def test_two_start_and_the_rest_queue_in_arrival_order(state_machine: str, admission_table: str) -> None:
     results = [trigger.handler(upload(f"run-{i}"), None) for i in range(5)]
     assert [r["started"] for r in results] == [True, True, False, False, False]
     assert [r.get("position") for r in results[2:]] == [1, 2, 3]
     assert [q.execution_name for q in admission.queued(admission_table)] == names(results[2:])
-    assert running(machine) == sorted(names(results[:2]))
+    assert running(state_machine) == sorted(names(results[:2]))
 
 
 @pytest.mark.parametrize("status", ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"])
-def test_every_ending_frees_its_slot_for_the_oldest_queued_run(machine: str, status: str) -> None:
+def test_every_ending_frees_its_slot_for_the_oldest_queued_run(state_machine: str, status: str) -> None:
     results = [trigger.handler(upload(f"run-{i}"), None) for i in range(4)]
     first, _, third, fourth = names(results)
-    outcome = end(machine, first, status)
+    outcome = end(state_machine, first, status)
     assert outcome["started"] == [third] and outcome["waiting"] == 1
-    assert third in running(machine) and fourth not in running(machine)
+    assert third in running(state_machine) and fourth not in running(state_machine)
 
 
 def test_a_stopped_execution_without_its_event_is_recovered_by_the_schedule(
-    machine: str, monkeypatch: pytest.MonkeyPatch
+    state_machine: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """StopExecution from outside, and the event lost: the scheduled run finds the slot free once the grace ends."""
     results = [trigger.handler(upload(f"run-{i}"), None) for i in range(3)]
@@ -99,19 +88,21 @@ def test_a_stopped_execution_without_its_event_is_recovered_by_the_schedule(
     ]
 
 
-def test_a_just_started_execution_holds_its_slot_even_if_not_listed(machine: str, admission_table: str) -> None:
+def test_a_just_started_execution_holds_its_slot_even_if_not_listed(state_machine: str, admission_table: str) -> None:
     """ListExecutions is eventually consistent: within the grace, a recorded start counts even when not listed."""
     results = [trigger.handler(upload(f"run-{i}"), None) for i in range(3)]
     sfn = boto3.client("stepfunctions")
     CLIENTS.set("stepfunctions", sfn)
     with Stubber(sfn) as stub:
         stub.add_response("list_executions", {"executions": []})  # the listing lags: shows none running
-        outcome = admission.Dispatcher(admission_table, machine, 2).dispatch()
+        outcome = admission.Dispatcher(admission_table, state_machine, 2).dispatch()
     assert outcome.started == [] and outcome.running == 2
     assert [q.execution_name for q in admission.queued(admission_table)] == [results[2]["execution_name"]]
 
 
-def test_start_failing_keeps_the_run_queued_and_the_next_dispatch_starts_it(machine: str, admission_table: str) -> None:
+def test_start_failing_keeps_the_run_queued_and_the_next_dispatch_starts_it(
+    state_machine: str, admission_table: str
+) -> None:
     results = [trigger.handler(upload(f"run-{i}"), None) for i in range(3)]
     boto3.client("stepfunctions").stop_execution(executionArn=results[0]["execution_arn"])
     queued_name = results[2]["execution_name"]
@@ -120,27 +111,27 @@ def test_start_failing_keeps_the_run_queued_and_the_next_dispatch_starts_it(mach
     with Stubber(sfn) as stub:
         stub.add_response("list_executions", {"executions": []})
         stub.add_client_error("start_execution", "ServiceUnavailable", http_status_code=503)
-        outcome = admission.Dispatcher(admission_table, machine, 2).dispatch(ended=results[0]["execution_name"])
+        outcome = admission.Dispatcher(admission_table, state_machine, 2).dispatch(ended=results[0]["execution_name"])
     assert outcome.started == [] and outcome.error and "TransientServiceError" in outcome.error
     assert [q.execution_name for q in admission.queued(admission_table)] == [queued_name]
     CLIENTS.reset()
-    again = admission.Dispatcher(admission_table, machine, 2).dispatch(ended=results[0]["execution_name"])
+    again = admission.Dispatcher(admission_table, state_machine, 2).dispatch(ended=results[0]["execution_name"])
     assert again.started == [queued_name] and admission.queued(admission_table) == []
 
 
-def test_the_dispatcher_handler_fails_loudly_when_a_start_fails(machine: str) -> None:
+def test_the_dispatcher_handler_fails_loudly_when_a_start_fails(state_machine: str) -> None:
     results = [trigger.handler(upload(f"run-{i}"), None) for i in range(3)]
     sfn = boto3.client("stepfunctions")
     CLIENTS.set("stepfunctions", sfn)
     with Stubber(sfn) as stub:
         stub.add_response("list_executions", {"executions": []})
         stub.add_client_error("start_execution", "ThrottlingException", http_status_code=400)
-        event = {"detail": {"stateMachineArn": machine, "name": results[0]["execution_name"], "status": "FAILED"}}
+        event = {"detail": {"stateMachineArn": state_machine, "name": results[0]["execution_name"], "status": "FAILED"}}
         with pytest.raises(RuntimeError, match="could not start a queued run"):
             dispatcher.handler(event, None)
 
 
-def _queue(machine: str, count: int, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+def _queue(state_machine: str, count: int, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """`count` runs queued behind two started ones, both stopped and past their grace: two slots free. The queued
     names in order."""
     results = [trigger.handler(upload(f"run-{i}"), None) for i in range(count + 2)]
@@ -184,11 +175,11 @@ def refusing(refusals: dict[str, str]) -> Refusing:
     ["ValidationException", "AccessDeniedException", "KMSAccessDeniedException", "InvalidExecutionInput"],
 )
 def test_a_run_refused_for_good_leaves_the_queue_and_the_next_starts(
-    machine: str, admission_table: str, code: str, monkeypatch: pytest.MonkeyPatch
+    state_machine: str, admission_table: str, code: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    poisoned, second, third = _queue(machine, 3, monkeypatch)
+    poisoned, second, third = _queue(state_machine, 3, monkeypatch)
     sfn = refusing({poisoned: code})
-    outcome = admission.Dispatcher(admission_table, machine, 2).dispatch()
+    outcome = admission.Dispatcher(admission_table, state_machine, 2).dispatch()
     assert outcome.error is None
     assert outcome.failed == [{"execution_name": poisoned, "run_name": "run-2", "error": f"{code}: no"}]
     assert outcome.started == [second, third]  # the two free slots went to the runs behind it
@@ -199,53 +190,53 @@ def test_a_run_refused_for_good_leaves_the_queue_and_the_next_starts(
     assert marker["state"] == {"S": "FAILED_TO_START"} and marker["error"] == {"S": f"{code}: no"}
     # Not retried: the next round tries nothing more.
     sfn.tried.clear()
-    assert admission.Dispatcher(admission_table, machine, 2).dispatch().failed == [] and sfn.tried == []
+    assert admission.Dispatcher(admission_table, state_machine, 2).dispatch().failed == [] and sfn.tried == []
 
 
 def test_a_poisoned_head_with_one_slot_free_does_not_block_the_run_behind_it(
-    machine: str, admission_table: str, monkeypatch: pytest.MonkeyPatch
+    state_machine: str, admission_table: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    poisoned, second, third = _queue(machine, 3, monkeypatch)
+    poisoned, second, third = _queue(state_machine, 3, monkeypatch)
     sfn = refusing({poisoned: "ValidationException"})
-    outcome = admission.Dispatcher(admission_table, machine, 1).dispatch()
+    outcome = admission.Dispatcher(admission_table, state_machine, 1).dispatch()
     assert names(outcome.failed) == [poisoned] and outcome.started == [second]
     assert sfn.tried == [poisoned, second]  # the one slot is used once, by the run behind the refused one
     assert [q.execution_name for q in admission.queued(admission_table)] == [third]
 
 
 def test_every_run_refused_empties_the_queue_and_starts_nothing(
-    machine: str, admission_table: str, monkeypatch: pytest.MonkeyPatch
+    state_machine: str, admission_table: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    order = _queue(machine, 3, monkeypatch)
+    order = _queue(state_machine, 3, monkeypatch)
     refusing(dict.fromkeys(order, "ValidationException"))
-    outcome = admission.Dispatcher(admission_table, machine, 2).dispatch()
+    outcome = admission.Dispatcher(admission_table, state_machine, 2).dispatch()
     assert names(outcome.failed) == order and outcome.started == [] and outcome.waiting == 0
     assert [f["execution_name"] for f in admission.failed(admission_table)] == order
 
 
 @pytest.mark.parametrize("code", ["ThrottlingException", "ServiceUnavailable"])
 def test_a_transient_start_failure_keeps_the_queue_order(
-    machine: str, admission_table: str, monkeypatch: pytest.MonkeyPatch, code: str
+    state_machine: str, admission_table: str, monkeypatch: pytest.MonkeyPatch, code: str
 ) -> None:
-    order = _queue(machine, 3, monkeypatch)
+    order = _queue(state_machine, 3, monkeypatch)
     sfn = refusing({order[0]: code})
-    outcome = admission.Dispatcher(admission_table, machine, 2).dispatch()
+    outcome = admission.Dispatcher(admission_table, state_machine, 2).dispatch()
     assert sfn.tried == [order[0]]  # the round ended at the refused head: nothing behind it was tried
     assert outcome.failed == [] and outcome.started == [] and "TransientServiceError" in str(outcome.error)
     assert [q.execution_name for q in admission.queued(admission_table)] == order
     assert admission.failed(admission_table) == []
     refusing({})
-    assert admission.Dispatcher(admission_table, machine, 2).dispatch().started == order[:2]
+    assert admission.Dispatcher(admission_table, state_machine, 2).dispatch().started == order[:2]
 
 
 def test_a_refused_run_whose_move_fails_stays_queued(
-    machine: str, admission_table: str, monkeypatch: pytest.MonkeyPatch
+    state_machine: str, admission_table: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The move out of the queue is one transaction: when it fails the run stays first, and the next round, meeting
     the same refusal, moves it."""
-    order = _queue(machine, 2, monkeypatch)
+    order = _queue(state_machine, 2, monkeypatch)
     refusing({order[0]: "ValidationException"})
-    dispatch = admission.Dispatcher(admission_table, machine, 2)
+    dispatch = admission.Dispatcher(admission_table, state_machine, 2)
 
     def failing(entry: admission.Queued, err: Exception) -> None:
         raise admission.TransientServiceError("ServiceUnavailable")
@@ -255,18 +246,18 @@ def test_a_refused_run_whose_move_fails_stays_queued(
     assert outcome.failed == [] and outcome.started == [] and outcome.error
     assert [q.execution_name for q in admission.queued(admission_table)] == order
     assert admission.failed(admission_table) == []
-    again = admission.Dispatcher(admission_table, machine, 2).dispatch()
+    again = admission.Dispatcher(admission_table, state_machine, 2).dispatch()
     assert names(again.failed) == [order[0]] and again.started == [order[1]]
 
 
 def test_the_dispatcher_handler_reports_a_run_that_failed_to_start(
-    machine: str,
+    state_machine: str,
     admission_table: str,
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    poisoned, second = _queue(machine, 2, monkeypatch)
+    poisoned, second = _queue(state_machine, 2, monkeypatch)
     refusing({poisoned: "AccessDeniedException"})
     capsys.readouterr()
     with caplog.at_level("ERROR"):
@@ -279,7 +270,7 @@ def test_the_dispatcher_handler_reports_a_run_that_failed_to_start(
 
 
 def test_the_trigger_reports_its_own_run_refused_for_good(
-    machine: str, admission_table: str, caplog: pytest.LogCaptureFixture
+    state_machine: str, admission_table: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     event = upload("run-0")
     obj = event["detail"]["object"]
@@ -294,30 +285,30 @@ def test_the_trigger_reports_its_own_run_refused_for_good(
         "error": "ValidationException: no",
     }
     assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == ["queued run failed to start"]
-    assert admission.queued(admission_table) == [] and running(machine) == []
+    assert admission.queued(admission_table) == [] and running(state_machine) == []
     # The control: the next upload, not refused, starts in the free slot.
     assert trigger.handler(upload("run-1"), None)["started"] is True
 
 
 def test_a_run_that_failed_to_start_queues_again_when_uploaded_again(
-    machine: str, admission_table: str, monkeypatch: pytest.MonkeyPatch
+    state_machine: str, admission_table: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    poisoned, second = _queue(machine, 2, monkeypatch)
+    poisoned, second = _queue(state_machine, 2, monkeypatch)
     refusing({poisoned: "ValidationException"})
-    admission.Dispatcher(admission_table, machine, 1).dispatch()
+    admission.Dispatcher(admission_table, state_machine, 1).dispatch()
     assert admission.enqueue(admission_table, poisoned, {"source": {"run_name": "run-2"}}) is True
     assert admission.enqueue(admission_table, second, {"source": {"run_name": "run-3"}}) is False  # started: no
     assert [q.execution_name for q in admission.queued(admission_table)] == [poisoned]
 
 
-def test_two_dispatchers_racing_start_one_run_per_slot(machine: str, admission_table: str) -> None:
+def test_two_dispatchers_racing_start_one_run_per_slot(state_machine: str, admission_table: str) -> None:
     """The second dispatcher finds the lease taken mid-round and leaves a request; the holder runs again."""
     results = [trigger.handler(upload(f"run-{i}"), None) for i in range(5)]
     first, second = (r["execution_name"] for r in results[:2])
     for name in (first, second):
-        boto3.client("stepfunctions").stop_execution(executionArn=admission.execution_arn_of(machine, name))
-    one = admission.Dispatcher(admission_table, machine, 2, owner="one")
-    two = admission.Dispatcher(admission_table, machine, 2, owner="two")
+        boto3.client("stepfunctions").stop_execution(executionArn=admission.execution_arn_of(state_machine, name))
+    one = admission.Dispatcher(admission_table, state_machine, 2, owner="one")
+    two = admission.Dispatcher(admission_table, state_machine, 2, owner="two")
     seen: list[admission.Outcome] = []
     original = one._running
 
@@ -329,21 +320,21 @@ def test_two_dispatchers_racing_start_one_run_per_slot(machine: str, admission_t
     one._running = racing  # type: ignore[method-assign]
     outcome = one.dispatch(ended=first)
     assert seen[0].lease is False and seen[0].started == []
-    assert len(running(machine)) == 2  # never more than the two slots
+    assert len(running(state_machine)) == 2  # never more than the two slots
     assert outcome.started == names(results[2:4])
     assert [q.execution_name for q in admission.queued(admission_table)] == [results[4]["execution_name"]]
 
 
-def test_a_second_dispatcher_waits_while_the_lease_is_held(machine: str, admission_table: str) -> None:
+def test_a_second_dispatcher_waits_while_the_lease_is_held(state_machine: str, admission_table: str) -> None:
     trigger.handler(upload("run-0"), None)
-    holder = admission.Dispatcher(admission_table, machine, 2, owner="holder")
+    holder = admission.Dispatcher(admission_table, state_machine, 2, owner="holder")
     assert holder._acquire() is not None
-    assert admission.Dispatcher(admission_table, machine, 2, owner="other")._acquire() is None
-    later = admission.Dispatcher(admission_table, machine, 2, owner="later", now=lambda: 10**10)
+    assert admission.Dispatcher(admission_table, state_machine, 2, owner="other")._acquire() is None
+    later = admission.Dispatcher(admission_table, state_machine, 2, owner="later", now=lambda: 10**10)
     assert later._acquire() is not None  # an expired lease (a holder that died) is taken over
 
 
-def test_the_same_upload_twice_queues_and_starts_once(machine: str, admission_table: str) -> None:
+def test_the_same_upload_twice_queues_and_starts_once(state_machine: str, admission_table: str) -> None:
     event = upload("same")
     first, second = trigger.handler(event, None), trigger.handler(event, None)
     assert first["started"] is True and second == {
@@ -351,12 +342,12 @@ def test_the_same_upload_twice_queues_and_starts_once(machine: str, admission_ta
         "reason": "duplicate",
         "execution_name": first["execution_name"],
     }
-    assert running(machine) == [first["execution_name"]]
+    assert running(state_machine) == [first["execution_name"]]
 
 
-def test_the_schedule_and_other_machines_events_name_no_ended_execution(machine: str) -> None:
-    assert dispatcher.ended_execution({"detail": {}}, machine) is None
-    other = {"detail": {"stateMachineArn": machine + "x", "name": "n", "status": "FAILED"}}
-    assert dispatcher.ended_execution(other, machine) is None
-    running_event = {"detail": {"stateMachineArn": machine, "name": "n", "status": "RUNNING"}}
-    assert dispatcher.ended_execution(running_event, machine) is None
+def test_the_schedule_and_other_machines_events_name_no_ended_execution(state_machine: str) -> None:
+    assert dispatcher.ended_execution({"detail": {}}, state_machine) is None
+    other = {"detail": {"stateMachineArn": state_machine + "x", "name": "n", "status": "FAILED"}}
+    assert dispatcher.ended_execution(other, state_machine) is None
+    running_event = {"detail": {"stateMachineArn": state_machine, "name": "n", "status": "RUNNING"}}
+    assert dispatcher.ended_execution(running_event, state_machine) is None

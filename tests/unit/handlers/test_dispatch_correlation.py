@@ -6,33 +6,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 import pytest
-from handler_fixtures import ACCOUNT, load_handler
+from handler_fixtures import load_handler
 
 from pipeline_aws import logs
-from pipeline_core import contracts
 
 dispatcher = load_handler("dispatcher")
 explain = load_handler("explain")
 
 
-@pytest.fixture
-def machine(aws_env: None, buckets: Any, admission_table: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    arn: str = boto3.client("stepfunctions").create_state_machine(
-        name="finetune",
-        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
-        roleArn=f"arn:aws:iam::{ACCOUNT}:role/sfn",
-    )["stateMachineArn"]
-    monkeypatch.setenv(contracts.ENV_STATE_MACHINE_ARN, arn)
-    return arn
-
-
-def _ended(machine: str, **detail: Any) -> dict[str, Any]:
+def _ended(state_machine: str, **detail: Any) -> dict[str, Any]:
     return {
         "detail-type": "Step Functions Execution Status Change",
         "source": "aws.states",
-        "detail": {"stateMachineArn": machine, "name": "demo-0123", "status": "SUCCEEDED", **detail},
+        "detail": {"stateMachineArn": state_machine, "name": "demo-0123", "status": "SUCCEEDED", **detail},
     }
 
 
@@ -42,8 +29,8 @@ def _metrics(out: str) -> dict[str, Any]:
     return document
 
 
-def test_an_executions_end_binds_its_run_and_execution(machine: str, capsys: pytest.CaptureFixture[str]) -> None:
-    event = _ended(machine, input=json.dumps({"source": {"run_name": "demo", "key": "inbox/demo.jsonl"}}))
+def test_an_executions_end_binds_its_run_and_execution(state_machine: str, capsys: pytest.CaptureFixture[str]) -> None:
+    event = _ended(state_machine, input=json.dumps({"source": {"run_name": "demo", "key": "inbox/demo.jsonl"}}))
     dispatcher.handler(event, None)
     assert logs.bound() == {"execution": "demo-0123", "run": "demo"}
     document = _metrics(capsys.readouterr().out)
@@ -51,19 +38,19 @@ def test_an_executions_end_binds_its_run_and_execution(machine: str, capsys: pyt
 
 
 @pytest.mark.parametrize("raw", [None, "", "not json", "[]", '{"source": "x"}', '{"source": {}}'])
-def test_an_end_without_a_readable_input_still_binds_the_execution(machine: str, raw: str | None) -> None:
-    dispatcher.handler(_ended(machine, input=raw), None)
+def test_an_end_without_a_readable_input_still_binds_the_execution(state_machine: str, raw: str | None) -> None:
+    dispatcher.handler(_ended(state_machine, input=raw), None)
     assert logs.bound() == {"execution": "demo-0123"}
 
 
-def test_the_schedule_binds_nothing(machine: str) -> None:
+def test_the_schedule_binds_nothing(state_machine: str) -> None:
     logs.bind(run="earlier", execution="earlier-1")  # a previous invocation's binding is not inherited
     dispatcher.handler({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}, None)
     assert logs.bound() == {}
 
 
-def test_another_machines_end_binds_nothing(machine: str) -> None:
-    dispatcher.handler(_ended(machine + "-other", input=json.dumps({"source": {"run_name": "x"}})), None)
+def test_another_machines_end_binds_nothing(state_machine: str) -> None:
+    dispatcher.handler(_ended(state_machine + "-other", input=json.dumps({"source": {"run_name": "x"}})), None)
     assert logs.bound() == {}
 
 

@@ -7,23 +7,11 @@ from typing import Any
 
 import boto3
 import pytest
-from handler_fixtures import ACCOUNT, DATA, load_handler
+from handler_fixtures import DATA, load_handler
 
 from pipeline_aws.errors import TransientServiceError
-from pipeline_core import contracts
 
 trigger = load_handler("trigger")
-
-
-@pytest.fixture
-def state_machine(aws_env: None, buckets: Any, admission_table: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    arn: str = boto3.client("stepfunctions").create_state_machine(
-        name="finetune",
-        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
-        roleArn=f"arn:aws:iam::{ACCOUNT}:role/sfn",
-    )["stateMachineArn"]
-    monkeypatch.setenv(contracts.ENV_STATE_MACHINE_ARN, arn)
-    return arn
 
 
 def upload(key: str, body: bytes) -> dict[str, Any]:

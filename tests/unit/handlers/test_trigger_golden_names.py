@@ -19,7 +19,7 @@ from typing import Any
 
 import boto3
 import pytest
-from handler_fixtures import ACCOUNT, DATA, load_handler
+from handler_fixtures import DATA, load_handler
 
 from pipeline_core import contracts
 
@@ -65,17 +65,6 @@ def test_a_fresh_interpreter_with_another_hash_seed_derives_the_same_names(seed:
         [sys.executable, "-c", code, arguments], capture_output=True, text=True, check=True, env=env
     ).stdout
     assert json.loads(out) == [name for _, name in GOLDEN]
-
-
-@pytest.fixture
-def state_machine(aws_env: None, buckets: Any, admission_table: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    arn: str = boto3.client("stepfunctions").create_state_machine(
-        name="finetune",
-        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
-        roleArn=f"arn:aws:iam::{ACCOUNT}:role/sfn",
-    )["stateMachineArn"]
-    monkeypatch.setenv(contracts.ENV_STATE_MACHINE_ARN, arn)
-    return arn
 
 
 def _event(key: str, body: bytes) -> dict[str, Any]:

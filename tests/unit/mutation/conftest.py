@@ -25,10 +25,21 @@ _spec.loader.exec_module(_handlers)
 
 aws_env = _handlers.aws_env
 admission_table = _handlers.admission_table
+state_machine = _handlers.state_machine
 kms_key = _handlers.kms_key
 buckets = _handlers.buckets
 bedrock = _handlers.bedrock
 defaults_env = _handlers.defaults_env
 handler_module = _handlers.handler_module
 
-__all__ = ["admission_table", "aws_env", "bedrock", "buckets", "defaults_env", "handler_module", "kms_key", "run"]
+__all__ = [
+    "admission_table",
+    "aws_env",
+    "bedrock",
+    "buckets",
+    "defaults_env",
+    "handler_module",
+    "kms_key",
+    "run",
+    "state_machine",
+]
