@@ -91,6 +91,20 @@ def test_a_message_quoting_a_secret_or_personal_data_has_it_redacted(value: str,
         assert text == "cannot score record 12: customer [redacted] asked about invoice 77", kind
 
 
+KEY_BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"
+
+
+def test_a_message_quoting_a_private_key_has_the_whole_key_redacted() -> None:
+    """The key body, not only its BEGIN line, stays out of the sentence; text after the END line is kept."""
+    cut_off = f"-----BEGIN PRIVATE KEY-----\n{KEY_BODY}"
+    assert sentence("InvalidDataset", json.dumps({"errorMessage": cut_off})) == "[redacted]"
+    whole = f"record 3 quotes -----BEGIN RSA PRIVATE KEY-----\n{KEY_BODY}\n-----END RSA PRIVATE KEY----- verbatim"
+    for cause in (lambda_cause(whole, "InvalidDataset"), whole):
+        text = sentence("InvalidDataset", cause)
+        assert text == "record 3 quotes [redacted] verbatim"
+        assert "MIIE" not in text
+
+
 def test_redaction_reaches_every_part_of_a_notice() -> None:
     state = {
         "error": {"Error": "EvaluationFailed", "Cause": lambda_cause(f"cannot score {CARD}", "EvaluationFailed")},

@@ -7,7 +7,7 @@ import json
 import pytest
 from dataset_fixtures import Run, claude, dataset, jsonl, lines_of, rules
 
-from pipeline_core.dataset.quality import find_sensitive, luhn_valid, normalise
+from pipeline_core.dataset.quality import find_sensitive, luhn_valid, normalise, redact_sensitive
 
 
 def test_exact_and_near_duplicates(run: Run) -> None:
@@ -63,6 +63,33 @@ def test_sensitive_values_are_found_and_masked(run: Run, value: str, rule_id: st
 def test_card_numbers_need_luhn() -> None:
     assert luhn_valid("4111111111111111") and not luhn_valid("4111111111111112")
     assert not any(s.kind == "credit card number" for s in find_sensitive("order 4111 1111 1111 1112"))
+
+
+KEY_BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"
+
+
+@pytest.mark.parametrize("label", ["", "RSA ", "EC ", "ENCRYPTED "])
+def test_redacting_a_private_key_removes_its_body_through_the_end_line(label: str) -> None:
+    key = f"-----BEGIN {label}PRIVATE KEY-----\n{KEY_BODY}\nq2w3e4r5t6y7\n-----END {label}PRIVATE KEY-----"
+    assert redact_sensitive(key) == "[redacted]"
+    text = redact_sensitive(f"record 7 holds {key}\nand then jane.doe@example.com asks 2 plus 2")
+    assert text == "record 7 holds [redacted]\nand then [redacted] asks 2 plus 2"  # what follows END is kept
+    assert KEY_BODY not in text and "q2w3e4r5t6y7" not in text and "END" not in text
+
+
+def test_redacting_a_private_key_cut_off_before_its_end_line_removes_everything_after_begin() -> None:
+    assert redact_sensitive(f"bad record: -----BEGIN PRIVATE KEY-----\n{KEY_BODY}\nmore") == "bad record: [redacted]"
+    assert redact_sensitive("-----BEGIN PRIVATE KEY-----") == "[redacted]"
+    # An END line before the BEGIN does not close it.
+    assert (
+        redact_sensitive(f"-----END PRIVATE KEY----- x -----BEGIN PRIVATE KEY-----\n{KEY_BODY}")
+        == "-----END PRIVATE KEY----- x [redacted]"
+    )
+
+
+def test_two_private_keys_are_each_redacted_and_the_text_between_them_kept() -> None:
+    key = f"-----BEGIN PRIVATE KEY-----\n{KEY_BODY}\n-----END PRIVATE KEY-----"
+    assert redact_sensitive(f"a {key} b {key} c") == "a [redacted] b [redacted] c"
 
 
 def test_no_false_positive_on_plain_numbers() -> None:

@@ -105,6 +105,7 @@ def luhn_valid(digits: str) -> bool:
 # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-unique-ids
 _AWS_KEY = r"(?P<aws_key>\b(?:AKIA|ASIA)[A-Z0-9]{16}\b)"
 _PRIVATE_KEY = r"(?P<private_key>-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----)"
+_PRIVATE_KEY_END = re.compile(r"-----END (?:[A-Z]+ )?PRIVATE KEY-----")
 _EMAIL = r"(?P<email>\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b)"
 # US SSN: area 001-899 except 666, group 01-99, serial 0001-9999, written with dashes (bare 9-digit runs are too noisy).
 _SSN = r"(?P<ssn>\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b)"
@@ -191,17 +192,31 @@ def may_hold_sensitive(data: bytes) -> bool:
 
 
 def redact_sensitive(text: str, replacement: str = "[redacted]") -> str:
-    """`text` with each value `find_sensitive` reports (the whole value, not its mask) replaced by `replacement`."""
+    """`text` with each value `find_sensitive` reports (the whole value, not its mask) replaced by `replacement`.
+
+    A private key is replaced from its BEGIN line through its END line (to the end of `text` when there is none),
+    so no part of the key body is left.
+    """
     if not needs_scan(text):
         return text
 
-    def replace(match: re.Match[str]) -> str:
+    parts: list[str] = []
+    position = 0
+    while (match := _SCAN.search(text, position)) is not None:
         value = match.group()
+        parts.append(text[position : match.start()])
+        position = match.end()
         if match.lastgroup == "card" and not luhn_valid(value.replace(" ", "").replace("-", "")):
-            return value  # as find_sensitive: a digit run failing the Luhn check is not a card number
-        return replacement
-
-    return _SCAN.sub(replace, text)
+            parts.append(value)  # as find_sensitive: a digit run failing the Luhn check is not a card number
+            continue
+        parts.append(replacement)
+        if match.lastgroup == "private_key":
+            # The pattern matches only the BEGIN line (find_sensitive shows it on purpose); the key body follows it,
+            # so redaction runs through the END line, or to the end of the text when the key was cut off.
+            end = _PRIVATE_KEY_END.search(text, position)
+            position = len(text) if end is None else end.end()
+    parts.append(text[position:])
+    return "".join(parts)
 
 
 def find_sensitive(text: str) -> Iterator[Sensitive]:
