@@ -4,10 +4,11 @@ One table holds three kinds of item (partition key `pk`, sort key `sk`):
 - `RUN#<execution name>` / `RUN`: one per upload, written only if absent, so a repeated upload event queues
   nothing new (the idempotent start); `state` QUEUED or STARTED.
 - `QUEUE` / `<arrival>#<execution name>`: the waiting runs, read in key order, so the oldest starts first.
-  A run StartExecution refuses with a non-transient error (a validation error, a key the role may not use) moves
-  to `FAILED_TO_START` / `<arrival>#<execution name>` with the error, its marker's `state` FAILED_TO_START, and
-  the runs behind it go on: retrying it would fail the same way and hold the whole queue behind it. Throttling and
-  5xx end the round with the run still first in line, for the next event or the schedule to retry.
+  A run StartExecution refuses for its input (a validation error, an invalid name or input) moves to
+  `FAILED_TO_START` / `<arrival>#<execution name>` with the error, its marker's `state` FAILED_TO_START, and
+  the runs behind it go on: retrying it would fail the same way and hold the whole queue behind it. Throttling,
+  5xx and refusals that would meet every run (`REFUSED_FOR_EVERY_RUN`: a missing state machine, a denied role or
+  key) end the round with the run still first in line, for the next event or the schedule to retry.
 - `LEASE` / `dispatcher`: a lease (owner, expiry) held by whoever dispatches, and `holders`, the executions it
   started, each with its start time. A slot is a RUNNING execution: `holders` only covers the seconds in which a
   new execution may not be listed yet (ListExecutions is eventually consistent), and each is released once
@@ -44,6 +45,22 @@ GRACE_SECONDS = 120
 MARKER_DAYS = 90
 # How often a dispatcher re-runs because another one found the lease taken; bounds one invocation's work.
 MAX_ROUNDS = 5
+# StartExecution refusals that say nothing about the run's input: the state machine is missing or being replaced
+# (mid-deploy), or the dispatcher's role or the state machine's key is not usable yet (IAM propagation, a disabled
+# key) (error shapes from the botocore stepfunctions service model; docs.aws.amazon.com/step-functions/latest/
+# apireference/API_StartExecution.html, read 2026-12-01). They keep the run queued and fail the invocation. Only a
+# refusal of the input itself (ValidationException, InvalidExecutionInput, InvalidName, ExecutionAlreadyExists with
+# another input) moves a run to FAILED_TO_START; throttling and 5xx are transient (pipeline_aws.errors).
+REFUSED_FOR_EVERY_RUN = frozenset(
+    {
+        "AccessDeniedException",
+        "StateMachineDoesNotExist",
+        "StateMachineDeleting",
+        "InvalidArn",
+        "KmsAccessDeniedException",
+        "KmsInvalidStateException",
+    }
+)
 
 
 def _clock() -> float:
@@ -86,30 +103,57 @@ class Outcome:
 
 def enqueue(table: str, name: str, execution_input: Mapping[str, Any], *, now: Callable[[], float] = _clock) -> bool:
     """Queue a run; False when this execution name was queued (or started) before: a duplicate upload event. A run
-    that failed to start (FAILED_TO_START) queues again."""
+    that failed to start (FAILED_TO_START) queues again, and its FAILED_TO_START entry goes in the same transaction
+    (so `failed` no longer lists it)."""
     arrived = now()
     arrival = arrival_key(int(arrived * 1_000_000), name)
     source = execution_input.get("source") or {}
     expires = int(arrived + MARKER_DAYS * 86_400)
+    key = _run_key(name)
+    with transient_errors():
+        # A Query of the one key (the functions may Query, not GetItem: stacks.admission.QUEUE_ACTIONS).
+        found = (
+            _dynamodb()
+            .query(
+                TableName=table,
+                KeyConditionExpression="pk = :pk AND sk = :sk",
+                ExpressionAttributeValues={":pk": key["pk"], ":sk": key["sk"]},
+                ConsistentRead=True,
+            )
+            .get("Items", [])
+        )
+    marker = found[0] if found else None
+    # The marker's condition re-checks what was read, so a concurrent enqueue or move makes this one a duplicate.
+    marker_put: dict[str, Any] = {
+        "TableName": table,
+        "Item": {
+            **key,
+            "state": {"S": STATE_QUEUED},
+            "arrival": {"S": arrival},
+            "expires_at": {"N": str(expires)},
+        },
+        "ConditionExpression": "attribute_not_exists(pk)",
+    }
+    retired: list[dict[str, Any]] = []
+    if marker is not None:
+        if marker.get("state", {}).get("S") != STATE_FAILED:
+            return False
+        # A run that failed to start may queue again (its cause fixed, the upload repeated). The marker's arrival is
+        # the sort key of its FAILED_TO_START entry.
+        old_arrival = marker.get("arrival", {}).get("S")
+        marker_put["ConditionExpression"] = "#state = :failed"
+        marker_put["ExpressionAttributeNames"] = {"#state": "state"}
+        marker_put["ExpressionAttributeValues"] = {":failed": {"S": STATE_FAILED}}
+        if old_arrival:
+            marker_put["ConditionExpression"] += " AND arrival = :old"
+            marker_put["ExpressionAttributeValues"][":old"] = {"S": old_arrival}
+            retired.append({"Delete": {"TableName": table, "Key": {"pk": {"S": FAILED_PK}, "sk": {"S": old_arrival}}}})
     try:
         with transient_errors():
             _dynamodb().transact_write_items(
                 TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": table,
-                            "Item": {
-                                **_run_key(name),
-                                "state": {"S": STATE_QUEUED},
-                                "arrival": {"S": arrival},
-                                "expires_at": {"N": str(expires)},
-                            },
-                            # A run that failed to start may queue again (its cause fixed, the upload repeated).
-                            "ConditionExpression": "attribute_not_exists(pk) OR #state = :failed",
-                            "ExpressionAttributeNames": {"#state": "state"},
-                            "ExpressionAttributeValues": {":failed": {"S": STATE_FAILED}},
-                        }
-                    },
+                    {"Put": marker_put},
+                    *retired,
                     {
                         "Put": {
                             "TableName": table,
@@ -380,6 +424,10 @@ class Dispatcher:
             outcome.started.append(entry.execution_name)
         except (ClientError, ParamValidationError) as err:
             del holders[entry.execution_name]
+            if is_code(err, *REFUSED_FOR_EVERY_RUN):
+                # The deployment, not this run: moving it out would move every run behind it out the same way.
+                # Raised, so the run stays first in line and the invocation fails (the dispatcher's error alarm).
+                raise
             # StartExecution with a name in use and another input (a closed execution): this upload had its run.
             if not isinstance(err, ClientError) or not is_code(err, "ExecutionAlreadyExists"):
                 # Not transient (transient_errors turned those into TransientServiceError): the same call would

@@ -31,6 +31,12 @@ R = TypeVar("R")
 # Throttling and server-side faults are worth retrying with backoff; everything else is a real failure.
 # Bedrock's error shapes: ThrottlingException, InternalServerException (botocore bedrock service model);
 # S3/SSM/CloudWatch use SlowDown/ServiceUnavailable/Throttling, Step Functions uses ThrottlingException.
+# StartExecution also returns KmsThrottlingException (a customer-managed key throttled) and ExecutionLimitExceeded
+# (the account's open-execution quota, freed as executions end) (botocore stepfunctions service model,
+# docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html, read 2026-12-01). DynamoDB (the
+# admission queue, Promote's lock) throttles with ProvisionedThroughputExceededException and RequestLimitExceeded,
+# and refuses a write that races an ongoing transaction with TransactionConflictException
+# (docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html, read 2026-12-01).
 TRANSIENT_CODES = frozenset(
     {
         "ThrottlingException",
@@ -44,6 +50,11 @@ TRANSIENT_CODES = frozenset(
         "SlowDown",
         "RequestTimeout",
         "RequestTimeoutException",
+        "KmsThrottlingException",
+        "ExecutionLimitExceeded",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "TransactionConflictException",
     }
 )
 # Connection failures, including a response body that broke off mid-stream (a long S3 read).

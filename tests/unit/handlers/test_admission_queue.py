@@ -170,10 +170,7 @@ def refusing(refusals: dict[str, str]) -> Refusing:
     return client
 
 
-@pytest.mark.parametrize(
-    "code",
-    ["ValidationException", "AccessDeniedException", "KMSAccessDeniedException", "InvalidExecutionInput"],
-)
+@pytest.mark.parametrize("code", ["ValidationException", "InvalidExecutionInput", "InvalidName"])
 def test_a_run_refused_for_good_leaves_the_queue_and_the_next_starts(
     state_machine: str, admission_table: str, code: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -214,7 +211,43 @@ def test_every_run_refused_empties_the_queue_and_starts_nothing(
     assert [f["execution_name"] for f in admission.failed(admission_table)] == order
 
 
-@pytest.mark.parametrize("code", ["ThrottlingException", "ServiceUnavailable"])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "AccessDeniedException",
+        "StateMachineDoesNotExist",
+        "StateMachineDeleting",
+        "InvalidArn",
+        "KmsAccessDeniedException",
+        "KmsInvalidStateException",
+    ],
+)
+def test_a_refusal_that_would_meet_every_run_keeps_the_queue_and_fails_the_invocation(
+    state_machine: str, admission_table: str, monkeypatch: pytest.MonkeyPatch, code: str
+) -> None:
+    """Mid-deploy or before IAM has propagated, every run would be refused alike: none leaves the queue, and the
+    dispatcher fails so its error alarm fires; once the cause passes, the same runs start in order."""
+    assert code in admission.REFUSED_FOR_EVERY_RUN
+    order = _queue(state_machine, 3, monkeypatch)
+    sfn = refusing(dict.fromkeys(order, code))
+    outcome = admission.Dispatcher(admission_table, state_machine, 2).dispatch()
+    assert sfn.tried == [order[0]]  # the round ended at the refused head: nothing behind it was tried
+    assert outcome.failed == [] and outcome.started == [] and code in str(outcome.error)
+    assert [q.execution_name for q in admission.queued(admission_table)] == order
+    assert admission.failed(admission_table) == []
+    marker = boto3.client("dynamodb").get_item(TableName=admission_table, Key=admission._run_key(order[0]))["Item"]
+    assert marker["state"] == {"S": "QUEUED"}
+    with pytest.raises(RuntimeError, match=f"could not start a queued run: .*{code}"):
+        dispatcher.handler({"detail": {}}, None)
+    assert [q.execution_name for q in admission.queued(admission_table)] == order
+    refusing({})
+    assert admission.Dispatcher(admission_table, state_machine, 2).dispatch().started == order[:2]
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["ThrottlingException", "ServiceUnavailable", "KmsThrottlingException", "ExecutionLimitExceeded"],
+)
 def test_a_transient_start_failure_keeps_the_queue_order(
     state_machine: str, admission_table: str, monkeypatch: pytest.MonkeyPatch, code: str
 ) -> None:
@@ -258,7 +291,7 @@ def test_the_dispatcher_handler_reports_a_run_that_failed_to_start(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     poisoned, second = _queue(state_machine, 2, monkeypatch)
-    refusing({poisoned: "AccessDeniedException"})
+    refusing({poisoned: "ValidationException"})
     capsys.readouterr()
     with caplog.at_level("ERROR"):
         result = dispatcher.handler({"detail": {}}, None)  # does not raise: nothing is left to retry
@@ -298,6 +331,47 @@ def test_a_run_that_failed_to_start_queues_again_when_uploaded_again(
     admission.Dispatcher(admission_table, state_machine, 1).dispatch()
     assert admission.enqueue(admission_table, poisoned, {"source": {"run_name": "run-2"}}) is True
     assert admission.enqueue(admission_table, second, {"source": {"run_name": "run-3"}}) is False  # started: no
+    assert [q.execution_name for q in admission.queued(admission_table)] == [poisoned]
+    # What `finetune runs` lists: the run only as queued, its FAILED_TO_START entry gone with the re-queue.
+    assert admission.failed(admission_table) == []
+    marker = boto3.client("dynamodb").get_item(TableName=admission_table, Key=admission._run_key(poisoned))["Item"]
+    assert marker["state"] == {"S": "QUEUED"}
+    assert marker["arrival"]["S"] == admission.queued(admission_table)[0].arrival  # the new entry's key
+    # Queued again, it is a duplicate like any queued run; refused again, it is listed once more.
+    assert admission.enqueue(admission_table, poisoned, {"source": {"run_name": "run-2"}}) is False
+    refusing({poisoned: "ValidationException"})
+    assert names(admission.Dispatcher(admission_table, state_machine, 2).dispatch().failed) == [poisoned]
+    assert [f["execution_name"] for f in admission.failed(admission_table)] == [poisoned]
+    assert admission.queued(admission_table) == []
+
+
+def test_a_requeue_racing_another_change_of_the_marker_is_a_duplicate(
+    state_machine: str, admission_table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The re-queue's transaction re-checks the FAILED_TO_START marker it read: when another enqueue queued the run
+    meanwhile, this one queues nothing and deletes nothing."""
+    poisoned, _ = _queue(state_machine, 2, monkeypatch)
+    refusing({poisoned: "ValidationException"})
+    admission.Dispatcher(admission_table, state_machine, 1).dispatch()
+    real = boto3.client("dynamodb")
+    stale = real.query(
+        TableName=admission_table,
+        KeyConditionExpression="pk = :pk AND sk = :sk",
+        ExpressionAttributeValues={":pk": {"S": f"RUN#{poisoned}"}, ":sk": {"S": "RUN"}},
+        ConsistentRead=True,
+    )
+    assert admission.enqueue(admission_table, poisoned, {"source": {"run_name": "run-2"}}) is True
+
+    class StaleRead:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def query(self, **kwargs: Any) -> Any:
+            return stale if kwargs["ExpressionAttributeValues"].get(":sk") == {"S": "RUN"} else real.query(**kwargs)
+
+    CLIENTS.set("dynamodb", StaleRead())
+    assert admission.enqueue(admission_table, poisoned, {"source": {"run_name": "run-2"}}) is False
+    CLIENTS.reset()
     assert [q.execution_name for q in admission.queued(admission_table)] == [poisoned]
 
 

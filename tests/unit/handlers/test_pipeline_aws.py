@@ -9,7 +9,7 @@ import logging
 import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
-from handler_fixtures import ARTIFACTS
+from handler_fixtures import ARTIFACTS, load_handler
 
 from pipeline_aws import logs
 from pipeline_aws.clients import CLIENTS, Clients
@@ -32,6 +32,13 @@ def client_error(code: str, status: int) -> ClientError:
         ("ServiceUnavailable", 503),
         ("InternalServerException", 500),
         ("AnythingElse", 502),
+        # StartExecution with a customer-managed key, and the account's open-execution quota.
+        ("KmsThrottlingException", 400),
+        ("ExecutionLimitExceeded", 400),
+        # DynamoDB (the admission queue, Promote's lock): throttling and a write racing a transaction.
+        ("ProvisionedThroughputExceededException", 400),
+        ("RequestLimitExceeded", 400),
+        ("TransactionConflictException", 400),
     ],
 )
 def test_throttling_and_5xx_become_transient(code: str, status: int) -> None:
@@ -49,9 +56,19 @@ def test_connection_failures_become_transient() -> None:
         call()
 
 
-def test_client_errors_pass_through_unchanged() -> None:
-    with pytest.raises(ClientError), transient_errors():
-        raise client_error("AccessDeniedException", 403)
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("AccessDeniedException", 403),
+        ("ValidationException", 400),
+        ("ConditionalCheckFailedException", 400),
+        ("TransactionCanceledException", 400),
+        ("KmsAccessDeniedException", 400),
+    ],
+)
+def test_client_errors_pass_through_unchanged(code: str, status: int) -> None:
+    with pytest.raises(ClientError, match=code), transient_errors():
+        raise client_error(code, status)
 
 
 def test_log_lines_are_json_with_bound_run_and_execution() -> None:
@@ -86,6 +103,21 @@ def test_clients_are_created_once_and_replaceable(aws_env: None) -> None:
     fake = boto3.client("s3")
     CLIENTS.set("s3", fake)
     assert CLIENTS.s3 is fake
+
+
+@pytest.mark.parametrize("service", ["ssm", "dynamodb", "bedrock", "s3", "stepfunctions", "sns"])
+def test_clients_fail_a_hung_call_in_seconds_not_botocores_minute(aws_env: None, service: str) -> None:
+    """A Lambda timeout is not retried (Promote's would send a published run to its cleanup): every shared client
+    bounds connecting and each read well under a function's time, and keeps botocore's retries."""
+    from pipeline_aws import clients
+
+    config = Clients().get(service).meta.config
+    assert (config.connect_timeout, config.read_timeout) == (10, 30)
+    assert (clients.CONNECT_TIMEOUT_SECONDS, clients.READ_TIMEOUT_SECONDS) == (10, 30)
+    assert config.retries["mode"] == "standard"
+    # Three attempts of a hung call stay inside the time Promote keeps after its lock wait.
+    attempts = 3
+    assert attempts * (config.connect_timeout + config.read_timeout) < load_handler("promote").PROMOTE_BUDGET_SECONDS
 
 
 def test_training_metrics_final_row_and_threshold() -> None:

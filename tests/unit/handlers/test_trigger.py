@@ -131,7 +131,11 @@ def test_enqueue_failing_raises_so_eventbridge_delivers_again(state_machine: str
     dynamodb = boto3.client("dynamodb")
     CLIENTS.set("dynamodb", dynamodb)
     with Stubber(dynamodb) as stub:
+        stub.add_response("query", {"Items": []})  # enqueue reads the run's marker first
         stub.add_client_error("transact_write_items", "ThrottlingException", http_status_code=400)
+        with pytest.raises(TransientServiceError):
+            trigger.handler(upload("inbox/demo.jsonl", b"x\n"), None)
+        stub.add_client_error("query", "ProvisionedThroughputExceededException", http_status_code=400)
         with pytest.raises(TransientServiceError):
             trigger.handler(upload("inbox/demo.jsonl", b"x\n"), None)
     assert executions(state_machine) == []
