@@ -425,8 +425,8 @@ class PipelineStack(Stack):
             "promote",
             "Records the promoted model where applications read it",
             {**common_env, contracts.ENV_PROMOTION_PARAMETER: self.promotion_parameter_name},
-            # pipeline_aws.lock.PROMOTE_TIMEOUT_SECONDS: the promotion lock's lease outlasts it.
-            timeout=Duration.minutes(5),
+            # The promotion lock's lease (pipeline_aws.lock.LEASE_SECONDS) outlasts it.
+            timeout=Duration.seconds(contracts.PROMOTE_TIMEOUT_SECONDS),
         )
         approval = self._approval_function(common_env) if settings.approval.required else None
         # No grant: it reads only the state it is given and calls nothing.
@@ -865,7 +865,13 @@ class PipelineStack(Stack):
         # (aws:sns:topicArn: the key policy in docs.aws.amazon.com/gamelift/latest/flexmatchguide/
         # queue-notification-sns-sse.html, read 2026-12-01).
         topic: tuple[str, dict[str, list[str]] | None] = ("sns", {"aws:sns:topicArn": [self.topic.topic_arn]})
-        table_use = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
+        table_use = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
+        # DescribeKey carries no encryption context, so under the table's context condition it could never apply:
+        # it gets its own statement, through DynamoDB only (the key policy AWS documents for a DynamoDB key grants
+        # DescribeKey on kms:ViaService alone: docs.aws.amazon.com/kms/latest/developerguide/services-dynamodb.html,
+        # "Key policy for a customer managed key", read 2026-12-01).
+        describe: tuple[str, dict[str, list[str]] | None] = ("dynamodb", None)
+        table_key = [(table_use, table), (["kms:DescribeKey"], describe)]
         uses: dict[str, list[tuple[list[str], tuple[str, dict[str, list[str]] | None]]]] = {
             "resolve_run": [(read, s3(data))],
             "validate_dataset": [(write, s3(data, artifacts))],
@@ -873,11 +879,11 @@ class PipelineStack(Stack):
             "throughput": [],
             "evaluate": [(write, s3(artifacts))],
             "aggregate": [(write, s3(artifacts))],
-            "promote": [(table_use, table)],  # the promotion lock; SSM String parameter and Bedrock unencrypted
+            "promote": table_key,  # the promotion lock; SSM String parameter and Bedrock unencrypted
             "explain": [],
             "approval": [(write, s3(artifacts)), (write, topic)],
-            "trigger": [(read, s3(data)), (write, workflow), (table_use, table)],
-            "dispatcher": [(write, workflow), (table_use, table)],
+            "trigger": [(read, s3(data)), (write, workflow), *table_key],
+            "dispatcher": [(write, workflow), *table_key],
             "janitor": [(read, workflow)],
         }
         undecided = sorted(set(self.functions) - set(uses))

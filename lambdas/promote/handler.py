@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -41,7 +42,7 @@ from botocore.exceptions import ClientError
 from pipeline_aws.bedrock import delete_serving, serving_kind, tag_list, tag_map
 from pipeline_aws.clients import CLIENTS
 from pipeline_aws.errors import is_code, transient_errors
-from pipeline_aws.lock import acquire, release
+from pipeline_aws.lock import acquire, owner_of, release
 from pipeline_aws.logs import bind, log, setup_logging
 from pipeline_aws.observability import instrumented
 from pipeline_aws.ssm import read_parameter
@@ -49,6 +50,11 @@ from pipeline_core import contracts
 from pipeline_core.names import RunNames
 
 LOGGER = setup_logging("promote")
+# What the promotion needs after the lock is taken: read the record, tag, list tags, delete what it replaces, put
+# the record and release the lock, each call bounded by the clients' timeouts (pipeline_aws.clients). The lock wait
+# stops while this much of the invocation is left: a Lambda timeout (Sandbox.Timedout) is not retried and sends the
+# run to its cleanup, so the wait gives up early and raises TransientServiceError, which the workflow retries.
+PROMOTE_BUDGET_SECONDS = 200
 
 # provisionedModelArn's and customModelDeploymentArn's patterns (botocore bedrock service model, read 2026-12-01).
 # The handler deletes only what matches one: a parameter value in any other shape was not written by this pipeline,
@@ -374,6 +380,15 @@ def promote(request: PromoteInput, parameter_name: str) -> Promotion:
     )
 
 
+def lock_wait_seconds(context: object) -> float:
+    """How long to wait for the promotion lock: what this invocation has left beyond PROMOTE_BUDGET_SECONDS, or
+    nothing (one attempt) when that is not more, or when the time left is unknown."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return 0.0
+    return max(0.0, float(remaining()) / 1000 - PROMOTE_BUDGET_SECONDS)
+
+
 @instrumented
 def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
     request = PromoteInput.from_event(event)
@@ -383,15 +398,13 @@ def handler(event: Mapping[str, Any], context: object = None) -> dict[str, Any]:
     if not table:  # a stack deployed before the lock: it has no table to lock in
         result = promote(request, parameter)
     else:
-        # Wait for another promotion while this invocation has time to spare, then let the workflow retry.
-        remaining = (
-            context.get_remaining_time_in_millis() / 1000 if hasattr(context, "get_remaining_time_in_millis") else 0
-        )
-        acquire(table, request.execution_name, wait_seconds=max(0.0, remaining - 90))
+        # One owner per invocation: a retry of this execution that overlaps it waits like any other promotion.
+        owner = owner_of(request.execution_name, str(getattr(context, "aws_request_id", "") or uuid.uuid4()))
+        acquire(table, owner, wait_seconds=lock_wait_seconds(context))
         try:
             result = promote(request, parameter)
         finally:
-            if not release(table, request.execution_name):
+            if not release(table, owner):
                 log(LOGGER, "promotion lock not released; its lease expires", level=30, table=table)
     output = asdict(result)
     if output["approval"] is None:  # `$.promotion.approval` only where approval is required

@@ -154,8 +154,8 @@ def test_a_required_wait_ends_before_the_execution_times_out(hours: int, ok: boo
     if ok:
         settings = load_settings(context)
         assert settings.approval.timeout_hours == hours
-        # Accepted as a setting, yet no run waits past its execution: each wait is cut to end 15 minutes before
-        # the execution times out (Bound approval wait). A run that reaches the wait 2 h in waits 33.75 h, not 35.
+        # Accepted as a setting, yet no run waits past its execution: each wait is cut to end CLEANUP_MARGIN_SECONDS
+        # (cleanup and Promote's every attempt, about 52 min) before the execution times out (Bound approval wait).
         start = datetime(2026, 12, 1, tzinfo=UTC)
         waited = bounded_timeout(
             hours * 3600,
@@ -184,3 +184,28 @@ def test_the_approval_definition_passes_asl_validator(approval_template: dict[st
     from tests.infra.test_workflow import test_definition_passes_asl_validator
 
     test_definition_passes_asl_validator(render_definition(approval_template), tmp_path)
+
+
+def test_the_cleanup_margin_covers_promotes_every_attempt(approval_template: dict[str, Any]) -> None:
+    """After an approval, Promote may run every attempt its retrier allows, each to its Lambda timeout, before the
+    cleanup: the margin the wait leaves counts them all, from the template's own numbers."""
+    from pipeline_core import approval, contracts
+
+    # The quota retrier every task carries never applies: Promote creates nothing and raises no QuotaExceeded.
+    retriers = render_definition(approval_template)["States"][PROMOTE]["Retry"]
+    (retrier,) = [r for r in retriers if contracts.ERROR_TRANSIENT in r["ErrorEquals"]]
+    assert all(r["ErrorEquals"] == [contracts.ERROR_QUOTA] for r in retriers if r is not retrier)
+    waits = [
+        min(retrier["IntervalSeconds"] * retrier["BackoffRate"] ** k, retrier["MaxDelaySeconds"])
+        for k in range(retrier["MaxAttempts"])
+    ]
+    (promote,) = [
+        f["Properties"]
+        for f in resources(approval_template, "AWS::Lambda::Function").values()
+        if f["Properties"].get("Description", "").startswith("Records the promoted model")
+    ]
+    assert promote["Timeout"] == contracts.PROMOTE_TIMEOUT_SECONDS
+    assert 1 + retrier["MaxAttempts"] == approval.PROMOTE_ATTEMPTS
+    assert sum(waits) == approval.PROMOTE_RETRY_WAIT_SECONDS
+    worst = (1 + retrier["MaxAttempts"]) * promote["Timeout"] + sum(waits)
+    assert 15 * 60 + worst == CLEANUP_MARGIN_SECONDS

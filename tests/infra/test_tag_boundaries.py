@@ -169,12 +169,19 @@ def test_lambda_roles_use_the_key_only_through_a_service(pipeline: dict[str, Any
                 assert "kms:EncryptionContext:aws:sqs:arn" in statement["Condition"]["StringLike"], role
 
 
+DESCRIBE_KEY = ["kms:DescribeKey"]
+
+
 def _key_contexts(used: dict[str, list[dict[str, Any]]], role_prefix: str, service: str) -> list[Any]:
+    """The encryption contexts of the role's key statements through `service` that touch data (DescribeKey, which
+    carries no encryption context, is checked apart: test_describe_key_is_granted_apart_through_dynamodb_only)."""
     contexts = []
     for role, statements in used.items():
         if not role.startswith(role_prefix):
             continue
         for statement in statements:
+            if as_list(statement["Action"]) == DESCRIBE_KEY:
+                continue
             vias = as_list(statement.get("Condition", {}).get("StringEquals", {}).get("kms:ViaService", []))
             if any(flatten_cfn_reference(via).startswith(f"{service}.") for via in vias):
                 contexts.append(statement["Condition"].get("StringLike", {}))
@@ -210,10 +217,24 @@ def test_promote_uses_the_key_at_most_for_the_admission_table(pipeline: dict[str
     """Its parameter is a String and Bedrock's calls carry no data; the promotion lock is an admission-table item."""
     (table_id,) = resources(pipeline, "AWS::DynamoDB::Table")
     used = {role: statements for role, statements in kms_statements(pipeline).items() if role.startswith("PromoteRole")}
-    statements = [s for ss in used.values() for s in ss]
+    statements = [s for ss in used.values() for s in ss if as_list(s["Action"]) != DESCRIBE_KEY]
     assert len(_key_contexts(used, "PromoteRole", "dynamodb")) == len(statements), statements
     assert all(c == {"kms:EncryptionContext:aws:dynamodb:tableName": [{"Ref": table_id}]} for c in
                _key_contexts(used, "PromoteRole", "dynamodb"))  # fmt: skip
+
+
+@pytest.mark.parametrize("function", ["Trigger", "Dispatcher", "Promote"])
+def test_describe_key_is_granted_apart_through_dynamodb_only(pipeline: dict[str, Any], function: str) -> None:
+    """DescribeKey requests carry no encryption context, so it cannot sit under the table's context condition
+    (where it would never apply): its own statement, DynamoDB as the only way in, and no data action with it."""
+    used = kms_statements(pipeline)
+    statements = [s for r, ss in used.items() if r.startswith(f"{function}Role") for s in ss]
+    describe = [s for s in statements if "kms:DescribeKey" in as_list(s["Action"])]
+    assert len(describe) == 1 and as_list(describe[0]["Action"]) == DESCRIBE_KEY, describe
+    condition = describe[0]["Condition"]
+    assert set(condition) == {"StringEquals"} and set(condition["StringEquals"]) == {"kms:ViaService"}
+    (via,) = as_list(condition["StringEquals"]["kms:ViaService"])
+    assert flatten_cfn_reference(via).startswith("dynamodb."), via
 
 
 @pytest.mark.parametrize("function", ["Throughput", "Explain"])
@@ -234,6 +255,18 @@ def test_roles_that_read_s3_may_decrypt_only_their_buckets(pipeline: dict[str, A
 
 
 # ---- the promotion parameter ------------------------------------------------------------------------------------
+def test_promotes_timeout_is_the_shared_constant_and_the_lock_lease_outlasts_it(pipeline: dict[str, Any]) -> None:
+    from pipeline_aws import lock
+
+    (timeout,) = [
+        f["Properties"]["Timeout"]
+        for f in resources(pipeline, "AWS::Lambda::Function").values()
+        if f["Properties"].get("Description", "").startswith("Records the promoted model")
+    ]
+    assert timeout == contracts.PROMOTE_TIMEOUT_SECONDS
+    assert timeout < lock.LEASE_SECONDS
+
+
 def test_the_stack_creates_the_promotion_parameter_and_keeps_it(template_json: dict[str, dict[str, Any]]) -> None:
     (parameter,) = resources(_pipeline(template_json), "AWS::SSM::Parameter").values()
     assert parameter["Properties"]["Name"] == f"/{NAME}/promoted-model"

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pipeline_core import contracts
+
 APPROVAL_REQUEST = "approval/request.json"  # under the run's prefix in the artifacts bucket
 ENV_TOPIC_ARN = "TOPIC_ARN"  # the notification topic the request is published to
 STATUS_AWAITING = "AWAITING_APPROVAL"
@@ -60,9 +62,15 @@ class Decision:
         return f"Rejected at {self.decided_at}: {self.reason}."
 
 
-# What cleanup needs after the wait ends, before the execution's own timeout: Record approval, Delete throughput and
-# the failure notification, each with its retries. An execution that times out runs no Catch, so the wait stops here.
-CLEANUP_MARGIN_SECONDS = 15 * 60
+# Promote's worst case after an approval: every attempt the workflow's retry policy allows (stacks.workflow.RetryPolicy:
+# 1 + 6 attempts, waits of 2 s doubling up to 60 s) runs to the function's timeout (its lock wait included).
+PROMOTE_ATTEMPTS = 1 + 6
+PROMOTE_RETRY_WAIT_SECONDS = 2 + 4 + 8 + 16 + 32 + 60
+PROMOTE_WORST_CASE_SECONDS = PROMOTE_ATTEMPTS * contracts.PROMOTE_TIMEOUT_SECONDS + PROMOTE_RETRY_WAIT_SECONDS
+# What runs after the wait ends, before the execution's own timeout: Record approval, Promote, and after a failed
+# promotion Delete throughput and the failure notification, each with its retries (15 minutes for all but Promote).
+# An execution that times out runs no Catch, so the wait stops this long before it.
+CLEANUP_MARGIN_SECONDS = 15 * 60 + PROMOTE_WORST_CASE_SECONDS
 
 
 def bounded_timeout(

@@ -50,6 +50,10 @@ ENV_ADMISSION_TABLE = "ADMISSION_TABLE"  # the DynamoDB table runs wait in for a
 ENV_MAX_CONCURRENT_RUNS = "MAX_CONCURRENT_RUNS"  # executions admitted at once (settings admission, run_slots)
 ENV_QUOTA_WAIT_MINUTES = "QUOTA_WAIT_MINUTES"  # how long a quota refusal is retried (named in the failure message)
 
+# Promote's Lambda timeout (stacks/pipeline_stack.py), which the promotion lock's lease (pipeline_aws.lock) outlasts
+# and the approval wait's cleanup margin (pipeline_core.approval) counts per attempt.
+PROMOTE_TIMEOUT_SECONDS = 300
+
 # ---- Errors the state machine routes on (raised by handlers; Lambda reports the class name) -----------
 ERROR_TRANSIENT = "TransientServiceError"  # throttling / 5xx from an AWS API: retried with backoff
 ERROR_MANIFEST = "InvalidManifest"

@@ -198,7 +198,7 @@ def _bound_event(configured: int, *, execution_hours: int | None = 36, start: st
 
 
 def _left(now: datetime) -> int:
-    """Seconds from `now` to 15 minutes before a 36 h execution that started at START ends."""
+    """Seconds from `now` to CLEANUP_MARGIN_SECONDS before a 36 h execution that started at START ends."""
     end = datetime(2026, 12, 1, 8, 0, 0, 123000, tzinfo=UTC) + timedelta(hours=36) - timedelta(seconds=MARGIN)
     return int((end - now).total_seconds())
 

@@ -276,7 +276,105 @@ def test_the_wait_is_bounded(bedrock: FakeBedrock) -> None:
 
 
 def test_the_lease_outlasts_promotes_timeout() -> None:
-    assert lock.LEASE_SECONDS > lock.PROMOTE_TIMEOUT_SECONDS
+    assert lock.LEASE_SECONDS > contracts.PROMOTE_TIMEOUT_SECONDS
+
+
+@pytest.mark.parametrize(("wait", "polls"), [(3.9, 1), (4.0, 2), (4.1, 2)])
+def test_the_wait_never_sleeps_past_its_bound(bedrock: FakeBedrock, wait: float, polls: int) -> None:
+    hold("other", 5000)
+    sleeps: list[float] = []
+    with pytest.raises(TransientServiceError):
+        lock.acquire(TABLE, "me", wait_seconds=wait, sleep=sleeps.append, clock=lambda: 1000.0)
+    assert len(sleeps) == polls and sum(sleeps) <= wait
+
+
+# ---- one owner per invocation: a retry of the same execution does not share the lock -----------------------------
+EXECUTION = "b-0123456789abcdef"
+FIRST, RETRY = lock.owner_of(EXECUTION, "request-1"), lock.owner_of(EXECUTION, "request-2")
+
+
+@pytest.mark.parametrize(("expires_at", "taken"), [(999, True), (1000, False), (1001, False)])
+def test_another_request_of_the_same_execution_takes_over_only_once_the_lease_expired(
+    bedrock: FakeBedrock, expires_at: int, taken: bool
+) -> None:
+    hold(FIRST, expires_at)
+    if taken:
+        lock.acquire(TABLE, RETRY, wait_seconds=0, clock=lambda: 1000.0)
+    else:
+        with pytest.raises(TransientServiceError):
+            lock.acquire(TABLE, RETRY, wait_seconds=0, clock=lambda: 1000.0)
+    assert lock_item()["owner"]["S"] == (RETRY if taken else FIRST)  # type: ignore[index]
+
+
+def test_the_same_invocation_takes_its_own_lock_again(bedrock: FakeBedrock) -> None:
+    hold(FIRST, 5000)
+    lock.acquire(TABLE, FIRST, wait_seconds=0, clock=lambda: 1000.0)
+    assert lock_item()["expires_at"]["N"] == str(1000 + lock.LEASE_SECONDS)  # type: ignore[index]
+
+
+def test_release_matches_the_exact_owner_not_the_execution(bedrock: FakeBedrock) -> None:
+    hold(RETRY, 5000)
+    assert not lock.release(TABLE, FIRST)  # the first invocation ends while its retry promotes
+    assert lock_item()["owner"]["S"] == RETRY  # type: ignore[index]
+    assert lock.release(TABLE, RETRY) and lock_item() is None
+
+
+class Context:
+    """A Lambda context: its request id and the time left."""
+
+    def __init__(self, request_id: str, remaining_seconds: float = 300) -> None:
+        self.aws_request_id, self.remaining_seconds = request_id, remaining_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(self.remaining_seconds * 1000)
+
+
+def test_an_overlapping_retry_of_the_same_execution_waits_and_the_first_release_leaves_its_lock(
+    bedrock: FakeBedrock,
+) -> None:
+    """Step Functions retries Promote while the first invocation still runs: the retry is refused the lock."""
+    refused: list[str] = []
+
+    def retry_meanwhile() -> None:
+        with pytest.raises(TransientServiceError, match="promotion lock"):
+            promote.handler(event("b", MB, PB, None), Context("request-2", remaining_seconds=0))
+        refused.append("retry")
+        assert lock_item()["owner"]["S"] == FIRST  # type: ignore[index]
+
+    bedrock.on_tag = retry_meanwhile
+    promote.handler(event("b", MB, PB, None), Context("request-1", remaining_seconds=0))
+    assert refused == ["retry"] and lock_item() is None
+    assert record()["invoke_model_id"] == PB  # type: ignore[index]
+
+
+# ---- the lock wait leaves Promote PROMOTE_BUDGET_SECONDS of its invocation -----------------------------------------
+@pytest.mark.parametrize(
+    ("remaining", "wait"), [(None, 0.0), (0, 0.0), (199, 0.0), (200, 0.0), (201, 1.0), (300, 100.0)]
+)
+def test_the_lock_wait_is_what_is_left_beyond_the_budget(remaining: float | None, wait: float) -> None:
+    assert promote.PROMOTE_BUDGET_SECONDS == 200
+    context = None if remaining is None else Context("r", remaining_seconds=remaining)
+    assert promote.lock_wait_seconds(context) == wait
+
+
+@pytest.mark.parametrize(("remaining", "polls"), [(203.9, 1), (204, 2), (204.1, 2)])
+def test_a_held_lock_is_given_up_while_the_budget_is_left(
+    bedrock: FakeBedrock, monkeypatch: pytest.MonkeyPatch, remaining: float, polls: int
+) -> None:
+    """Another promotion holds the lock: Promote polls only while more than the budget would be left, then raises
+    TransientServiceError (retried by the workflow) instead of running into its Lambda timeout."""
+    hold("other", 2**40)
+    sleeps: list[float] = []
+    real = lock.acquire
+
+    def acquire(table: str, owner: str, *, wait_seconds: float) -> None:
+        real(table, owner, wait_seconds=wait_seconds, sleep=sleeps.append)
+
+    monkeypatch.setattr(promote, "acquire", acquire)
+    with pytest.raises(TransientServiceError, match="promotion lock"):
+        promote.handler(event("b", MB, PB, None), Context("r", remaining_seconds=remaining))
+    assert len(sleeps) == polls and remaining - sum(sleeps) >= promote.PROMOTE_BUDGET_SECONDS
+    assert record() is None and bedrock.tagged == []
 
 
 def test_release_leaves_another_owners_lock(bedrock: FakeBedrock) -> None:
