@@ -867,9 +867,10 @@ class PipelineStack(Stack):
         topic: tuple[str, dict[str, list[str]] | None] = ("sns", {"aws:sns:topicArn": [self.topic.topic_arn]})
         table_use = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
         # DescribeKey carries no encryption context, so under the table's context condition it could never apply:
-        # it gets its own statement, through DynamoDB only (the key policy AWS documents for a DynamoDB key grants
-        # DescribeKey on kms:ViaService alone: docs.aws.amazon.com/kms/latest/developerguide/services-dynamodb.html,
-        # "Key policy for a customer managed key", read 2026-12-01).
+        # it gets its own statement, through DynamoDB only. The key policy of DynamoDB's AWS managed key allows
+        # DescribeKey with kms:ViaService and kms:CallerAccount alone, no encryption context (its "Allow access
+        # through Amazon DynamoDB" statement; how DynamoDB uses the key:
+        # docs.aws.amazon.com/kms/latest/developerguide/services-dynamodb.html, read 2026-12-01).
         describe: tuple[str, dict[str, list[str]] | None] = ("dynamodb", None)
         table_key = [(table_use, table), (["kms:DescribeKey"], describe)]
         uses: dict[str, list[tuple[list[str], tuple[str, dict[str, list[str]] | None]]]] = {
