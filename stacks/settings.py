@@ -325,7 +325,9 @@ class ApprovalSettings:
     """Whether a person must approve a candidate that passed the quality gate before it is promoted."""
 
     mode: str = APPROVAL_NONE
-    timeout_hours: int = 72
+    # The longest wait the other defaults allow (timeToLiveHours 24 - maxWaitMinutes/60 1 - allowance 2), so
+    # `mode: required` alone works; a longer wait needs a longer time-to-live and execution timeout.
+    timeout_hours: int = 21
 
     @property
     def required(self) -> bool:
@@ -336,7 +338,7 @@ def _approval(r: _Reader) -> ApprovalSettings:
     return ApprovalSettings(
         mode=r.choice("mode", APPROVAL_NONE, (APPROVAL_NONE, APPROVAL_REQUIRED)),
         # A week at most: the execution's own timeout is at most a week (executionTimeoutHours).
-        timeout_hours=r.number("timeoutHours", 72, 1, 24 * 7, integer=True),
+        timeout_hours=r.number("timeoutHours", ApprovalSettings.timeout_hours, 1, 24 * 7, integer=True),
     )
 
 

@@ -136,9 +136,9 @@ def test_bad_approval_settings_name_the_key(approval: dict[str, Any], expected: 
     assert expected in str(err.value) and "\n" not in str(err.value)
 
 
-def test_defaults_are_none_and_72_hours() -> None:
+def test_defaults_are_none_and_21_hours() -> None:
     approval = load_settings({}).approval
-    assert approval.mode == "none" and approval.timeout_hours == 72 and not approval.required
+    assert approval.mode == "none" and approval.timeout_hours == 21 and not approval.required
     # Bounds at their ends are accepted where approval is not required (no wait to fit).
     assert load_settings({"approval": {"timeoutHours": 1}}).approval.timeout_hours == 1
     assert load_settings({"approval": {"timeoutHours": 168}}).approval.timeout_hours == 168
@@ -209,3 +209,18 @@ def test_the_cleanup_margin_covers_promotes_every_attempt(approval_template: dic
     assert sum(waits) == approval.PROMOTE_RETRY_WAIT_SECONDS
     worst = (1 + retrier["MaxAttempts"]) * promote["Timeout"] + sum(waits)
     assert 15 * 60 + worst == CLEANUP_MARGIN_SECONDS
+
+
+@pytest.mark.parametrize(("hours", "ok"), [(20, True), (21, True), (22, False)])
+def test_required_alone_works_with_every_other_default(hours: int, ok: bool) -> None:
+    """The default wait is the longest the default time-to-live allows (24 >= 1 + 2 + 21): catches a default that
+    makes `approval.mode: required` fail synthesis unless three other settings change with it."""
+    if hours == 21:
+        assert load_settings({"approval": {"mode": "required"}}).approval.timeout_hours == 21
+    context = {"approval": {"mode": "required", "timeoutHours": hours}}
+    if ok:
+        assert load_settings(context).approval.timeout_hours == hours
+    else:
+        with pytest.raises(SettingsError) as err:
+            load_settings(context)
+        assert "timeToLiveHours = 24" in str(err.value)
