@@ -161,30 +161,28 @@ def deploy(run: Run, job: Mapping[str, Any]) -> Throughput:
 
 
 def describe(run: Run, throughput: Mapping[str, Any]) -> Throughput:
+    """The throughput's status (Creating, InService, Failed, ...); still Creating past the run's bound is an error,
+    so the workflow deletes it and says which one in the notification."""
     if kind_of(run, throughput) == contracts.SERVING_ON_DEMAND:
         return describe_deployment(run, throughput)
     identifier = throughput.get("arn") or run.throughput_name
     with transient_errors():
         response = CLIENTS.bedrock.get_provisioned_model_throughput(provisionedModelId=identifier)
-    created_at = throughput.get("created_at")
-    if not created_at and isinstance(response.get("creationTime"), datetime):
-        created_at = response["creationTime"].isoformat(timespec="seconds")
-    result = Throughput(
+    result = _described(
+        run,
+        throughput,
+        response,
         kind=contracts.SERVING_PROVISIONED,
-        arn=str(response.get("provisionedModelArn", identifier)),
-        name=str(response.get("provisionedModelName", run.throughput_name)),
-        status=str(response["status"]),
-        failure_message=response.get("failureMessage"),
-        created_at=created_at,
+        identifier=identifier,
+        fields=("provisionedModelArn", "provisionedModelName", "creationTime"),
     )
     log(LOGGER, "throughput status", **asdict(result))
-    if result.status == "Creating" and created_at:
-        waited = _waited_minutes(created_at)
-        if waited > run.max_wait_minutes:
-            raise ThroughputNotReady(
-                f"Provisioned Throughput {result.name} is still Creating after {waited:.1f} minutes "
-                f"(limit {run.max_wait_minutes:g})"
-            )
+    waited = _still_creating_for(result, run.max_wait_minutes)
+    if waited is not None:
+        raise ThroughputNotReady(
+            f"Provisioned Throughput {result.name} is still Creating after {waited:.1f} minutes "
+            f"(limit {run.max_wait_minutes:g})"
+        )
     return result
 
 
@@ -194,26 +192,55 @@ def describe_deployment(run: Run, throughput: Mapping[str, Any]) -> Throughput:
     identifier = throughput.get("arn") or run.throughput_name
     with transient_errors():
         response = CLIENTS.bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=identifier)
-    created_at = throughput.get("created_at")
-    if not created_at and isinstance(response.get("createdAt"), datetime):
-        created_at = response["createdAt"].isoformat(timespec="seconds")
-    result = Throughput(
+    result = _described(
+        run,
+        throughput,
+        response,
         kind=contracts.SERVING_ON_DEMAND,
-        arn=str(response.get("customModelDeploymentArn", identifier)),
-        name=str(response.get("modelDeploymentName", run.throughput_name)),
+        identifier=identifier,
+        fields=("customModelDeploymentArn", "modelDeploymentName", "createdAt"),
+    )
+    log(LOGGER, "deployment status", **asdict(result))
+    waited = _still_creating_for(result, run.deployment_wait_minutes)
+    if waited is not None:
+        raise DeploymentNotReady(
+            f"Custom model deployment {result.name} ({result.arn}) is still Creating after {waited:.1f} minutes "
+            f"(limit {run.deployment_wait_minutes:g})"
+        )
+    return result
+
+
+def _described(
+    run: Run,
+    throughput: Mapping[str, Any],
+    response: Mapping[str, Any],
+    *,
+    kind: str,
+    identifier: str,
+    fields: tuple[str, str, str],
+) -> Throughput:
+    """A Get response as the workflow's $.throughput; `fields` are the response's ARN, name and creation-time keys
+    (the two Get calls name them differently). The creation time the state already holds is kept."""
+    arn_key, name_key, created_key = fields
+    created_at = throughput.get("created_at")
+    if not created_at and isinstance(response.get(created_key), datetime):
+        created_at = response[created_key].isoformat(timespec="seconds")
+    return Throughput(
+        kind=kind,
+        arn=str(response.get(arn_key, identifier)),
+        name=str(response.get(name_key, run.throughput_name)),
         status=str(response["status"]),
         failure_message=response.get("failureMessage"),
         created_at=created_at,
     )
-    log(LOGGER, "deployment status", **asdict(result))
-    if result.status == "Creating" and created_at:
-        waited = _waited_minutes(created_at)
-        if waited > run.deployment_wait_minutes:
-            raise DeploymentNotReady(
-                f"Custom model deployment {result.name} ({result.arn}) is still Creating after {waited:.1f} minutes "
-                f"(limit {run.deployment_wait_minutes:g})"
-            )
-    return result
+
+
+def _still_creating_for(result: Throughput, limit_minutes: float) -> float | None:
+    """Minutes it has been Creating if that is past `limit_minutes`, else None."""
+    if result.status != "Creating" or not result.created_at:
+        return None
+    waited = _waited_minutes(result.created_at)
+    return waited if waited > limit_minutes else None
 
 
 def _named(identifier: str, arn: str) -> bool:
