@@ -236,19 +236,20 @@ def test_janitor_still_deletes_past_the_time_to_live_whatever_the_status_lookup_
     assert janitor.handler({}, None)["deleted"] == [pt(1)]
 
 
-@pytest.mark.parametrize(
-    ("sfn", "deleted"),
-    [
-        (FakeSfn(error=not_found()), True),
-        (FakeSfn(status="SUCCEEDED"), True),
-        (FakeSfn(status="FAILED"), True),
-        (FakeSfn(status="TIMED_OUT"), True),
-        (FakeSfn(status="ABORTED"), True),
-        (FakeSfn(status="RUNNING"), False),
-        (FakeSfn(status="PENDING_REDRIVE"), False),
-    ],
-    ids=["does-not-exist", "succeeded", "failed", "timed-out", "aborted", "running", "being-redriven"],
-)
+#: What Step Functions says of a young resource's execution, and whether the janitor may delete the resource then.
+EXECUTION_ENDINGS = [
+    (FakeSfn(error=not_found()), True),
+    (FakeSfn(status="SUCCEEDED"), True),
+    (FakeSfn(status="FAILED"), True),
+    (FakeSfn(status="TIMED_OUT"), True),
+    (FakeSfn(status="ABORTED"), True),
+    (FakeSfn(status="RUNNING"), False),
+    (FakeSfn(status="PENDING_REDRIVE"), False),
+]
+EXECUTION_ENDING_IDS = ["does-not-exist", "succeeded", "failed", "timed-out", "aborted", "running", "being-redriven"]
+
+
+@pytest.mark.parametrize(("sfn", "deleted"), EXECUTION_ENDINGS, ids=EXECUTION_ENDING_IDS)
 def test_janitor_deletes_a_young_throughput_only_once_its_execution_has_ended(
     janitor_env: None, bedrock: Stubber, sfn: FakeSfn, deleted: bool
 ) -> None:
@@ -387,19 +388,7 @@ def test_janitor_still_deletes_a_deployment_past_the_time_to_live_whatever_the_s
     assert janitor.handler({}, None)["deleted_deployments"] == [dep(1)]
 
 
-@pytest.mark.parametrize(
-    ("sfn", "deleted"),
-    [
-        (FakeSfn(error=not_found()), True),
-        (FakeSfn(status="SUCCEEDED"), True),
-        (FakeSfn(status="FAILED"), True),
-        (FakeSfn(status="TIMED_OUT"), True),
-        (FakeSfn(status="ABORTED"), True),
-        (FakeSfn(status="RUNNING"), False),
-        (FakeSfn(status="PENDING_REDRIVE"), False),
-    ],
-    ids=["does-not-exist", "succeeded", "failed", "timed-out", "aborted", "running", "being-redriven"],
-)
+@pytest.mark.parametrize(("sfn", "deleted"), EXECUTION_ENDINGS, ids=EXECUTION_ENDING_IDS)
 def test_janitor_deletes_a_young_deployment_only_once_its_execution_has_ended(
     janitor_env: None, bedrock: Stubber, sfn: FakeSfn, deleted: bool
 ) -> None:
