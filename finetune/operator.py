@@ -520,34 +520,42 @@ class QueuedRun:
         return f"position {self.position} of {self.of}"
 
 
-def queued_runs(aws: Aws, table: str) -> list[QueuedRun]:
-    """The waiting runs, oldest (next to start) first; [] when the pipeline has no queue table."""
-    from pipeline_core.admission import QUEUE_PK, arrived_at
-
-    if not table:
-        return []
+def _partition(aws: Aws, table: str, pk: str, projection: str, **extra: Any) -> list[dict[str, Any]]:
+    """Every item of one partition of the admission table, in key (arrival) order, page after page."""
     client = aws.client("dynamodb")
     kwargs: dict[str, Any] = {
         "TableName": table,
-        "KeyConditionExpression": "pk = :q",
-        "ExpressionAttributeValues": {":q": {"S": QUEUE_PK}},
-        "ProjectionExpression": "sk, execution_name, run_name",
-        "ConsistentRead": True,
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": pk}},
+        "ProjectionExpression": projection,
+        **extra,
     }
     items: list[dict[str, Any]] = []
     while True:
         page = call(f"reading the admission queue {table}", client.query, hint="check --queue-table", **kwargs)
         items.extend(page.get("Items", []))
         if not page.get("LastEvaluatedKey"):
-            break
+            return items
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    runs = []
-    for index, item in enumerate(items, start=1):
-        name = str(item["execution_name"]["S"])
-        run = str(item.get("run_name", {}).get("S") or run_name_of(name))
-        arrived = datetime.fromtimestamp(arrived_at(str(item["sk"]["S"])), tz=UTC)
-        runs.append(QueuedRun(index, len(items), name, run, arrived))
-    return runs
+
+
+def _named(item: Mapping[str, Any]) -> tuple[str, str, datetime]:
+    """A queue item's execution name, run name and arrival time."""
+    from pipeline_core.admission import arrived_at
+
+    name = str(item["execution_name"]["S"])
+    run = str(item.get("run_name", {}).get("S") or run_name_of(name))
+    return name, run, datetime.fromtimestamp(arrived_at(str(item["sk"]["S"])), tz=UTC)
+
+
+def queued_runs(aws: Aws, table: str) -> list[QueuedRun]:
+    """The waiting runs, oldest (next to start) first; [] when the pipeline has no queue table."""
+    from pipeline_core.admission import QUEUE_PK
+
+    if not table:
+        return []
+    items = _partition(aws, table, QUEUE_PK, "sk, execution_name, run_name", ConsistentRead=True)
+    return [QueuedRun(index, len(items), *_named(item)) for index, item in enumerate(items, start=1)]
 
 
 @dataclass(frozen=True)
@@ -562,34 +570,14 @@ class FailedStart:
 
 def failed_starts(aws: Aws, table: str) -> list[FailedStart]:
     """The runs that could not start, oldest first; [] when the pipeline has no queue table."""
-    from pipeline_core.admission import FAILED_PK, arrived_at
+    from pipeline_core.admission import FAILED_PK
 
     if not table:
         return []
-    client = aws.client("dynamodb")
-    kwargs: dict[str, Any] = {
-        "TableName": table,
-        "KeyConditionExpression": "pk = :f",
-        "ExpressionAttributeValues": {":f": {"S": FAILED_PK}},
-        "ProjectionExpression": "sk, execution_name, run_name, #error",
-        "ExpressionAttributeNames": {"#error": "error"},
-    }
-    runs: list[FailedStart] = []
-    while True:
-        page = call(f"reading the admission queue {table}", client.query, hint="check --queue-table", **kwargs)
-        for item in page.get("Items", []):
-            name = str(item["execution_name"]["S"])
-            runs.append(
-                FailedStart(
-                    name,
-                    str(item.get("run_name", {}).get("S") or run_name_of(name)),
-                    datetime.fromtimestamp(arrived_at(str(item["sk"]["S"])), tz=UTC),
-                    str(item.get("error", {}).get("S", "")),
-                )
-            )
-        if not page.get("LastEvaluatedKey"):
-            return runs
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    items = _partition(
+        aws, table, FAILED_PK, "sk, execution_name, run_name, #error", ExpressionAttributeNames={"#error": "error"}
+    )
+    return [FailedStart(*_named(item), str(item.get("error", {}).get("S", ""))) for item in items]
 
 
 def find_queued(runs: list[QueuedRun], ref: str | None) -> QueuedRun | None:
