@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -130,23 +130,41 @@ def _why_overdue(env: Environment, now: datetime, arn: str, created: object, tag
     return None if running else "its execution has ended"
 
 
+def _overdue(
+    env: Environment,
+    now: datetime,
+    sweep: Sweep,
+    summaries: Iterable[Mapping[str, Any]],
+    noun: str,
+    arn_key: str,
+    created_key: str,
+) -> Iterator[tuple[Mapping[str, Any], str, Any, dict[str, str], str]]:
+    """(summary, arn, creation time, tags, why) of each listed resource that is ours, unpromoted and overdue.
+
+    One whose tags cannot be read is never deleted (whose it is cannot be told): it is recorded as a failure, and
+    the others are still swept."""
+    for summary in summaries:
+        arn = str(summary[arn_key])
+        created = summary.get(created_key)
+        try:
+            tags = _tags(arn)
+        except Exception as err:
+            sweep.failures.append(arn)
+            log(LOGGER, f"{noun} tags unreadable", level=40, arn=arn, error=repr(err))
+            continue
+        why = _why_overdue(env, now, arn, created, tags)
+        if why is not None:
+            yield summary, arn, created, tags, why
+
+
 def sweep_throughputs(env: Environment, now: datetime, sweep: Sweep) -> None:
     """Delete our unpromoted throughput that is past its time-to-live or whose execution has ended.
 
     Both count as overdue for the alarm: a throughput bills by the hour until it is deleted.
     """
-    for summary in _pages("list_provisioned_model_throughputs", "provisionedModelSummaries"):
-        arn = str(summary["provisionedModelArn"])
-        created = summary.get("creationTime")
-        try:
-            tags = _tags(arn)
-        except Exception as err:  # whose it is cannot be told: never deleted, and the others are still swept
-            sweep.failures.append(arn)
-            log(LOGGER, "throughput tags unreadable", level=40, arn=arn, error=repr(err))
-            continue
-        why = _why_overdue(env, now, arn, created, tags)
-        if why is None:
-            continue
+    summaries = _pages("list_provisioned_model_throughputs", "provisionedModelSummaries")
+    found = _overdue(env, now, sweep, summaries, "throughput", "provisionedModelArn", "creationTime")
+    for _, arn, created, tags, why in found:
         sweep.overdue += 1
         try:
             result = delete_throughput(arn)
@@ -175,18 +193,8 @@ def sweep_deployments(env: Environment, now: datetime, sweep: Sweep) -> None:
         sweep.failures.append("custom model deployments listing")
         log(LOGGER, "deployment listing failed", level=40, error=repr(err))
         return
-    for summary in summaries:
-        arn = str(summary["customModelDeploymentArn"])
-        created = summary.get("createdAt")
-        try:
-            tags = _tags(arn)
-        except Exception as err:  # one unreadable deployment must not hide the others
-            sweep.failures.append(arn)
-            log(LOGGER, "deployment tags unreadable", level=40, arn=arn, error=repr(err))
-            continue
-        why = _why_overdue(env, now, arn, created, tags)
-        if why is None:
-            continue
+    found = _overdue(env, now, sweep, summaries, "deployment", "customModelDeploymentArn", "createdAt")
+    for summary, arn, created, tags, why in found:
         try:
             result = delete_deployment(arn)
         except Exception as err:  # ConflictException (still changing state) too: the next run tries again
