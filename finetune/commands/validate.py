@@ -247,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, scratch: Callable[[], Path]) -> int:
     from pipeline_core.dataset import POOL, DatasetFile
-    from pipeline_core.dataset.snapshot import SourceChangedError
+    from pipeline_core.dataset.lines import SourceChangedError
 
     named: list[tuple[str, Path | None]] = [("train", args.file), ("validation", args.validation), ("test", args.test)]
     given = [(split_name, path) for split_name, path in named if path is not None]
@@ -302,7 +302,7 @@ def _run(args: argparse.Namespace, scratch: Callable[[], Path]) -> int:
             # The text summary shows no file digest: only the JSON report and the split files' check need them.
             file_digests=args.json or split is not None,
         )
-    except OSError as exc:
+    except (OSError, SourceChangedError) as exc:  # the second pass for duplicates reads a file again
         raise UsageError(f"cannot read input: {exc}") from None
     if progress is not None:
         print("\r\033[K", end="", file=sys.stderr, flush=True)

@@ -18,6 +18,10 @@ CHUNK_SIZE = 1 << 20
 DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024
 
 
+class SourceChangedError(RuntimeError):
+    """A source read a second time (to write a snapshot, or to confirm duplicates) differs from the first read."""
+
+
 class RawLine(NamedTuple):
     """One physical line. `data` excludes the terminator ("\\n" or "\\r\\n")."""
 

@@ -63,6 +63,10 @@ class FindingLog:
         self.per_rule: Counter[str] = Counter()
         self.lines_per_rule: Counter[str] = Counter()
         self._last_line: dict[str, tuple[str, int]] = {}
+        # Where the validator was when each listed finding was added: (file index, line). A second pass adds its
+        # findings after everything else; `sort_by_position` then puts them where a single pass would have.
+        self.position: tuple[float, float] = (0, 0)
+        self._positions: list[tuple[float, float]] = []
 
     def add(self, rule_id: str, file: str, line: int | None, message: str) -> None:
         rule = RULES[rule_id]
@@ -73,6 +77,13 @@ class FindingLog:
             self.lines_per_rule[rule_id] += 1
         if self.per_rule[rule_id] <= self._max:
             self.listed.append(Finding(rule_id, rule.severity, file, line, message, rule.fix))
+            self._positions.append(self.position)
+
+    def sort_by_position(self) -> None:
+        """Order the listed findings by where they were added (stable: one place keeps its order)."""
+        order = sorted(range(len(self.listed)), key=self._positions.__getitem__)
+        self.listed = [self.listed[i] for i in order]
+        self._positions = [self._positions[i] for i in order]
 
     def count(self, severity: Severity) -> int:
         return sum(n for rule_id, n in self.per_rule.items() if RULES[rule_id].severity is severity)

@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from pipeline_core.dataset.lines import LineReader
+from pipeline_core.dataset.lines import LineReader, SourceChangedError
 from pipeline_core.dataset.report import SPLITS
 from pipeline_core.dataset.validator import POOL, ValidationResult, is_blank
 
@@ -24,10 +24,6 @@ class Writer(Protocol):
 
 
 OpenSink = Callable[[str], AbstractContextManager[Writer]]
-
-
-class SourceChangedError(RuntimeError):
-    """The source read while writing differs from the source that was validated."""
 
 
 class InvalidDatasetError(ValueError):

@@ -2,6 +2,15 @@
 
 One pass over each file; memory holds one line, 16-byte digests for duplicate/leakage detection and a few integers a
 record for statistics and splitting, never the records themselves.
+
+Duplicates in two passes. Near-exact duplicates, contradictions and leakage compare prompts after normalisation
+(case-folded, ASCII whitespace and punctuation deleted), and normalising every character of a dataset costs more than
+parsing it. So, unless the file is to be split (the split's keys are digests of whole normalised prompts), the first
+pass keys each prompt by a sketch: a digest of the first and last SKETCH_BYTES of each normalised part
+(quality.prompt_sketch), which equal prompts always share. A record whose sketch no other record has cannot be a
+duplicate, a contradiction or a leak. If some sketches collide, a second pass re-reads only those records and checks
+them exactly as a single pass would; records that share both ends of every prompt part but differ in the middle pass
+it. The findings, their order and the report are those of a single pass (the tests compare the two).
 """
 
 from __future__ import annotations
@@ -14,13 +23,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from pipeline_core.dataset.formats import Conversation, check_record, clean_claude, dialect
-from pipeline_core.dataset.lines import DEFAULT_MAX_LINE_BYTES, LineReader, RawLine
+from pipeline_core.dataset.lines import DEFAULT_MAX_LINE_BYTES, LineReader, RawLine, SourceChangedError
 from pipeline_core.dataset.quality import (
     conversation_digests,
     digest,
+    ends,
     find_sensitive,
     may_hold_sensitive,
     normalise,
+    prompt_sketch,
 )
 from pipeline_core.dataset.report import SPLITS, CostEstimate, FileSummary, FindingLog, Report, TokenStats
 from pipeline_core.dataset.rules import Severity
@@ -77,6 +88,20 @@ def is_blank(data: bytes) -> bool:
 _scan_once: Callable[[str, int], tuple[object, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
+# msgspec's JSON decoder reads a line's bytes about twice as fast as json (no decode, a faster string scanner). It
+# accepts a subset of what json.loads accepts, with the same values (the tests check): anything it refuses (NaN,
+# 1e400, lone surrogates, every error) goes through json.loads, so findings and error messages are json's. The
+# Lambda asset is pure Python and always takes json's route.
+try:
+    from msgspec import MsgspecError as _MsgspecError
+    from msgspec.json import Decoder as _Decoder
+
+    fast_loads: Callable[[bytes], object] | None = _Decoder().decode
+    _FAST_ERRORS: tuple[type[BaseException], ...] = (_MsgspecError, ValueError, RecursionError)
+except ImportError:
+    fast_loads, _FAST_ERRORS = None, ()
+
+
 def loads(text: str) -> object:
     """`json.loads(text)`, with a shortcut for a line that starts with "{" and ends where the object ends."""
     if text[:1] == "{":
@@ -90,7 +115,15 @@ def loads(text: str) -> object:
 
 
 class _Validator:
-    def __init__(self, base_model_id: str, *, index_limit: int, max_line_bytes: int, file_digests: bool = True) -> None:
+    def __init__(
+        self,
+        base_model_id: str,
+        *,
+        index_limit: int,
+        max_line_bytes: int,
+        file_digests: bool = True,
+        sketch: bool = False,
+    ) -> None:
         self.model = get_base_model(base_model_id)
         self.quotas = self.model.quotas
         self.rules = dialect(self.model.model_id)
@@ -112,6 +145,14 @@ class _Validator:
         self.claude = self.model.data_format is DataFormat.CLAUDE_MESSAGES
         self.system = ""  # the last system prompt and its normalised bytes: most datasets repeat one in every record
         self.normalised_system = normalise("")
+        self.system_ends = ends("")
+        # Two-pass duplicate detection (module docstring): the first pass keys prompts by sketch, and `candidates`
+        # collects, per file index, the lines whose sketch another record shares; `confirming` is the second pass.
+        self.sketch = sketch
+        self.sketches: dict[bytes, tuple[int, int]] = {}  # prompt sketch -> (file index, line) of its first record
+        self.candidates: dict[int, set[int]] = {}
+        self.confirming = False
+        self.file_index = 0
 
     # --- per file ------------------------------------------------------------------------------------------------
     def scan(self, f: DatasetFile, progress: Progress | None) -> tuple[FileSummary, str]:
@@ -132,8 +173,10 @@ class _Validator:
         lines = records = crlf = 0
         first_crlf: int | None = None
         seen_content = array_mode = False
+        index = self.file_index
         for raw in reader:
             lines = raw.number
+            log.position = (index, lines)
             if progress is not None and lines % 10_000 == 0:
                 progress(name, lines, reader.bytes_read)
             if array_mode:
@@ -158,6 +201,14 @@ class _Validator:
                 self._count_only(data, raw, split, name)
                 continue
             self.checked += 1
+            if seen_content and fast_loads is not None:
+                try:
+                    obj = fast_loads(data)
+                except _FAST_ERRORS:
+                    pass  # json.loads, below, accepts it (NaN, a lone surrogate...) or says what is wrong
+                else:
+                    self._record(obj, None, data, raw, split, name)
+                    continue
             try:
                 text = data.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -177,6 +228,7 @@ class _Validator:
                     records = 0
                     continue
             self._line(text, data, raw, split, name)
+        log.position = (index, math.inf)
         if crlf:
             log.add("FILE-CRLF", name, first_crlf, f"{crlf:,} line(s) end with CRLF (first at line {first_crlf})")
         if records == 0 and not array_mode:
@@ -207,6 +259,10 @@ class _Validator:
                 self.log.add("JSON-INVALID", name, raw.number, _json_error(exc))
             self._count(split, math.ceil(len(text) / self.cpt), raw, digest(data))
             return
+        self._record(obj, text, data, raw, split, name)
+
+    def _record(self, obj: object, text: str | None, data: bytes, raw: RawLine, split: str, name: str) -> None:
+        """Check one parsed line. `text` is the line decoded, or None when it was parsed from `data` directly."""
         # A clean Claude record (the common case) needs only the fast path's few tests; anything else gets the full
         # check, which reports every issue (check_record takes the same route).
         conv = clean_claude(obj) if self.claude and type(obj) is dict else None
@@ -217,13 +273,51 @@ class _Validator:
         for rule_id, message in issues:
             self.log.add(rule_id, name, raw.number, message)
         if conv is None:
-            self._count(split, math.ceil(len(text) / self.cpt), raw, digest(data))
+            characters = len(data.decode("utf-8") if text is None else text)
+            self._count(split, math.ceil(characters / self.cpt), raw, digest(data))
             return
         self._conversation(conv, data, raw, split, name)
+
+    def confirm(self, f: DatasetFile, lines: set[int], size: int, progress: Progress | None) -> None:
+        """The second pass over one file: the exact duplicate, contradiction and leakage checks for `lines`.
+
+        Raises SourceChangedError when the file no longer has the size or the records it had in the first pass.
+        """
+        reader = LineReader(f.open(), max_line_bytes=self.max_line_bytes, digest=False)
+        name, split, index, log = f.name, f.split, self.file_index, self.log
+        self.confirming = True
+        left = len(lines)
+        for raw in reader:
+            if progress is not None and raw.number % 10_000 == 0:
+                progress(f"{name} (second pass: {len(lines):,} possible duplicates)", raw.number, reader.bytes_read)
+            if raw.number not in lines:
+                continue
+            data = raw.data[len(BOM) :] if raw.number == 1 and raw.data.startswith(BOM) else raw.data
+            log.position = (index, raw.number + 0.5)  # after the line's other findings, as in a single pass
+            conv = None
+            try:
+                obj = loads(data.decode("utf-8"))
+                conv = clean_claude(obj) if self.claude and type(obj) is dict else None
+                if conv is None:
+                    conv = check_record(obj, self.model.data_format, rules=self.rules)[1]
+            except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+                pass
+            if conv is None:  # the first pass read a record here
+                raise SourceChangedError(f"{name} changed while it was being validated (line {raw.number}); try again")
+            self._conversation(conv, data, raw, split, name)
+            left -= 1
+        self.confirming = False
+        if left or reader.bytes_read != size:
+            raise SourceChangedError(f"{name} changed while it was being validated ({reader.bytes_read:,} bytes "
+                                     f"read, {size:,} before); try again")  # fmt: skip
 
     def _conversation(self, conv: Conversation, data: bytes, raw: RawLine, split: str, name: str) -> None:
         log, line = self.log, raw.number
         system, turns = conv.system, conv.turns
+        if self.confirming:
+            prompt, answer = conversation_digests(system, turns)
+            self._index(prompt + answer, prompt, answer, hash(data), split, name, line)
+            return
         characters = len(system) + conv.reasoning_chars
         for _, text in turns:
             characters += len(text)
@@ -239,13 +333,6 @@ class _Validator:
             log.add("SCHEMA-MEDIA-UNCHECKED", name, line, "image/video blocks are not checked and not counted")
             self._media_kind(conv, name, line)
 
-        # Quality: digests of normalised text; the prompt is everything but the final answer. The two digests side
-        # by side key the record: hashing them again would only shorten the key.
-        if system != self.system:
-            self.system, self.normalised_system = system, normalise(system)
-        prompt, answer = conversation_digests(system, turns, self.normalised_system)
-        # The exact-duplicate label only needs a within-process fingerprint: the built-in (SipHash) hash is enough.
-        self._index(prompt + answer, prompt, answer, hash(data), split, name, line)
         answer_text = turns[-1][1]
         # len(strip()) without copying the answer when it neither starts nor ends with whitespace (the usual case).
         if answer_text[:1].isspace() or answer_text[-1:].isspace():
@@ -263,7 +350,27 @@ class _Validator:
             suspect = may_hold_sensitive(data)
         if suspect:
             self._sensitive(conv, name, line)
+        # Quality: digests of normalised text; the prompt is everything but the final answer. The two digests side
+        # by side key the record: hashing them again would only shorten the key. Last, so a second pass's findings
+        # (which come from here) go where a single pass puts them: after the line's others.
+        if system != self.system:
+            self.system, self.normalised_system, self.system_ends = system, normalise(system), ends(system)
+        if self.sketch:
+            self._sketch(prompt_sketch(self.system_ends, turns), line)
+            self._count(split, tokens, raw, None)
+            return
+        prompt, answer = conversation_digests(system, turns, self.normalised_system)
+        # The exact-duplicate label only needs a within-process fingerprint: the built-in (SipHash) hash is enough.
+        self._index(prompt + answer, prompt, answer, hash(data), split, name, line)
         self._count(split, tokens, raw, prompt)
+
+    def _sketch(self, key: bytes, line: int) -> None:
+        first = self.sketches.get(key)
+        if first is None:
+            self.sketches[key] = (self.file_index, line)  # at most index_limit entries: one per checked record
+            return
+        self.candidates.setdefault(first[0], set()).add(first[1])
+        self.candidates.setdefault(self.file_index, set()).add(line)
 
     def _media_kind(self, conv: Conversation, name: str, line: int) -> None:
         """Nova: a dataset is text with images or text with video, never both [NOVA_PREP, NOVA2_SFT]."""
@@ -401,6 +508,7 @@ def validate(
     index_limit: int = DEFAULT_INDEX_LIMIT,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     file_digests: bool = True,
+    two_pass: bool = True,
 ) -> ValidationResult:
     """Validate the files for `base_model_id`.
 
@@ -409,10 +517,18 @@ def validate(
     later splits. Raises UnsupportedModelError for an unknown model and ValueError for an inconsistent file set.
     `file_digests=False` skips each file's SHA-256 (the report's `sha256` is then ""): for a caller that neither
     shows the digests nor writes a snapshot, which needs them to detect a source that changed. No rule uses them.
+    `two_pass` finds duplicates in two passes (module docstring) unless the file is split; False normalises every
+    prompt in one pass. The result is the same; the second pass may raise SourceChangedError.
     """
     if not file_digests and split is not None:
         raise ValueError("a split needs the file digests: the snapshot checks its source against them")
-    v = _Validator(base_model_id, index_limit=index_limit, max_line_bytes=max_line_bytes, file_digests=file_digests)
+    v = _Validator(
+        base_model_id,
+        index_limit=index_limit,
+        max_line_bytes=max_line_bytes,
+        file_digests=file_digests,
+        sketch=two_pass and split is None,
+    )
     pools = [f for f in files if f.split == POOL]
     if pools and (len(files) != 1 or split is None):
         raise ValueError("a file to split must be the only file, and needs a SplitConfig")
@@ -424,10 +540,16 @@ def validate(
         v.seed = split.seed
     summaries: list[FileSummary] = []
     shas: dict[str, str] = {}
-    for f in ordered:
+    for v.file_index, f in enumerate(ordered):
         summary, sha = v.scan(f, progress)
         summaries.append(summary)
         shas[f.name] = sha
+    if v.candidates:
+        for v.file_index, f in enumerate(ordered):
+            if v.file_index in v.candidates:
+                v.confirm(f, v.candidates[v.file_index], summaries[v.file_index].bytes, progress)
+        v.log.sort_by_position()
+    v.log.position = (math.inf, math.inf)
     plan = v.split_pool(split) if pools and split is not None else None
     names = {TRAIN: ordered[0].name, **{f.split: f.name for f in ordered if f.split != POOL}}
     v.quota_checks(names)
