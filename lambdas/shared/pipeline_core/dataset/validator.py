@@ -6,7 +6,7 @@ record for statistics and splitting, never the records themselves.
 Duplicates in two passes. Near-exact duplicates, contradictions and leakage compare prompts after normalisation
 (case-folded, ASCII whitespace and punctuation deleted), and normalising every character of a dataset costs more than
 parsing it. So, unless the file is to be split (the split's keys are digests of whole normalised prompts), the first
-pass keys each prompt by a sketch: a digest of the first and last SKETCH_BYTES of each normalised part
+pass keys each prompt by a sketch: a hash of the first and last SKETCH_BYTES of each normalised part
 (quality.prompt_sketch), which equal prompts always share. A record whose sketch no other record has cannot be a
 duplicate, a contradiction or a leak. If some sketches collide, a second pass re-reads only those records and checks
 them exactly as a single pass would; records that share both ends of every prompt part but differ in the middle pass
@@ -149,7 +149,7 @@ class _Validator:
         # Two-pass duplicate detection (module docstring): the first pass keys prompts by sketch, and `candidates`
         # collects, per file index, the lines whose sketch another record shares; `confirming` is the second pass.
         self.sketch = sketch
-        self.sketches: dict[bytes, tuple[int, int]] = {}  # prompt sketch -> (file index, line) of its first record
+        self.sketches: dict[int, tuple[int, int]] = {}  # prompt sketch -> (file index, line) of its first record
         self.candidates: dict[int, set[int]] = {}
         self.confirming = False
         self.file_index = 0
@@ -364,7 +364,7 @@ class _Validator:
         self._index(prompt + answer, prompt, answer, hash(data), split, name, line)
         self._count(split, tokens, raw, prompt)
 
-    def _sketch(self, key: bytes, line: int) -> None:
+    def _sketch(self, key: int, line: int) -> None:
         first = self.sketches.get(key)
         if first is None:
             self.sketches[key] = (self.file_index, line)  # at most index_limit entries: one per checked record
