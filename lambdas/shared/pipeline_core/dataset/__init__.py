@@ -13,9 +13,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pipeline_core.dataset.lines import SourceChangedError
     from pipeline_core.dataset.report import Finding, Report
     from pipeline_core.dataset.rules import RULES, Rule, Severity
-    from pipeline_core.dataset.lines import SourceChangedError
     from pipeline_core.dataset.snapshot import InvalidDatasetError, Snapshot, write_snapshot
     from pipeline_core.dataset.split import SplitConfig, SplitPlan
     from pipeline_core.dataset.validator import POOL, DatasetFile, ValidationResult, validate
