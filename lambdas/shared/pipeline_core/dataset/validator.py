@@ -88,10 +88,12 @@ def is_blank(data: bytes) -> bool:
 _scan_once: Callable[[str, int], tuple[object, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
-# msgspec's JSON decoder reads a line's bytes about twice as fast as json (no decode, a faster string scanner). It
-# accepts a subset of what json.loads accepts, with the same values (the tests check): anything it refuses (NaN,
-# 1e400, lone surrogates, every error) goes through json.loads, so findings and error messages are json's. The
-# Lambda asset is pure Python and always takes json's route.
+# msgspec's JSON decoder reads a line's bytes about twice as fast as json (no decode, a faster string scanner). Where
+# both accept a line they give the same value (the tests check), but their limits differ at the edges: msgspec
+# refuses NaN, 1e400 and lone surrogates, which json accepts, and accepts a few more levels of nesting. So it serves
+# only clean Claude records (the common case, never nested deeply), and every other line, and every line it refuses,
+# goes through json.loads, whose values, limits and error messages the findings keep. The Lambda asset is pure
+# Python and always takes json's route.
 try:
     from msgspec import MsgspecError as _MsgspecError
     from msgspec.json import Decoder as _Decoder
@@ -201,13 +203,14 @@ class _Validator:
                 self._count_only(data, raw, split, name)
                 continue
             self.checked += 1
-            if seen_content and fast_loads is not None:
+            if seen_content and self.claude and fast_loads is not None:
                 try:
                     obj = fast_loads(data)
                 except _FAST_ERRORS:
-                    pass  # json.loads, below, accepts it (NaN, a lone surrogate...) or says what is wrong
-                else:
-                    self._record(obj, None, data, raw, split, name)
+                    obj = None  # json.loads, below, accepts it (NaN, a lone surrogate...) or says what is wrong
+                conv = clean_claude(obj) if type(obj) is dict else None
+                if conv is not None:
+                    self._conversation(conv, data, raw, split, name)
                     continue
             try:
                 text = data.decode("utf-8")
@@ -259,10 +262,6 @@ class _Validator:
                 self.log.add("JSON-INVALID", name, raw.number, _json_error(exc))
             self._count(split, math.ceil(len(text) / self.cpt), raw, digest(data))
             return
-        self._record(obj, text, data, raw, split, name)
-
-    def _record(self, obj: object, text: str | None, data: bytes, raw: RawLine, split: str, name: str) -> None:
-        """Check one parsed line. `text` is the line decoded, or None when it was parsed from `data` directly."""
         # A clean Claude record (the common case) needs only the fast path's few tests; anything else gets the full
         # check, which reports every issue (check_record takes the same route).
         conv = clean_claude(obj) if self.claude and type(obj) is dict else None
@@ -273,8 +272,7 @@ class _Validator:
         for rule_id, message in issues:
             self.log.add(rule_id, name, raw.number, message)
         if conv is None:
-            characters = len(data.decode("utf-8") if text is None else text)
-            self._count(split, math.ceil(characters / self.cpt), raw, digest(data))
+            self._count(split, math.ceil(len(text) / self.cpt), raw, digest(data))
             return
         self._conversation(conv, data, raw, split, name)
 
