@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import shutil
 import sys
@@ -77,10 +78,23 @@ def register(subparsers: Any) -> None:
 
 
 def _opener(path: Path) -> Callable[[], Iterator[bytes]]:
-    from pipeline_core.dataset.lines import file_chunks
+    """Opens `path` as byte chunks; a later open refuses a file whose size, modification time or inode changed.
+
+    The validator reads a file twice when it must confirm possible duplicates (and `--split` reads it again to
+    write the split), so an edit between the reads must stop the run, not mix two versions of the file.
+    """
+    from pipeline_core.dataset.lines import SourceChangedError, file_chunks
+
+    first: list[tuple[int, int, int]] = []
 
     def open_chunks() -> Iterator[bytes]:
         with path.open("rb") as stream:
+            st = os.fstat(stream.fileno())
+            seen = (st.st_size, st.st_mtime_ns, st.st_ino)
+            if not first:
+                first.append(seen)
+            elif seen != first[0]:
+                raise SourceChangedError(f"{path} changed while it was being validated; try again")
             yield from file_chunks(cast(BinaryIO, stream))
 
     return open_chunks

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import re
 import string
 from collections.abc import Sequence
 from pathlib import Path
@@ -476,8 +478,8 @@ def _same_size(line: bytes) -> bytes:
 
 
 CHANGES = {
-    "grown": (_TRAIN + jsonl([claude(99)]), r"train\.jsonl changed while it was being validated \(.* bytes read"),
-    "shrunk": (dataset(40), r"train\.jsonl changed while it was being validated \(.* bytes read"),
+    "grown": (_TRAIN + jsonl([claude(99)]), r"train\.jsonl changed while it was being validated \([\d,]+ bytes, "),
+    "shrunk": (dataset(40), r"train\.jsonl changed while it was being validated \(1 record\(s\) missing\)"),
     "unparsable": (_same_size(_LINE_41[:-1] + b","), r"train\.jsonl changed while it was being validated \(line 41\)"),
     "not a record": (_same_size(b"[]"), r"train\.jsonl changed while it was being validated \(line 41\)"),
     # The same size, but line 41 joined to line 40: the candidate line is gone.
@@ -495,6 +497,32 @@ def test_a_train_file_that_changed_between_the_passes_is_refused(change: str) ->
     assert train.opens == 2
     # A single pass reads each file once and never sees the change.
     assert validate([Source("train", _TRAIN, changed).file], base_model_id=HAIKU, two_pass=False).report
+
+
+def test_a_same_size_edit_is_caught_by_the_sha256_when_the_first_pass_took_it() -> None:
+    # Line 41 stops being a duplicate of line 1 and becomes a contradiction, at the same size: the records and the
+    # size are unchanged, only the digest tells.
+    edited = _same_size(json.dumps(claude(0, answer="0 plus 0 is 1.")).encode())
+    train = Source("train", _TRAIN, edited)
+    with pytest.raises(SourceChangedError, match=r"train\.jsonl changed while it was being validated"):
+        validate([train.file], base_model_id=HAIKU, file_digests=True)
+    # Without digests the core cannot see it: the opener must (the command's compares size, mtime and inode).
+    unseen = Source("train", _TRAIN, edited)
+    report = validate([unseen.file], base_model_id=HAIKU, file_digests=False).report
+    assert unseen.opens == 2 and "QUALITY-CONTRADICTION" in report.per_rule
+
+
+def test_the_command_refuses_a_file_edited_in_place_between_its_reads(tmp_path: Path) -> None:
+    path = tmp_path / "train.jsonl"
+    path.write_bytes(_TRAIN)
+    open_chunks = command._opener(path)
+    assert b"".join(open_chunks()) == _TRAIN
+    assert b"".join(open_chunks()) == _TRAIN  # unchanged: read again freely
+    edited = _same_size(json.dumps(claude(0, answer="0 plus 0 is 1.")).encode())
+    path.write_bytes(edited)
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))  # a coarse clock's tick
+    with pytest.raises(SourceChangedError, match=rf"^{re.escape(str(path))} changed while it was being validated"):
+        b"".join(open_chunks())
 
 
 def test_a_changed_validation_file_is_named() -> None:
@@ -530,8 +558,7 @@ def test_the_command_turns_a_changed_file_into_a_usage_error(
     assert main(["validate", "train.jsonl", "--base-model", HAIKU]) == 2
     captured = capsys.readouterr()
     assert captured.err.strip().splitlines() == [
-        f"finetune validate: cannot read input: train.jsonl changed while it was being validated "
-        f"({len(_TRAIN) + len(jsonl([claude(99)])):,} bytes read, {len(_TRAIN):,} before); try again"
+        "finetune validate: cannot read input: train.jsonl changed while it was being validated; try again"
     ]
     assert captured.out == f"Base model: {HAIKU} (from --base-model)\n"  # no report
 

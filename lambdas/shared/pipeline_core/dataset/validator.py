@@ -276,12 +276,14 @@ class _Validator:
             return
         self._conversation(conv, data, raw, split, name)
 
-    def confirm(self, f: DatasetFile, lines: set[int], size: int, progress: Progress | None) -> None:
+    def confirm(self, f: DatasetFile, lines: set[int], first: FileSummary, progress: Progress | None) -> None:
         """The second pass over one file: the exact duplicate, contradiction and leakage checks for `lines`.
 
-        Raises SourceChangedError when the file no longer has the size or the records it had in the first pass.
+        Raises SourceChangedError when the file no longer has the records, the size or (when the first pass took
+        it) the SHA-256 it had in the first pass. A same-size edit is caught only through the SHA-256 or by the
+        file's opener (the CLI compares the file's modification time, the Lambda reads the same S3 object version).
         """
-        reader = LineReader(f.open(), max_line_bytes=self.max_line_bytes, digest=False)
+        reader = LineReader(f.open(), max_line_bytes=self.max_line_bytes, digest=bool(first.sha256))
         name, split, index, log = f.name, f.split, self.file_index, self.log
         self.confirming = True
         left = len(lines)
@@ -305,9 +307,12 @@ class _Validator:
             self._conversation(conv, data, raw, split, name)
             left -= 1
         self.confirming = False
-        if left or reader.bytes_read != size:
-            raise SourceChangedError(f"{name} changed while it was being validated ({reader.bytes_read:,} bytes "
-                                     f"read, {size:,} before); try again")  # fmt: skip
+        if left:
+            raise SourceChangedError(f"{name} changed while it was being validated ({left:,} record(s) missing); "
+                                     "try again")  # fmt: skip
+        if reader.bytes_read != first.bytes or reader.sha256 != first.sha256:
+            raise SourceChangedError(f"{name} changed while it was being validated ({reader.bytes_read:,} bytes, "
+                                     f"{first.bytes:,} before); try again")  # fmt: skip
 
     def _conversation(self, conv: Conversation, data: bytes, raw: RawLine, split: str, name: str) -> None:
         log, line = self.log, raw.number
@@ -545,7 +550,7 @@ def validate(
     if v.candidates:
         for v.file_index, f in enumerate(ordered):
             if v.file_index in v.candidates:
-                v.confirm(f, v.candidates[v.file_index], summaries[v.file_index].bytes, progress)
+                v.confirm(f, v.candidates[v.file_index], summaries[v.file_index], progress)
         v.log.sort_by_position()
     v.log.position = (math.inf, math.inf)
     plan = v.split_pool(split) if pools and split is not None else None
