@@ -145,7 +145,20 @@ def stages(path: Path, repeat: int) -> dict[str, float]:
     timed = {name: best_of(fn, path, repeat) for name, fn in work.items()}
     timed["whole validator (two passes for duplicates; no sketch collides here)"] = best_of(run_validator, path, repeat)
     timed["whole validator, duplicates in one pass (every text normalised)"] = best_of(one_pass, path, repeat)
+    timed["whole validator, standard library only (the Lambda's route)"] = best_of(pure_route, path, repeat)
     return timed
+
+
+def pure_route(path: Path) -> int:
+    """run_validator as the Lambda runs it: without msgspec and stringzilla (its asset has neither)."""
+    from pipeline_core.dataset import quality, validator
+
+    saved = validator.fast_loads, quality._shape, quality._contains
+    validator.fast_loads, quality._shape, quality._contains = None, quality._shape_bytes, bytes.__contains__
+    try:
+        return run_validator(path)
+    finally:
+        validator.fast_loads, quality._shape, quality._contains = saved
 
 
 def best_of(fn: Callable[[Path], object], path: Path, repeat: int) -> float:
