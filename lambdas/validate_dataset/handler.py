@@ -285,6 +285,9 @@ def run_step(run: RunInput, s3: Any, kms_key_id: str | None) -> StepOutput:
         split=run.split if run.splits_upload else None,
         epochs=run.epochs,
         price_per_1k_training_tokens=run.price_per_1k_training_tokens,
+        # One read of each S3 object: a second pass would GET every file again (up to 10 GB) whenever two prompts
+        # might be duplicates, and the function has minutes to spare, not a person waiting at a terminal.
+        two_pass=False,
     )
     report = result.report
     bucket, prefix = run.artifacts_bucket, run.artifacts_prefix

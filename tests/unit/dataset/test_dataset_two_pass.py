@@ -571,9 +571,9 @@ def test_second_pass_findings_land_where_a_single_pass_puts_them() -> None:
     train = lines([
         claude(0, answer=mail),  # PII
         claude(1, answer="k"),  # short answer
-        claude(0, answer=mail),  # PII, then (second pass) the duplicate
+        claude(0, answer=mail),  # (second pass) the duplicate, then PII
         claude(2, answer="no"),  # short answer
-        claude(2, answer="ok"),  # short answer, then (second pass) the contradiction
+        claude(2, answer="ok"),  # (second pass) the contradiction, then short answer
         json.dumps(claude(3)).encode() + b"\r\n",  # FILE-CRLF, reported at the end of the file
     ])  # fmt: skip
     validation = jsonl([claude(1, answer="k"), claude(50, question=f"Mail {EMAIL}")])  # short answer + leak; PII
@@ -581,14 +581,14 @@ def test_second_pass_findings_land_where_a_single_pass_puts_them() -> None:
     expected = [
         ("QUALITY-PII", "train.jsonl", 1),
         ("QUALITY-SHORT-ANSWER", "train.jsonl", 2),
-        ("QUALITY-PII", "train.jsonl", 3),
         ("QUALITY-DUPLICATE", "train.jsonl", 3),
+        ("QUALITY-PII", "train.jsonl", 3),
         ("QUALITY-SHORT-ANSWER", "train.jsonl", 4),
-        ("QUALITY-SHORT-ANSWER", "train.jsonl", 5),
         ("QUALITY-CONTRADICTION", "train.jsonl", 5),
+        ("QUALITY-SHORT-ANSWER", "train.jsonl", 5),
         ("FILE-CRLF", "train.jsonl", 6),
-        ("QUALITY-SHORT-ANSWER", "validation.jsonl", 1),
         ("QUALITY-LEAKAGE", "validation.jsonl", 1),
+        ("QUALITY-SHORT-ANSWER", "validation.jsonl", 1),
         ("QUALITY-PII", "validation.jsonl", 2),
         ("JSON-INVALID", "test.jsonl", 1),
         ("QUALITY-LEAKAGE", "test.jsonl", 2),

@@ -161,6 +161,25 @@ def test_manifest_with_separate_files_is_not_split(aws: tuple[Any, str]) -> None
     assert out["test_uri"] is None and PREFIX + "data/test.jsonl" not in keys(s3)
 
 
+def test_separate_files_with_duplicates_are_read_once_each(aws: tuple[Any, str]) -> None:
+    # A duplicate and a leak would send the CLI's validator back to these files for a second pass; the function
+    # reads each S3 object once (then once more per file it copies into the snapshot).
+    s3, _ = aws
+    train = [record(i) for i in range(60)] + [record(0)]
+    s3.put_object(Bucket=DATA, Key="m/train.jsonl", Body=b"\n".join(train) + b"\n")
+    s3.put_object(Bucket=DATA, Key="m/val.jsonl", Body=b"\n".join(record(i) for i in (5, *range(100, 109))) + b"\n")
+    keys_read: list[str] = []
+    client = FaultyS3(s3, before_get=lambda _n, kwargs: keys_read.append(kwargs["Key"]))
+    out = handler_module.handler(
+        event(kind="manifest", train_key="m/train.jsonl", validation_key="m/val.jsonl"), None, s3=client
+    )
+    report = json.loads(s3.get_object(Bucket=ARTIFACTS, Key=f"{PREFIX}validation/report.json")["Body"].read())
+    assert {"QUALITY-DUPLICATE", "QUALITY-LEAKAGE"} <= set(report["findings_per_rule"])
+    copies = 1 if out["valid"] else 0  # the snapshot is written only for a valid dataset
+    assert keys_read.count("m/train.jsonl") == 1 + copies, keys_read
+    assert keys_read.count("m/val.jsonl") == 1 + copies, keys_read
+
+
 def test_large_snapshot_uses_multipart_upload(aws: tuple[Any, str], monkeypatch: pytest.MonkeyPatch) -> None:
     s3, _ = aws
     monkeypatch.setattr(handler_module, "UPLOAD_PART_BYTES", 5 * 1024 * 1024)

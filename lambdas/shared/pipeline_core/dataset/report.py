@@ -63,10 +63,10 @@ class FindingLog:
         self.per_rule: Counter[str] = Counter()
         self.lines_per_rule: Counter[str] = Counter()
         self._last_line: dict[str, tuple[str, int]] = {}
-        # Where the validator was when each listed finding was added: (file index, line). A second pass adds its
-        # findings after everything else; `sort_by_position` then puts them where a single pass would have.
-        self.position: tuple[float, float] = (0, 0)
-        self._positions: list[tuple[float, float]] = []
+        # Where the validator was when each listed finding was added: (file index, line, step within the line). A
+        # second pass adds its findings after everything else; `sort_by_position` puts them where one pass would.
+        self.position: tuple[float, float, int] = (0, 0, 0)
+        self._positions: list[tuple[float, float, int]] = []
 
     def add(self, rule_id: str, file: str, line: int | None, message: str) -> None:
         rule = RULES[rule_id]

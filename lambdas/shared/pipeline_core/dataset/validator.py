@@ -1,7 +1,7 @@
 """Streams dataset files record by record and checks them against the base model's format, quotas and quality rules.
 
-One pass over each file; memory holds one line, 16-byte digests for duplicate/leakage detection and a few integers a
-record for statistics and splitting, never the records themselves.
+One pass over each file (sometimes two for duplicates, below); memory holds one line, 16-byte digests for
+duplicate/leakage detection and a few integers a record for statistics and splitting, never the records themselves.
 
 Duplicates in two passes. Near-exact duplicates, contradictions and leakage compare prompts after normalisation
 (case-folded, ASCII whitespace and punctuation deleted), and normalising every character of a dataset costs more than
@@ -178,7 +178,7 @@ class _Validator:
         index = self.file_index
         for raw in reader:
             lines = raw.number
-            log.position = (index, lines)
+            log.position = (index, lines, 0)
             if progress is not None and lines % 10_000 == 0:
                 progress(name, lines, reader.bytes_read)
             if array_mode:
@@ -231,7 +231,7 @@ class _Validator:
                     records = 0
                     continue
             self._line(text, data, raw, split, name)
-        log.position = (index, math.inf)
+        log.position = (index, math.inf, 0)
         if crlf:
             log.add("FILE-CRLF", name, first_crlf, f"{crlf:,} line(s) end with CRLF (first at line {first_crlf})")
         if records == 0 and not array_mode:
@@ -293,7 +293,7 @@ class _Validator:
             if raw.number not in lines:
                 continue
             data = raw.data[len(BOM) :] if raw.number == 1 and raw.data.startswith(BOM) else raw.data
-            log.position = (index, raw.number + 0.5)  # after the line's other findings, as in a single pass
+            log.position = (index, raw.number, 1)  # where a single pass puts them (_conversation)
             conv = None
             try:
                 obj = loads(data.decode("utf-8"))
@@ -318,8 +318,8 @@ class _Validator:
         log, line = self.log, raw.number
         system, turns = conv.system, conv.turns
         if self.confirming:
-            prompt, answer = conversation_digests(system, turns)
-            self._index(prompt + answer, prompt, answer, hash(data), split, name, line)
+            exact, answer = conversation_digests(system, turns)
+            self._index(exact + answer, exact, answer, hash(data), split, name, line)
             return
         characters = len(system) + conv.reasoning_chars
         for _, text in turns:
@@ -336,6 +336,24 @@ class _Validator:
             log.add("SCHEMA-MEDIA-UNCHECKED", name, line, "image/video blocks are not checked and not counted")
             self._media_kind(conv, name, line)
 
+        # Quality: digests of normalised text; the prompt is everything but the final answer. The two digests side
+        # by side key the record: hashing them again would only shorten the key. With sketches, the exact check's
+        # findings come from a second pass, at position 1 of this line: after the findings above (position 0),
+        # before the ones below (2), as in one pass.
+        if system != self.system:
+            self.system = system
+            if self.sketch:
+                self.system_ends = ends(system)
+            else:
+                self.normalised_system = normalise(system)
+        prompt = None
+        if self.sketch:
+            self._sketch(prompt_sketch(self.system_ends, turns), line)
+            log.position = (self.file_index, line, 2)
+        else:
+            prompt, answer = conversation_digests(system, turns, self.normalised_system)
+            # The exact-duplicate label only needs a within-process fingerprint: the built-in (SipHash) hash will do.
+            self._index(prompt + answer, prompt, answer, hash(data), split, name, line)
         answer_text = turns[-1][1]
         # len(strip()) without copying the answer when it neither starts nor ends with whitespace (the usual case).
         if answer_text[:1].isspace() or answer_text[-1:].isspace():
@@ -353,18 +371,6 @@ class _Validator:
             suspect = may_hold_sensitive(data)
         if suspect:
             self._sensitive(conv, name, line)
-        # Quality: digests of normalised text; the prompt is everything but the final answer. The two digests side
-        # by side key the record: hashing them again would only shorten the key. Last, so a second pass's findings
-        # (which come from here) go where a single pass puts them: after the line's others.
-        if system != self.system:
-            self.system, self.normalised_system, self.system_ends = system, normalise(system), ends(system)
-        if self.sketch:
-            self._sketch(prompt_sketch(self.system_ends, turns), line)
-            self._count(split, tokens, raw, None)
-            return
-        prompt, answer = conversation_digests(system, turns, self.normalised_system)
-        # The exact-duplicate label only needs a within-process fingerprint: the built-in (SipHash) hash is enough.
-        self._index(prompt + answer, prompt, answer, hash(data), split, name, line)
         self._count(split, tokens, raw, prompt)
 
     def _sketch(self, key: int, line: int) -> None:
@@ -552,7 +558,7 @@ def validate(
             if v.file_index in v.candidates:
                 v.confirm(f, v.candidates[v.file_index], summaries[v.file_index], progress)
         v.log.sort_by_position()
-    v.log.position = (math.inf, math.inf)
+    v.log.position = (math.inf, math.inf, 0)
     plan = v.split_pool(split) if pools and split is not None else None
     names = {TRAIN: ordered[0].name, **{f.split: f.name for f in ordered if f.split != POOL}}
     v.quota_checks(names)
