@@ -146,7 +146,27 @@ def stages(path: Path, repeat: int) -> dict[str, float]:
     timed["whole validator (two passes for duplicates; no sketch collides here)"] = best_of(run_validator, path, repeat)
     timed["whole validator, duplicates in one pass (every text normalised)"] = best_of(one_pass, path, repeat)
     timed["whole validator, standard library only (the Lambda's route)"] = best_of(pure_route, path, repeat)
+    templated = templated_copy(path)
+    timed["whole validator, every sketch collides (second pass over every record)"] = best_of(
+        run_validator, templated, repeat
+    )
     return timed
+
+
+TEMPLATE = " ".join(WORDS * 4)  # about 400 characters, more than a sketch reads from either end
+
+
+def templated_copy(path: Path) -> Path:
+    """The same records with one long text before and after each question: every prompt shares both ends."""
+    out = path.with_name(path.stem + "-templated.jsonl")
+    if not out.exists():
+        with path.open(encoding="utf-8") as src, out.open("w", encoding="utf-8") as dst:
+            for line in src:
+                record = json.loads(line)
+                turn = record["messages"][0]
+                turn["content"] = f"{TEMPLATE}\n{turn['content']}\n{TEMPLATE}"
+                dst.write(json.dumps(record) + "\n")
+    return out
 
 
 def pure_route(path: Path) -> int:

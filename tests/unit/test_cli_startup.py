@@ -85,11 +85,16 @@ def test_the_import_log_and_the_module_list_are_read(files: Path) -> None:
     assert "argparse" in logged and {"argparse", "finetune"} <= loaded
 
 
+def accelerated_in(modules: set[str]) -> list[str]:
+    """The validator's optional accelerators among `modules`: they belong to `validate` alone."""
+    return sorted(m for m in modules if m in ("msgspec", "stringzilla"))
+
+
 def test_help_imports_no_command(files: Path) -> None:
     logged, loaded, result = imported_modules(["--help"], files)
     modules = logged | loaded
     assert result.returncode == 0 and "validate" in result.stdout
-    assert heavy_in(modules) == []
+    assert heavy_in(modules) == [] and accelerated_in(modules) == []
     assert sorted(m for m in modules if m.startswith("finetune.commands.")) == []
     assert not any(m.startswith("pipeline_core") for m in modules)
 
@@ -101,6 +106,7 @@ def test_validate_imports_the_validator_and_nothing_heavy(files: Path) -> None:
     assert "QUOTA-MIN-RECORDS" in result.stdout
     assert "pipeline_core.dataset.validator" in modules  # the command did run
     assert heavy_in(modules) == []
+    assert accelerated_in(modules) == ["msgspec", "stringzilla"]  # installed by `make setup`, and used
     assert sorted(m for m in modules if m.startswith("finetune.commands.")) == ["finetune.commands.validate"]
     assert not any(m.startswith("pipeline_core.metrics") for m in modules)
 
@@ -113,6 +119,7 @@ def test_score_imports_the_metrics_and_nothing_heavy(files: Path) -> None:
     assert heavy_in(modules) == []
     assert sorted(m for m in modules if m.startswith("finetune.commands.")) == ["finetune.commands.score"]
     assert "pipeline_core.dataset.validator" not in modules  # score reads lines, it does not validate
+    assert accelerated_in(modules) == []
 
 
 def test_each_summary_is_the_one_its_command_registers() -> None:

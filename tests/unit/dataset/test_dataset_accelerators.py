@@ -11,13 +11,10 @@ import ast
 import inspect
 import json
 import math
-import os
 import re
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -577,53 +574,3 @@ def test_deep_nesting_near_the_recursion_limit_is_reported_the_same() -> None:
         lambda: validate([source("train", "train.jsonl", dataset(40) + lines)], base_model_id=HAIKU)
     )
     assert [(f.rule_id, f.line) for f in fast.report.findings] == [(f.rule_id, f.line) for f in pure.report.findings]
-
-
-# --- 4. Start-up: the accelerators load with `validate` only ----------------------------------------------------------
-# As tests/unit/test_cli_startup.py: a fresh `python -X importtime` running the command line, which also writes its
-# final sys.modules to a file (importtime logs only import statements, not what importlib loads).
-_RUN = (
-    "import atexit, json, os, runpy, sys\n"
-    "atexit.register(lambda: open(os.environ['MODULES_OUT'], 'w').write(json.dumps(sorted(sys.modules))))\n"
-    "sys.argv = ['finetune', *json.loads(os.environ['FINETUNE_ARGS'])]\n"
-    "runpy.run_module('finetune.cli', run_name='__main__', alter_sys=True)\n"
-)
-ACCELERATORS = ("msgspec", "stringzilla")
-
-
-def imported_modules(args: list[str], cwd: Path) -> tuple[set[str], subprocess.CompletedProcess[str]]:
-    out = cwd / "modules.json"
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", _RUN],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        check=False,
-        env={**os.environ, "MODULES_OUT": str(out), "FINETUNE_ARGS": json.dumps(args)},
-    )
-    logged = {
-        line.rsplit("|", 1)[1].strip()
-        for line in result.stderr.splitlines()
-        if line.startswith("import time:") and "|" in line and not line.endswith("imported package")
-    }
-    loaded = set(json.loads(out.read_text())) if out.exists() else set()
-    assert "json" in logged | loaded and "finetune" in loaded  # both lists were read
-    return logged | loaded, result
-
-
-def accelerators_in(modules: set[str]) -> list[str]:
-    return sorted(m for m in modules if any(m == a or m.startswith(a + ".") for a in ACCELERATORS))
-
-
-def test_help_imports_no_accelerator(tmp_path: Path) -> None:
-    modules, result = imported_modules(["--help"], tmp_path)
-    assert result.returncode == 0 and "validate" in result.stdout, result.stderr[-2000:]
-    assert accelerators_in(modules) == []
-
-
-def test_validate_imports_both_accelerators(tmp_path: Path) -> None:
-    # Guards the test above: the reading finds these modules when they are loaded.
-    (tmp_path / "tiny.jsonl").write_bytes(jsonl([claude(1)]))
-    modules, result = imported_modules(["validate", "tiny.jsonl", "--base-model", HAIKU], tmp_path)
-    assert result.returncode == 1 and "QUOTA-MIN-RECORDS" in result.stdout, result.stderr[-2000:]
-    assert {"msgspec", "stringzilla"} <= set(accelerators_in(modules))
