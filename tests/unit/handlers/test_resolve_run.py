@@ -221,7 +221,10 @@ def test_a_base_model_without_fine_tuning_stops_the_run(env: Any, fake_bedrock: 
 
 
 def test_a_legacy_base_model_goes_on_with_a_warning_naming_its_end_of_life(env: Any, fake_bedrock: FakeBedrock) -> None:
-    end = datetime.now(UTC) + timedelta(days=90, hours=1)
+    # Days are counted from the start of today (UTC), so noon 90 days on is 90 days left at any hour of the run
+    # (now + 90 days + 1 hour said 91 in the last hour before midnight).
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = today + timedelta(days=90, hours=12)
     fake_bedrock.models[HAIKU_FM] = details("LEGACY", end)
     put(env, "inbox/demo.jsonl", "{}\n")
     run = resolve_run.handler(event("inbox/demo.jsonl"), None)
