@@ -95,12 +95,12 @@ def ends(text: str) -> bytes:
     """
     size = len(text)
     k = _SKETCH_WINDOW
-    ascii = text.isascii()
+    is_ascii = text.isascii()
     while True:
         if 2 * k >= size:  # the windows meet: the text is short enough to normalise whole
             whole = normalise(text)
             return whole if len(whole) <= 2 * SKETCH_BYTES else whole[:SKETCH_BYTES] + whole[-SKETCH_BYTES:]
-        if ascii:  # normalise() inlined: this runs for every record
+        if is_ascii:  # normalise() inlined: this runs for every record
             head = text[:k].encode("ascii").translate(_ASCII_LOWER, _DELETE)
             tail = text[-k:].encode("ascii").translate(_ASCII_LOWER, _DELETE)
         else:
