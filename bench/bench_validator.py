@@ -75,7 +75,7 @@ def parse_only(path: Path) -> int:
     return n
 
 
-def run_validator(path: Path) -> int:
+def run_validator(path: Path, two_pass: bool = True) -> int:
     from pipeline_core.dataset import DatasetFile, validate
     from pipeline_core.dataset.lines import file_chunks
 
@@ -83,13 +83,12 @@ def run_validator(path: Path) -> int:
         with path.open("rb") as f:
             yield from file_chunks(f)
 
-    result = validate([DatasetFile("train", str(path), open_chunks)], base_model_id=HAIKU)
+    result = validate([DatasetFile("train", str(path), open_chunks)], base_model_id=HAIKU, two_pass=two_pass)
     return result.report.records("train")
 
 
 def stages(path: Path, repeat: int) -> dict[str, float]:
     """Seconds of each stage of the validator's per-record work, each timed alone (best of `repeat`)."""
-    from pipeline_core.dataset import DatasetFile, validate
     from pipeline_core.dataset.formats import Conversation, check_record
     from pipeline_core.dataset.lines import LineReader, file_chunks
     from pipeline_core.dataset.quality import (
@@ -114,13 +113,6 @@ def stages(path: Path, repeat: int) -> dict[str, float]:
     def texts(c: Conversation) -> tuple[str, ...]:
         return (c.system, *(t for _, t in c.turns))
 
-    def one_pass(_: Path) -> object:
-        def open_chunks() -> Iterator[bytes]:
-            with path.open("rb") as f:
-                yield from file_chunks(f)
-
-        return validate([DatasetFile("train", str(path), open_chunks)], base_model_id=HAIKU, two_pass=False)
-
     parser = "msgspec" if fast_loads is not None else "json (msgspec not installed)"
     engine = "StringZilla" if _sz is not None else "bytes (stringzilla not installed)"
     work: dict[str, Callable[[Path], object]] = {
@@ -144,7 +136,9 @@ def stages(path: Path, repeat: int) -> dict[str, float]:
     }
     timed = {name: best_of(fn, path, repeat) for name, fn in work.items()}
     timed["whole validator (two passes for duplicates; no sketch collides here)"] = best_of(run_validator, path, repeat)
-    timed["whole validator, duplicates in one pass (every text normalised)"] = best_of(one_pass, path, repeat)
+    timed["whole validator, duplicates in one pass (every text normalised)"] = best_of(
+        lambda p: run_validator(p, two_pass=False), path, repeat
+    )
     timed["whole validator, standard library only (the Lambda's route)"] = best_of(pure_route, path, repeat)
     templated = templated_copy(path)
     timed["whole validator, every sketch collides (second pass over every record)"] = best_of(

@@ -95,16 +95,11 @@ def ends(text: str) -> bytes:
     """
     size = len(text)
     k = _SKETCH_WINDOW
-    is_ascii = text.isascii()
     while True:
         if 2 * k >= size:  # the windows meet: the text is short enough to normalise whole
             whole = normalise(text)
             return whole if len(whole) <= 2 * SKETCH_BYTES else whole[:SKETCH_BYTES] + whole[-SKETCH_BYTES:]
-        if is_ascii:  # normalise() inlined: this runs for every record
-            head = text[:k].encode("ascii").translate(_ASCII_LOWER, _DELETE)
-            tail = text[-k:].encode("ascii").translate(_ASCII_LOWER, _DELETE)
-        else:
-            head, tail = normalise(text[:k]), normalise(text[-k:])
+        head, tail = normalise(text[:k]), normalise(text[-k:])
         if len(head) >= SKETCH_BYTES and len(tail) >= SKETCH_BYTES:
             # Disjoint windows: normalise(text) = head + middle + tail, at least 2 x SKETCH_BYTES long.
             return head[:SKETCH_BYTES] + tail[-SKETCH_BYTES:]
