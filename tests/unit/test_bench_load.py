@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
+from tests.load_script import load_script
+
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_load.py"
 
 
 def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_load", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench_load", BENCH)
 
 
 def test_bench_runs_three_uploads_through_one_slot_and_prints_its_line(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
@@ -12,16 +11,13 @@ import pytest
 from finetune.cli import main
 from pipeline_core.metrics import tatqa_em
 from pipeline_core.models import DEFAULT_BASE_MODEL_ID
+from tests.load_script import load_script
 
 CONVERT = Path(__file__).resolve().parents[2] / "examples" / "tatqa" / "convert.py"
 
 
 def _module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("tatqa_convert", CONVERT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("tatqa_convert", CONVERT)
 
 
 def _document(index: int) -> dict[str, object]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -11,17 +10,13 @@ from types import ModuleType
 import pytest
 
 from pipeline_core.metrics import normalize_answer, token_f1
+from tests.load_script import load_script
 
 BENCH = Path(__file__).resolve().parents[3] / "bench" / "bench_score.py"
 
 
 def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_score", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench_score", BENCH)
 
 
 def test_the_baseline_scores_the_worked_example_as_squad_does() -> None:
