@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import time
-import uuid
 from collections import Counter
 from collections.abc import Mapping
 from contextlib import ExitStack
@@ -22,25 +20,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 from pipeline_core.models import CATALOGUE
 
 from . import demo_data
 from .admission import EndRelay
 from .bedrock_standin import BedrockStandIn, SimulationConfig
-from .moto_patches import LocalLambda, patched_moto
 from .progress import Progress
 from .runner import (
     ACCOUNT_ID,
     STATUS_POLL_SECONDS,
     SynthesizedApp,
-    _handler_logs,
     _s3_event,
     enter_local_aws,
     handler_environment,
-    load_handler,
     provision,
+    run_handlers_locally,
     synthesize,
 )
 
@@ -138,12 +133,7 @@ def run_load(options: LoadOptions, app: SynthesizedApp | None = None, progress: 
         standin.learn(records)
         cloud = provision(app, region)
         env = handler_environment(cloud, standin.env())
-        stack.enter_context(mock.patch.dict(os.environ, env))
-        stack.enter_context(_handler_logs(output_dir / "handlers.log"))
-        tag = uuid.uuid4().hex[:8]
-        for function in cloud.functions.values():
-            function.handler = load_handler(function.folder, tag)
-        stack.enter_context(patched_moto(LocalLambda(cloud.functions)))
+        run_handlers_locally(stack, cloud, env, output_dir)
         lambda_client = boto3.client("lambda", region_name=region)
         sfn = boto3.client("stepfunctions", region_name=region)
         dispatcher = cloud.functions["dispatcher"].arn

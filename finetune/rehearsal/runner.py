@@ -524,6 +524,25 @@ def handler_environment(cloud: LocalCloud, standin_env: Mapping[str, str]) -> di
     return env
 
 
+def run_handlers_locally(
+    stack: ExitStack,
+    cloud: LocalCloud,
+    env: Mapping[str, str],
+    output_dir: Path,
+    crash_once: frozenset[str] = frozenset(),
+) -> LocalLambda:
+    """Give the functions `env`, send their logs to output_dir/handlers.log, load each handler afresh and let moto's
+    Lambda run them in this process. Returns the LocalLambda, whose invocations are the run's record."""
+    stack.enter_context(mock.patch.dict(os.environ, env))
+    stack.enter_context(_handler_logs(output_dir / "handlers.log"))
+    tag = uuid.uuid4().hex[:8]
+    for function in cloud.functions.values():
+        function.handler = load_handler(function.folder, tag)
+    local_lambda = LocalLambda(cloud.functions, crash_once=crash_once)
+    stack.enter_context(patched_moto(local_lambda))
+    return local_lambda
+
+
 def rehearsal_defaults(defaults_json: str) -> str:
     """PIPELINE_DEFAULTS with the compressed clock: 1-second polls and short throughput and deployment waits."""
     defaults = json.loads(defaults_json)
@@ -864,15 +883,9 @@ def rehearse(
             defaults = json.loads(env["PIPELINE_DEFAULTS"])
             defaults.setdefault("approval", {})["timeout_seconds"] = options.approval_timeout_seconds
             env["PIPELINE_DEFAULTS"] = json.dumps(defaults)
-        stack.enter_context(mock.patch.dict(os.environ, env))
-        stack.enter_context(_handler_logs(output_dir / "handlers.log"))
-        tag = uuid.uuid4().hex[:8]
-        for function in cloud.functions.values():
-            function.handler = load_handler(function.folder, tag)
         crash = frozenset({CRASH_HANDLER}) if "handler-crash" in options.faults else frozenset()
         crash |= options.crash_handlers
-        local_lambda = LocalLambda(cloud.functions, crash_once=crash)
-        stack.enter_context(patched_moto(local_lambda))
+        local_lambda = run_handlers_locally(stack, cloud, env, output_dir, crash)
 
         champion = None
         if CHAMPION_FAULT in options.faults:  # a first run, promoted, that this one must beat (champion.py)
