@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.load_script import load_script
+from tests.load_script import load_script, record_results
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_evaluation.py"
 
@@ -21,14 +21,7 @@ def test_bench_runs_at_a_tiny_size_and_prints_the_table(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bench = _bench()
-    measured: list[Any] = []
-    real_measure = bench.measure
-
-    def measure(*args: Any, **kwargs: Any) -> Any:
-        measured.append(real_measure(*args, **kwargs))
-        return measured[-1]
-
-    monkeypatch.setattr(bench, "measure", measure)
+    measured = record_results(monkeypatch, bench, "measure")
     code = bench.main(["--examples", "40", "--latency-ms", "5", "--concurrency", "2"])
     out = capsys.readouterr().out
     # The ratio of a tiny run is dominated by fixed costs and varies with the machine, so it is not asserted; what

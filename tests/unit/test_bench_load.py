@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.load_script import load_script
+from tests.load_script import load_script, record_results
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_load.py"
 
@@ -23,14 +23,7 @@ def test_bench_runs_three_uploads_through_one_slot_and_prints_its_line(
 ) -> None:
     """Three uploads, one run slot (job quota 1): the queue holds two while the first runs, and all three end."""
     bench = _bench()
-    measured: list[Any] = []
-    real_measure = bench.measure
-
-    def measure(*args: Any, **kwargs: Any) -> Any:
-        measured.append(real_measure(*args, **kwargs))
-        return measured[-1]
-
-    monkeypatch.setattr(bench, "measure", measure)
+    measured = record_results(monkeypatch, bench, "measure")
     code = bench.main(["--uploads", "3", "--max-runs", "2", "--job-quota", "1", "--model-units", "2"])
     out = capsys.readouterr().out
     (m,) = measured
